@@ -1,0 +1,3 @@
+"""REST API for labelers and managers (issue: annotation core)."""
+
+urlpatterns: list = []

@@ -1,0 +1,289 @@
+"""The annotation core: projects, prompts, responses, comparisons, assignments, judgments.
+
+Invariants the services keep (see annotate/services/assignment.py and judgments.py):
+- a comparison never holds more than `project.overlap_k` human judgments (gold items excepted:
+  every labeler may judge a gold item once);
+- a labeler judges a comparison at most once (unique constraint);
+- a client id is stored once: resubmitting it answers with the stored judgment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def content_hash(*parts: Any) -> str:
+    """A stable sha256 over JSON-serialisable parts (dedupes re-imports)."""
+    raw = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+class Choice(models.TextChoices):
+    A = "A", "A is better"
+    B = "B", "B is better"
+    TIE = "tie", "Tie"
+    BOTH_BAD = "both_bad", "Both bad"
+
+
+class SideOrder(models.TextChoices):
+    """Which stored response was shown as A (left). AB: response_a left; BA: response_b left."""
+
+    AB = "AB", "response_a shown as A"
+    BA = "BA", "response_b shown as A"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to labelers beside every pair.")
+    overlap_k = models.PositiveSmallIntegerField(default=3, help_text="Judgments wanted per comparison.")
+    lease_seconds = models.PositiveIntegerField(
+        default=600, help_text="How long a labeler holds a comparison."
+    )
+    gold_rate = models.FloatField(default=0.0, help_text="Share of assignments served from gold items (0-1).")
+    gold_min_items = models.PositiveSmallIntegerField(
+        default=10, help_text="Gold items a labeler must answer before accuracy can flag them."
+    )
+    gold_accuracy_threshold = models.FloatField(
+        default=0.7, help_text="Flag labelers below this gold accuracy."
+    )
+    labeler_hourly_rate = models.DecimalField(
+        max_digits=8, decimal_places=2, default=0, help_text="Cost ledger: paid per labeler hour."
+    )
+    require_rationale_for_tie = models.BooleanField(
+        default=False, help_text="Ask for a rationale when a labeler picks tie or both bad."
+    )
+    labelers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="labeling_projects")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    class Split(models.TextChoices):
+        TRAIN = "train", "Train"
+        HELDOUT = "heldout", "Held out"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    # [{"role": "system"|"user"|"assistant", "content": "..."}]; a plain-text prompt is one user turn.
+    messages = models.JSONField()
+    reference_answer = models.TextField(blank=True, help_text="For verifiable tasks (GRPO accuracy reward).")
+    tags = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    split = models.CharField(max_length=10, choices=Split.choices, default=Split.TRAIN)
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "content_hash"], name="prompt_unique_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+    @property
+    def text(self) -> str:
+        """The last user turn: what a reader calls 'the prompt'."""
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return message.get("content", "")
+        return self.messages[-1].get("content", "") if self.messages else ""
+
+    @property
+    def is_conversation(self) -> bool:
+        return len(self.messages) > 1
+
+
+class Response(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
+    text = models.TextField()
+    # Who produced it: a registered model's name, or a free label for imported data ("hh:chosen").
+    model_name = models.CharField(max_length=200, blank=True)
+    model = models.ForeignKey(
+        "rewardmodel.ModelArtifact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+    )
+    generation_params = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "content_hash"], name="response_unique_per_prompt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_name or 'response'}: {self.text[:60]}"
+
+
+class Comparison(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="comparisons")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="comparisons")
+    response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    response_b = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    priority = models.IntegerField(default=0, help_text="Higher is served first.")
+    is_gold = models.BooleanField(default=False)
+    gold_choice = models.CharField(max_length=10, choices=Choice.choices, blank=True)
+    # Human judgments stored so far; kept in step by judgment_record under the row lock.
+    judgment_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response_a", "response_b"], name="comparison_unique_pair"),
+            models.CheckConstraint(
+                condition=~Q(response_a=models.F("response_b")), name="comparison_distinct_responses"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "is_gold", "-priority", "id"], name="cmp_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.prompt}"
+
+
+class Assignment(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+        RELEASED = "released", "Released"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="assignments")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    side_order = models.CharField(max_length=2, choices=SideOrder.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    leased_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    skip_reason = models.CharField(max_length=500, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["labeler", "project"],
+                condition=Q(state="active"),
+                name="one_active_lease_per_labeler",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["labeler", "project", "state"], name="asg_labeler_idx"),
+            models.Index(fields=["comparison", "state", "expires_at"], name="asg_live_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} ← #{self.comparison_id} ({self.state})"
+
+    def is_live(self, now=None) -> bool:
+        return self.state == self.State.ACTIVE and self.expires_at > (now or timezone.now())
+
+    def shown(self) -> tuple[Response, Response]:
+        """(A, B) as shown to the labeler: A on the left."""
+        c = self.comparison
+        return (
+            (c.response_a, c.response_b) if self.side_order == SideOrder.AB else (c.response_b, c.response_a)
+        )
+
+
+class Judgment(models.Model):
+    class Source(models.TextChoices):
+        HUMAN = "human", "Labeler"
+        EXTERNAL = "external", "Imported"
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judgments")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="judgments"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.HUMAN)
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgment"
+    )
+    choice = models.CharField(
+        max_length=10, choices=Choice.choices, help_text="As shown: A is the left side."
+    )
+    strength = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="1 slightly, 2 clearly, 3 much."
+    )
+    rationale = models.TextField(blank=True)
+    seconds_on_task = models.FloatField(null=True, blank=True)
+    side_order = models.CharField(max_length=2, choices=SideOrder.choices, default=SideOrder.AB)
+    # The stored response the choice prefers (None for tie / both bad): order-independent.
+    winner = models.ForeignKey(Response, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["comparison", "labeler"],
+                condition=Q(labeler__isnull=False),
+                name="judgment_once_per_labeler",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["labeler", "created_at"], name="jdg_labeler_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler or self.source} on #{self.comparison_id}: {self.choice}"
+
+
+class LabelerExclusion(models.Model):
+    """A manager's decision to drop a labeler's judgments from a project's data. Reversible."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exclusions")
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exclusions")
+    reason = models.TextField()
+    excluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "labeler"],
+                condition=Q(lifted_at__isnull=True),
+                name="one_active_exclusion",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} excluded from {self.project}"
+
+
+class ImportBatch(models.Model):
+    """One imported file: what came in and what it created."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    format = models.CharField(max_length=20)
+    filename = models.CharField(max_length=500)
+    file_hash = models.CharField(max_length=64)
+    lines = models.PositiveIntegerField(default=0)
+    created_counts = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.filename} → {self.project}"

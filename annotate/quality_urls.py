@@ -1,0 +1,3 @@
+"""Manager pages: labeler quality and leaderboards."""
+
+urlpatterns: list = []

@@ -1,0 +1,374 @@
+"""Assignment and judgment: the writes labelers make, hours a day, many at once.
+
+Locking (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE, see settings):
+- comparison_assign_next locks the comparison it hands out (FOR UPDATE SKIP LOCKED), then counts
+  judgments + live leases again in a fresh statement: a lease committed by another transaction
+  between our snapshot and our lock is seen by that second read, so no comparison goes past k.
+- judgment_record locks the assignment, then the comparison, in that order (assign_next never
+  locks an assignment row, so the two cannot deadlock), and bumps comparison.judgment_count.
+- At most one active lease per (labeler, project) is a database constraint; a labeler's double
+  click that races itself gets its one lease back.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .errors import Conflict, Forbidden, NotFound, PairwiseError
+from .models import Assignment, Choice, Comparison, Judgment, LabelerExclusion, Project, SideOrder
+
+# How many locked candidates assign_next may reject (filled between snapshot and lock) before it
+# gives up for this call; each rejection is a comparison another labeler just took.
+_MAX_PICK_ATTEMPTS = 8
+
+
+# --- membership ----------------------------------------------------------------------------------
+
+
+def project_for_labeler(*, labeler: AbstractBaseUser, project_id: int) -> Project:
+    """The project if the labeler may work on it. Unknown and foreign projects look the same (404)."""
+    qs = Project.objects.all()
+    if not labeler.is_staff:
+        qs = qs.filter(labelers=labeler)
+    try:
+        return qs.get(pk=project_id)
+    except (Project.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"No project {project_id} for you.") from None
+
+
+def labeler_is_excluded(*, labeler: AbstractBaseUser, project: Project) -> bool:
+    return LabelerExclusion.objects.filter(project=project, labeler=labeler, lifted_at__isnull=True).exists()
+
+
+# --- assignment ----------------------------------------------------------------------------------
+
+
+def _live_leases(now: datetime):
+    """Subquery: live leases on the outer comparison."""
+    return (
+        Assignment.objects.filter(
+            comparison=OuterRef("pk"), state=Assignment.State.ACTIVE, expires_at__gt=now
+        )
+        .order_by()
+        .values("comparison")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+
+
+def _unseen_by(labeler: AbstractBaseUser, qs):
+    """Comparisons this labeler has neither judged nor skipped."""
+    closed = Assignment.objects.filter(
+        comparison=OuterRef("pk"),
+        labeler=labeler,
+        state__in=[Assignment.State.SUBMITTED, Assignment.State.SKIPPED],
+    )
+    judged = Judgment.objects.filter(comparison=OuterRef("pk"), labeler=labeler)
+    return qs.exclude(Exists(closed)).exclude(Exists(judged))
+
+
+def _filled(comparison_id: int, k: int, now: datetime, *, except_assignment: int | None = None) -> bool:
+    """Fresh read: do judgments plus live leases already reach k?"""
+    leases = Assignment.objects.filter(
+        comparison_id=comparison_id, state=Assignment.State.ACTIVE, expires_at__gt=now
+    )
+    if except_assignment is not None:
+        leases = leases.exclude(pk=except_assignment)
+    judged = Comparison.objects.filter(pk=comparison_id).values_list("judgment_count", flat=True).get()
+    return judged + leases.count() >= k
+
+
+def _pick_regular(labeler: AbstractBaseUser, project: Project, now: datetime) -> Comparison | None:
+    k = project.overlap_k
+    rejected: list[int] = []
+    for _ in range(_MAX_PICK_ATTEMPTS):
+        qs = (
+            Comparison.objects.filter(project=project, is_gold=False, judgment_count__lt=k)
+            .alias(live=Coalesce(Subquery(_live_leases(now)), 0))
+            .alias(taken=F("judgment_count") + F("live"))
+            .filter(taken__lt=k)
+            .exclude(pk__in=rejected)
+        )
+        qs = _unseen_by(labeler, qs).order_by("-priority", "id")
+        comparison = qs.select_for_update(skip_locked=True, of=("self",)).only("id", "project_id").first()
+        if comparison is None:
+            return None
+        if not _filled(comparison.pk, k, now):
+            return comparison
+        rejected.append(comparison.pk)
+    return None
+
+
+def _pick_gold(labeler: AbstractBaseUser, project: Project) -> Comparison | None:
+    """Gold items ignore k: every labeler may judge each one once."""
+    qs = _unseen_by(labeler, Comparison.objects.filter(project=project, is_gold=True))
+    live_mine = Assignment.objects.filter(
+        comparison=OuterRef("pk"), labeler=labeler, state=Assignment.State.ACTIVE
+    )
+    return qs.exclude(Exists(live_mine)).order_by("?").only("id", "project_id").first()
+
+
+def _release_expired_for(labeler: AbstractBaseUser, project: Project, now: datetime) -> None:
+    Assignment.objects.filter(
+        labeler=labeler, project=project, state=Assignment.State.ACTIVE, expires_at__lte=now
+    ).update(state=Assignment.State.RELEASED, closed_at=now)
+
+
+def _current_lease(labeler: AbstractBaseUser, project: Project, now: datetime) -> Assignment | None:
+    return (
+        Assignment.objects.select_related(
+            "comparison__prompt", "comparison__response_a", "comparison__response_b"
+        )
+        .filter(labeler=labeler, project=project, state=Assignment.State.ACTIVE, expires_at__gt=now)
+        .first()
+    )
+
+
+def comparison_assign_next(
+    *, labeler: AbstractBaseUser, project: Project, rng: random.Random | None = None
+) -> Assignment | None:
+    """Lease the next comparison to this labeler, or give back the lease they already hold.
+
+    Returns None when nothing is left for them. Raises Forbidden for an excluded labeler.
+    """
+    if labeler_is_excluded(labeler=labeler, project=project):
+        raise Forbidden("You have been excluded from this project; ask its manager.", code="excluded")
+    rng = rng or random
+    now = timezone.now()
+    current = _current_lease(labeler, project, now)
+    if current is not None:
+        return current
+    try:
+        with transaction.atomic():
+            _release_expired_for(labeler, project, now)
+            comparison = None
+            if project.gold_rate > 0 and rng.random() < project.gold_rate:
+                comparison = _pick_gold(labeler, project)
+            if comparison is None:
+                comparison = _pick_regular(labeler, project, now)
+            if comparison is None:
+                return None
+            assignment = Assignment.objects.create(
+                project=project,
+                comparison=comparison,
+                labeler=labeler,
+                side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
+                leased_at=now,
+                expires_at=now + timedelta(seconds=project.lease_seconds),
+            )
+    except IntegrityError:
+        # The same labeler raced themselves (two tabs, a double click): one lease won; use it.
+        current = _current_lease(labeler, project, timezone.now())
+        if current is None:
+            raise
+        return current
+    return _current_lease(labeler, project, now) or assignment
+
+
+def assignment_for_labeler(*, labeler: AbstractBaseUser, assignment_id: int) -> Assignment:
+    """An assignment of this labeler's; anyone else's looks like it does not exist."""
+    try:
+        return Assignment.objects.select_related(
+            "project", "comparison__prompt", "comparison__response_a", "comparison__response_b"
+        ).get(pk=assignment_id, labeler=labeler)
+    except (Assignment.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"No assignment {assignment_id} for you.") from None
+
+
+def leases_release(*, project: Project) -> int:
+    """Return every active lease of a project to the pool (admin action). Returns how many."""
+    now = timezone.now()
+    return Assignment.objects.filter(project=project, state=Assignment.State.ACTIVE).update(
+        state=Assignment.State.RELEASED, closed_at=now
+    )
+
+
+# --- judgments -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgmentInput:
+    choice: str
+    client_id: str
+    strength: int | None = None
+    rationale: str = ""
+    seconds_on_task: float | None = None
+
+
+def _validate(data: JudgmentInput, project: Project) -> None:
+    if data.choice not in Choice.values:
+        raise PairwiseError(f"choice must be one of {', '.join(Choice.values)}; got {data.choice!r}.")
+    if not data.client_id or len(data.client_id) > 64:
+        raise PairwiseError("client_id is required (at most 64 characters).")
+    if data.strength is not None and data.strength not in (1, 2, 3):
+        raise PairwiseError("strength must be 1 (slightly), 2 (clearly) or 3 (much better).")
+    if data.seconds_on_task is not None and data.seconds_on_task < 0:
+        raise PairwiseError("seconds_on_task cannot be negative.")
+    if (
+        project.require_rationale_for_tie
+        and data.choice in (Choice.TIE, Choice.BOTH_BAD)
+        and not data.rationale.strip()
+    ):
+        raise PairwiseError(
+            "This project asks for a rationale when you pick tie or both bad.", code="rationale"
+        )
+
+
+def _winner_id(comparison: Comparison, side_order: str, choice: str) -> int | None:
+    if choice not in (Choice.A, Choice.B):
+        return None
+    a_is_response_a = side_order == SideOrder.AB
+    if (choice == Choice.A) == a_is_response_a:
+        return comparison.response_a_id
+    return comparison.response_b_id
+
+
+def _replay(labeler: AbstractBaseUser, client_id: str) -> Judgment | None:
+    existing = Judgment.objects.filter(client_id=client_id).first()
+    if existing is not None and existing.labeler_id != labeler.pk:
+        raise Conflict("That client_id was already used by someone else.", code="client_id_taken")
+    return existing
+
+
+def judgment_record(
+    *, labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput
+) -> tuple[Judgment, bool]:
+    """Store a labeler's judgment for their assignment. Returns (judgment, created).
+
+    Idempotent on client_id: the same id again returns the stored judgment with created=False.
+    A lease that expired still counts if the comparison stays within k; otherwise Conflict (409).
+    """
+    existing = _replay(labeler, data.client_id)
+    if existing is not None:
+        return existing, False
+    with transaction.atomic():
+        try:
+            assignment = (
+                Assignment.objects.select_for_update()
+                .select_related("project")
+                .get(pk=assignment_id, labeler=labeler)
+            )
+        except (Assignment.DoesNotExist, ValueError, TypeError):
+            raise NotFound(f"No assignment {assignment_id} for you.") from None
+        project = assignment.project
+        _validate(data, project)
+        comparison = Comparison.objects.select_for_update().get(pk=assignment.comparison_id)
+        # Under the lock: a concurrent retry of this same submission may have just committed.
+        existing = _replay(labeler, data.client_id)
+        if existing is not None:
+            return existing, False
+        if assignment.state == Assignment.State.SUBMITTED:
+            raise Conflict("You already judged this comparison.", code="already_judged")
+        if assignment.state == Assignment.State.SKIPPED:
+            raise Conflict("You skipped this comparison; ask for the next one.", code="skipped")
+        now = timezone.now()
+        if not assignment.is_live(now) and not comparison.is_gold:
+            if _filled(comparison.pk, project.overlap_k, now, except_assignment=assignment.pk):
+                raise Conflict(
+                    "Your lease on this comparison expired and others have since judged it; "
+                    "your judgment was not needed. Take the next one.",
+                    code="lease_expired",
+                )
+        judgment = Judgment.objects.create(
+            comparison=comparison,
+            labeler=labeler,
+            source=Judgment.Source.HUMAN,
+            assignment=assignment,
+            choice=data.choice,
+            strength=data.strength if data.choice in (Choice.A, Choice.B) else None,
+            rationale=data.rationale.strip(),
+            seconds_on_task=data.seconds_on_task,
+            side_order=assignment.side_order,
+            winner_id=_winner_id(comparison, assignment.side_order, data.choice),
+            client_id=data.client_id,
+            created_at=now,
+        )
+        assignment.state, assignment.closed_at = Assignment.State.SUBMITTED, now
+        assignment.save(update_fields=["state", "closed_at"])
+        Comparison.objects.filter(pk=comparison.pk).update(judgment_count=F("judgment_count") + 1)
+    return judgment, True
+
+
+def assignment_skip(*, labeler: AbstractBaseUser, assignment_id: int, reason: str = "") -> Assignment:
+    """Record a skip. Skipping twice is harmless; skipping a judged comparison is a Conflict."""
+    with transaction.atomic():
+        try:
+            assignment = Assignment.objects.select_for_update().get(pk=assignment_id, labeler=labeler)
+        except (Assignment.DoesNotExist, ValueError, TypeError):
+            raise NotFound(f"No assignment {assignment_id} for you.") from None
+        if assignment.state == Assignment.State.SUBMITTED:
+            raise Conflict("You already judged this comparison; undo it first.", code="already_judged")
+        if assignment.state != Assignment.State.SKIPPED:
+            assignment.state, assignment.closed_at = Assignment.State.SKIPPED, timezone.now()
+            assignment.skip_reason = reason.strip()[:500]
+            assignment.save(update_fields=["state", "closed_at", "skip_reason"])
+    return assignment
+
+
+def judgment_undo(*, labeler: AbstractBaseUser, client_id: str) -> Assignment:
+    """Take back a judgment while its lease lasts; the assignment becomes active again."""
+    with transaction.atomic():
+        judgment = (
+            Judgment.objects.select_for_update(of=("self",))
+            .filter(client_id=client_id, labeler=labeler)
+            .select_related("assignment")
+            .first()
+        )
+        if judgment is None or judgment.assignment is None:
+            raise NotFound("No judgment of yours with that client id.")
+        assignment = judgment.assignment
+        now = timezone.now()
+        if assignment.expires_at <= now:
+            raise Conflict(
+                "The lease on that comparison has ended; it can no longer be undone.", code="too_late"
+            )
+        Comparison.objects.select_for_update().filter(pk=judgment.comparison_id).update(
+            judgment_count=F("judgment_count") - 1
+        )
+        # Another lease of this labeler in the project must give way: the undone one is current again.
+        Assignment.objects.filter(
+            labeler=labeler, project_id=assignment.project_id, state=Assignment.State.ACTIVE
+        ).exclude(pk=assignment.pk).update(state=Assignment.State.RELEASED, closed_at=now)
+        judgment.delete()
+        assignment.state, assignment.closed_at = Assignment.State.ACTIVE, None
+        assignment.save(update_fields=["state", "closed_at"])
+    return assignment
+
+
+# --- reads for the labeler -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelerStats:
+    judged_today: int
+    judged_total: int
+    skipped_total: int
+    remaining_for_me: int
+    project_remaining: int
+
+
+def labeler_stats(*, labeler: AbstractBaseUser, project: Project) -> LabelerStats:
+    now = timezone.now()
+    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    mine = Judgment.objects.filter(labeler=labeler, comparison__project=project).aggregate(
+        total=Count("id"), today=Count("id", filter=Q(created_at__gte=start_of_day))
+    )
+    skipped = Assignment.objects.filter(
+        labeler=labeler, project=project, state=Assignment.State.SKIPPED
+    ).count()
+    open_qs = Comparison.objects.filter(project=project, is_gold=False, judgment_count__lt=project.overlap_k)
+    return LabelerStats(
+        judged_today=mine["today"],
+        judged_total=mine["total"],
+        skipped_total=skipped,
+        remaining_for_me=_unseen_by(labeler, open_qs).count(),
+        project_remaining=open_qs.count(),
+    )

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RewardModelConfig(AppConfig):
+    name = "rewardmodel"
+    verbose_name = "Models and training"

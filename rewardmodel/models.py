@@ -1,0 +1,222 @@
+"""Model registry (artifacts and their lineage) and the records of long jobs (training, generation).
+
+Every long job shares one lifecycle (JobBase): queued → running → succeeded | failed | cancelled,
+with a progress fraction the pages poll, a heartbeat that tells a live worker from a lost one, the
+worker's task id, and the error and traceback when it failed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
+
+
+class JobBase(models.Model):
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="0-1, written by the worker while it runs.")
+    status_message = models.CharField(max_length=500, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    device = models.CharField(max_length=100, blank=True)
+    task_id = models.CharField(max_length=100, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def wall_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def is_lost(self) -> bool:
+        """Running, but the worker stopped writing heartbeats (killed, OOM, machine gone)."""
+        if self.status != JobStatus.RUNNING or not self.heartbeat_at:
+            return False
+        timeout = timedelta(seconds=settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT)
+        return timezone.now() - self.heartbeat_at > timeout
+
+    def _save(self, *fields: str) -> None:
+        self.save(update_fields=list(fields))
+
+    def mark_running(self, *, device: str = "", task_id: str = "") -> None:
+        now = timezone.now()
+        self.status, self.started_at, self.heartbeat_at = JobStatus.RUNNING, now, now
+        self.device = device or self.device
+        self.task_id = task_id or self.task_id
+        self._save("status", "started_at", "heartbeat_at", "device", "task_id")
+
+    def beat(self, *, progress: float | None = None, message: str | None = None) -> None:
+        self.heartbeat_at = timezone.now()
+        fields = ["heartbeat_at"]
+        if progress is not None:
+            self.progress = max(0.0, min(1.0, progress))
+            fields.append("progress")
+        if message is not None:
+            self.status_message = message[:500]
+            fields.append("status_message")
+        self._save(*fields)
+
+    def mark_succeeded(self, message: str = "") -> None:
+        self.status, self.finished_at, self.progress = JobStatus.SUCCEEDED, timezone.now(), 1.0
+        self.status_message = message[:500] or self.status_message
+        self._save("status", "finished_at", "progress", "status_message")
+
+    def mark_failed(self, error: str, traceback: str = "") -> None:
+        self.status, self.finished_at = JobStatus.FAILED, timezone.now()
+        self.error, self.traceback = error, traceback
+        self._save("status", "finished_at", "error", "traceback")
+
+    def mark_cancelled(self) -> None:
+        self.status, self.finished_at = JobStatus.CANCELLED, timezone.now()
+        self._save("status", "finished_at")
+
+    def refresh_cancel_flag(self) -> bool:
+        """Re-read cancel_requested from the database (a manager may have set it meanwhile)."""
+        self.cancel_requested = (
+            type(self).objects.filter(pk=self.pk).values_list("cancel_requested", flat=True)[0]
+        )
+        return self.cancel_requested
+
+
+class DatasetSnapshot(models.Model):
+    """A frozen export that a run trained on: the file, its hash, and what went into it."""
+
+    class Kind(models.TextChoices):
+        PREFERENCES = "preferences", "Preference pairs"
+        PROMPTS = "prompts", "Prompts"
+
+    project = models.ForeignKey("annotate.Project", on_delete=models.PROTECT, related_name="snapshots")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    path = models.CharField(max_length=1000)
+    content_hash = models.CharField(max_length=64)
+    n_examples = models.PositiveIntegerField(default=0)
+    n_eval_examples = models.PositiveIntegerField(default=0)
+    n_judgments = models.PositiveIntegerField(default=0)
+    n_labelers = models.PositiveIntegerField(default=0)
+    filters = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.project} ({self.content_hash[:10]})"
+
+
+class ModelArtifact(models.Model):
+    class Kind(models.TextChoices):
+        BASE = "base", "Base"
+        REWARD = "reward", "Reward model"
+        VALUE = "value", "Value model"
+        POLICY = "policy", "Policy"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200, unique=True)
+    path = models.CharField(max_length=1000, help_text="Local directory with weights (safetensors).")
+    tokenizer_path = models.CharField(max_length=1000, blank=True)
+    source = models.CharField(
+        max_length=500, blank=True, help_text="Where it came from (wheel, hub id, run)."
+    )
+    parameter_count = models.BigIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    weights_hash = models.CharField(max_length=64, blank=True)
+    parents = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="children")
+    dataset_snapshot = models.ForeignKey(
+        DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="models"
+    )
+    training_run = models.ForeignKey(
+        "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="artifacts"
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class TrainingRun(JobBase):
+    class Kind(models.TextChoices):
+        REWARD = "reward", "Reward model"
+        PPO = "ppo", "PPO policy"
+        GRPO = "grpo", "GRPO policy"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    project = models.ForeignKey("annotate.Project", on_delete=models.PROTECT, related_name="training_runs")
+    base_model = models.ForeignKey(ModelArtifact, on_delete=models.PROTECT, related_name="runs_started")
+    snapshot = models.ForeignKey(
+        DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    output_model = models.ForeignKey(
+        ModelArtifact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    examples_seen = models.BigIntegerField(default=0)
+    tokens_seen = models.BigIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True, help_text="Final metrics (eval accuracy, ...).")
+
+    class Meta(JobBase.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} run #{self.pk} ({self.status})"
+
+
+class RunMetric(models.Model):
+    """One point of a run's metrics timeline: written while the run trains."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metrics")
+    step = models.PositiveIntegerField()
+    values = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "step", "id"]
+        indexes = [models.Index(fields=["run", "step"], name="runmetric_idx")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} step {self.step}"
+
+
+class GenerationJob(JobBase):
+    project = models.ForeignKey("annotate.Project", on_delete=models.CASCADE, related_name="generation_jobs")
+    model = models.ForeignKey(ModelArtifact, on_delete=models.PROTECT, related_name="generation_jobs")
+    responses_created = models.PositiveIntegerField(default=0)
+
+    class Meta(JobBase.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Generation #{self.pk} with {self.model} ({self.status})"

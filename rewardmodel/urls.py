@@ -1,0 +1,3 @@
+"""Manager pages: model registry, generation jobs, training runs."""
+
+urlpatterns: list = []

@@ -1,0 +1,67 @@
+"""Shared fixtures: named personas (alice, bob, carol: labelers; mallory: another project's
+labeler; manager: staff) and a project with comparisons."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests.factories import make_comparisons, make_project, make_user
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Password hashing is the slowest part of creating a user; tests need no strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run `postgres`-marked tests only on PostgreSQL."""
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def alice(db):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(db):
+    return make_user("carol")
+
+
+@pytest.fixture
+def mallory(db):
+    return make_user("mallory")
+
+
+@pytest.fixture
+def manager(db):
+    return make_user("manager", staff=True, labeler=False)
+
+
+@pytest.fixture
+def project(alice, bob, carol):
+    return make_project("Helpfulness", labelers=(alice, bob, carol), overlap_k=2, lease_seconds=600)
+
+
+@pytest.fixture
+def comparisons(project):
+    return make_comparisons(project, 5)
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -162,11 +162,17 @@ class DbReporter:
     """
 
     def __init__(
-        self, run: TrainingRun, *, beat_seconds: float | None = None, cancel_check_seconds: float | None = None
+        self,
+        run: TrainingRun,
+        *,
+        beat_seconds: float | None = None,
+        cancel_check_seconds: float | None = None,
     ):
         self.run_id = run.pk
         self.beat_seconds = BEAT_SECONDS if beat_seconds is None else beat_seconds
-        self.cancel_check_seconds = CANCEL_CHECK_SECONDS if cancel_check_seconds is None else cancel_check_seconds
+        self.cancel_check_seconds = (
+            CANCEL_CHECK_SECONDS if cancel_check_seconds is None else cancel_check_seconds
+        )
         self._last_beat = self._last_check = -math.inf
         self._message = ""
         self._cancel = False

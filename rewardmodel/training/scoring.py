@@ -86,7 +86,7 @@ def sequence_ids(tokenizer: Any, prompt: Any, answer: Any) -> list[int]:
     return list(tokenizer(text=text)["input_ids"])
 
 
-def _check_reward_model(model_dir: Path) -> None:
+def check_reward_model(model_dir: Path) -> None:
     config_file = model_dir / "config.json"
     if not config_file.exists():
         raise NotARewardModel(f"{model_dir} has no config.json: not a model folder.")
@@ -111,7 +111,7 @@ def load_reward_model(model_dir: str | Path) -> tuple[Any, Any]:
     from rewardmodel.training.base_model import load_tokenizer
 
     model_dir = Path(model_dir)
-    _check_reward_model(model_dir)
+    check_reward_model(model_dir)
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
     model.config.pad_token_id = tokenizer.pad_token_id

@@ -39,3 +39,34 @@ def marker_pairs(n: int, *, seed: int = 0) -> list[dict[str, str]]:
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def judge_marker_pairs(project, n: int, *, labelers=(), seed: int = 0) -> None:
+    """n comparisons in `project` built from marker_pairs, each judged for the marker answer by
+    every labeler (external votes if none). Which stored side holds the marker is random."""
+    from itertools import count
+
+    from annotate.models import Choice, Judgment
+    from tests.factories import make_comparison
+
+    rng = random.Random(seed)
+    ids = count(1)
+    judgments = []
+    for row in marker_pairs(n, seed=seed):
+        marker_first = rng.random() < 0.5
+        a, b = (row["chosen"], row["rejected"]) if marker_first else (row["rejected"], row["chosen"])
+        comparison = make_comparison(project, prompt_text=row["prompt"], a=a, b=b)
+        winner = comparison.response_a if marker_first else comparison.response_b
+        for labeler in labelers or (None,):
+            judgments.append(
+                Judgment(
+                    comparison=comparison,
+                    labeler=labeler,
+                    source=Judgment.Source.HUMAN if labeler else Judgment.Source.EXTERNAL,
+                    choice=Choice.A if marker_first else Choice.B,
+                    side_order="AB",
+                    winner=winner,
+                    client_id=f"marker-{project.pk}-{next(ids)}",
+                )
+            )
+    Judgment.objects.bulk_create(judgments)

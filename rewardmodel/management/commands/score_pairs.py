@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         from rewardmodel.training.pairs import PairFormatError, read_pairs
-        from rewardmodel.training.scoring import NotARewardModel, score_pairs
+        from rewardmodel.training.scoring import NotARewardModel, check_reward_model, score_pairs
 
         if opts["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
@@ -43,6 +43,7 @@ class Command(BaseCommand):
                 raise CommandError(exc.message) from None
             model_dir, label = Path(artifact.path), artifact.name
         try:
+            check_reward_model(model_dir)  # before reading a large file
             pairs = read_pairs(opts["file"], fmt=opts["format"], skip_invalid=opts["skip_invalid"])
             if not pairs:
                 raise CommandError(f"{opts['file']} holds no pairs.")

@@ -157,7 +157,13 @@ CELERY_TASK_ROUTES = {"rewardmodel.tasks.train_*": {"queue": "training"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a killed training task is marked lost, never re-run
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)}
+# visibility_timeout is a Redis (and SQS) transport option; kombu's SQLAlchemy transport passes its
+# options to create_engine(), which rejects it, so the embedded broker gets none.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {}
+    if CELERY_BROKER_URL.startswith("sqla+")
+    else {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)}
+)
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
 

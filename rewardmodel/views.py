@@ -7,6 +7,7 @@ Nothing here imports torch: the web process only reads and writes rows.
 
 from __future__ import annotations
 
+import json
 from functools import wraps
 from typing import Any
 
@@ -134,6 +135,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "initial": run_status_payload(run),
+            "config_json": json.dumps(run.config, sort_keys=True),
             "charts": [{"title": t, "keys": k} for t, k in CHARTS.get(run.kind, [])],
         },
     )

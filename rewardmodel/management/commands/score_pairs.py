@@ -12,6 +12,9 @@ from rewardmodel.registry import artifact_resolve
 
 
 class Command(BaseCommand):
+    # System checks import every URL module (DRF, the schema generator): seconds that a
+    # training or scoring job does not need; `manage.py check` still runs them.
+    requires_system_checks: list = []
     help = (
         "Score preference pairs with a reward model and print pairwise accuracy (share of pairs whose "
         "chosen answer scores higher) and the mean margin. FILE is JSONL in TRL's prompt/chosen/rejected "

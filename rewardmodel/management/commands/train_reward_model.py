@@ -29,6 +29,9 @@ OPTIONS = {
 
 
 class Command(BaseCommand):
+    # System checks import every URL module (DRF, the schema generator): seconds that a
+    # training or scoring job does not need; `manage.py check` still runs them.
+    requires_system_checks: list = []
     help = (
         "Freeze a snapshot of a project's preference pairs and train a reward model on it (TRL "
         "RewardTrainer). By default the run is queued on the Celery `training` queue; --sync trains "

@@ -181,6 +181,9 @@ def reward_run_start(
 ) -> TrainingRun:
     """Check the options and the base model, freeze a snapshot, create a queued reward run."""
     config = reward_options_clean(options or {})
+    name = config.get("output_name")
+    if name and ModelArtifact.objects.filter(name=name).exists():
+        raise PairwiseError(f"A model named {name!r} already exists; pick another name.")
     if not Path(base_model.path, "config.json").is_file():
         raise PairwiseError(f"Model {base_model.name!r} has no files at {base_model.path}.")
     if base_model.kind == ModelArtifact.Kind.VALUE:

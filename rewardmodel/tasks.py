@@ -10,6 +10,7 @@ mid-run leaves the run to `runs_reap_lost`.
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import close_old_connections
 
 from rewardmodel.models import ModelArtifact
 
@@ -19,7 +20,12 @@ def train_run(self, run_id: int) -> None:
     """Execute one training run of any kind (reward, PPO, GRPO) and record it on its row."""
     from rewardmodel.runs import run_execute
 
-    run_execute(run_id=run_id, task_id=self.request.id or "")
+    # A long-lived worker's connection may have been closed by the server since the last task.
+    close_old_connections()
+    try:
+        run_execute(run_id=run_id, task_id=self.request.id or "")
+    finally:
+        close_old_connections()
 
 
 @shared_task(name="rewardmodel.tasks.reap_lost_runs", ignore_result=True)

@@ -4,10 +4,18 @@ Locking (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE, see setting
 - comparison_assign_next locks the comparison it hands out (FOR UPDATE SKIP LOCKED), then counts
   judgments + live leases again in a fresh statement: a lease committed by another transaction
   between our snapshot and our lock is seen by that second read, so no comparison goes past k.
-- judgment_record locks the assignment, then the comparison, in that order (assign_next never
-  locks an assignment row, so the two cannot deadlock), and bumps comparison.judgment_count.
-- At most one active lease per (labeler, project) is a database constraint; a labeler's double
-  click that races itself gets its one lease back.
+- judgment_record locks the assignment, then the comparison, in that order, and bumps
+  comparison.judgment_count. assign_next only waits on the labeler's own rows (their user row,
+  then their expired leases); its comparison lock skips and never waits, so the two cannot deadlock.
+- Every lock is FOR NO KEY UPDATE and names only its own table (`of=("self",)`). A plain FOR UPDATE
+  over a select_related join also locks the joined row (the project!), and a FOR UPDATE row blocks
+  the FOR KEY SHARE that PostgreSQL's deferred foreign-key checks take at COMMIT: every insert of an
+  assignment or judgment checks its project/comparison that way. The race test
+  (tests/annotate/test_race.py) deadlocked on exactly that before this rule.
+- One labeler's own assign calls (two tabs, a double click) run one at a time: each locks the
+  labeler's user row first and then looks for their current lease again, so the second call gets
+  the first one's lease instead of a second comparison or a wrong "nothing left". At most one
+  active lease per (labeler, project) is also a database constraint.
 """
 
 from __future__ import annotations
@@ -75,13 +83,13 @@ def _unseen_by(labeler: AbstractBaseUser, qs):
     return qs.exclude(Exists(closed)).exclude(Exists(judged))
 
 
-def _filled(comparison_id: int, k: int, now: datetime, *, except_assignment: int | None = None) -> bool:
-    """Fresh read: do judgments plus live leases already reach k?"""
+def _filled(comparison_id: int, k: int, now: datetime, *, except_labeler: int | None = None) -> bool:
+    """Fresh read: do judgments plus live leases (other than `except_labeler`'s) already reach k?"""
     leases = Assignment.objects.filter(
         comparison_id=comparison_id, state=Assignment.State.ACTIVE, expires_at__gt=now
     )
-    if except_assignment is not None:
-        leases = leases.exclude(pk=except_assignment)
+    if except_labeler is not None:
+        leases = leases.exclude(labeler_id=except_labeler)
     judged = Comparison.objects.filter(pk=comparison_id).values_list("judgment_count", flat=True).get()
     return judged + leases.count() >= k
 
@@ -98,7 +106,9 @@ def _pick_regular(labeler: AbstractBaseUser, project: Project, now: datetime) ->
             .exclude(pk__in=rejected)
         )
         qs = _unseen_by(labeler, qs).order_by("-priority", "id")
-        comparison = qs.select_for_update(skip_locked=True, of=("self",)).only("id", "project_id").first()
+        comparison = (
+            qs.select_for_update(skip_locked=True, of=("self",), no_key=True).only("id", "project_id").first()
+        )
         if comparison is None:
             return None
         if not _filled(comparison.pk, k, now):
@@ -132,6 +142,12 @@ def _current_lease(labeler: AbstractBaseUser, project: Project, now: datetime) -
     )
 
 
+def _lock_labeler(labeler: AbstractBaseUser) -> None:
+    type(labeler)._default_manager.select_for_update(no_key=True).filter(pk=labeler.pk).values_list(
+        "pk", flat=True
+    ).first()
+
+
 def comparison_assign_next(
     *, labeler: AbstractBaseUser, project: Project, rng: random.Random | None = None
 ) -> Assignment | None:
@@ -148,6 +164,12 @@ def comparison_assign_next(
         return current
     try:
         with transaction.atomic():
+            # Serialise this labeler's own concurrent calls (see the module docstring), then look
+            # again: a twin call may have leased something while we waited.
+            _lock_labeler(labeler)
+            current = _current_lease(labeler, project, now)
+            if current is not None:
+                return current
             _release_expired_for(labeler, project, now)
             comparison = None
             if project.gold_rate > 0 and rng.random() < project.gold_rate:
@@ -245,55 +267,84 @@ def judgment_record(
 
     Idempotent on client_id: the same id again returns the stored judgment with created=False.
     A lease that expired still counts if the comparison stays within k; otherwise Conflict (409).
+
+    Locks the comparison, then this labeler's assignments on it (the labeler may hold two: an
+    expired one still open in an old tab and the same comparison served again). Taking the
+    comparison first keeps two such submissions from deadlocking each other.
     """
     existing = _replay(labeler, data.client_id)
     if existing is not None:
         return existing, False
-    with transaction.atomic():
-        try:
-            assignment = (
-                Assignment.objects.select_for_update()
-                .select_related("project")
-                .get(pk=assignment_id, labeler=labeler)
-            )
-        except (Assignment.DoesNotExist, ValueError, TypeError):
-            raise NotFound(f"No assignment {assignment_id} for you.") from None
-        project = assignment.project
-        _validate(data, project)
-        comparison = Comparison.objects.select_for_update().get(pk=assignment.comparison_id)
-        # Under the lock: a concurrent retry of this same submission may have just committed.
+    try:
+        with transaction.atomic():
+            return _record(labeler, assignment_id, data)
+    except IntegrityError:
+        # The same client id raced in through another assignment: that one was stored; answer it.
         existing = _replay(labeler, data.client_id)
-        if existing is not None:
-            return existing, False
-        if assignment.state == Assignment.State.SUBMITTED:
-            raise Conflict("You already judged this comparison.", code="already_judged")
-        if assignment.state == Assignment.State.SKIPPED:
-            raise Conflict("You skipped this comparison; ask for the next one.", code="skipped")
-        now = timezone.now()
-        if not assignment.is_live(now) and not comparison.is_gold:
-            if _filled(comparison.pk, project.overlap_k, now, except_assignment=assignment.pk):
-                raise Conflict(
-                    "Your lease on this comparison expired and others have since judged it; "
-                    "your judgment was not needed. Take the next one.",
-                    code="lease_expired",
-                )
-        judgment = Judgment.objects.create(
-            comparison=comparison,
-            labeler=labeler,
-            source=Judgment.Source.HUMAN,
-            assignment=assignment,
-            choice=data.choice,
-            strength=data.strength if data.choice in (Choice.A, Choice.B) else None,
-            rationale=data.rationale.strip(),
-            seconds_on_task=data.seconds_on_task,
-            side_order=assignment.side_order,
-            winner_id=_winner_id(comparison, assignment.side_order, data.choice),
-            client_id=data.client_id,
-            created_at=now,
-        )
-        assignment.state, assignment.closed_at = Assignment.State.SUBMITTED, now
-        assignment.save(update_fields=["state", "closed_at"])
-        Comparison.objects.filter(pk=comparison.pk).update(judgment_count=F("judgment_count") + 1)
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _record(labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput) -> tuple[Judgment, bool]:
+    try:
+        assignment = Assignment.objects.select_related("project").get(pk=assignment_id, labeler=labeler)
+    except (Assignment.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"No assignment {assignment_id} for you.") from None
+    project = assignment.project
+    _validate(data, project)
+    comparison = Comparison.objects.select_for_update(no_key=True).get(pk=assignment.comparison_id)
+    mine = list(
+        Assignment.objects.select_for_update(no_key=True)
+        .filter(labeler=labeler, comparison=comparison)
+        .order_by("pk")
+    )
+    assignment = next(a for a in mine if a.pk == assignment.pk)  # its state as of the lock
+    # Under the lock: a concurrent retry of this same submission may have just committed, or the
+    # labeler may have judged this comparison through their other assignment on it.
+    clash = list(
+        Judgment.objects.filter(Q(client_id=data.client_id) | Q(comparison=comparison, labeler=labeler))
+    )
+    for judgment in clash:
+        if judgment.client_id == data.client_id:
+            if judgment.labeler_id != labeler.pk:
+                raise Conflict("That client_id was already used by someone else.", code="client_id_taken")
+            return judgment, False
+    if clash or assignment.state == Assignment.State.SUBMITTED:
+        raise Conflict("You already judged this comparison.", code="already_judged")
+    if assignment.state == Assignment.State.SKIPPED:
+        raise Conflict("You skipped this comparison; ask for the next one.", code="skipped")
+    now = timezone.now()
+    if not assignment.is_live(now) and not comparison.is_gold:
+        # The labeler's own other lease on it (served again) does not count against them.
+        if _filled(comparison.pk, project.overlap_k, now, except_labeler=labeler.pk):
+            raise Conflict(
+                "Your lease on this comparison expired and others have since judged it; "
+                "your judgment was not needed. Take the next one.",
+                code="lease_expired",
+            )
+    judgment = Judgment.objects.create(
+        comparison=comparison,
+        labeler=labeler,
+        source=Judgment.Source.HUMAN,
+        assignment=assignment,
+        choice=data.choice,
+        strength=data.strength if data.choice in (Choice.A, Choice.B) else None,
+        rationale=data.rationale.strip(),
+        seconds_on_task=data.seconds_on_task,
+        side_order=assignment.side_order,
+        winner_id=_winner_id(comparison, assignment.side_order, data.choice),
+        client_id=data.client_id,
+        created_at=now,
+    )
+    assignment.state, assignment.closed_at = Assignment.State.SUBMITTED, now
+    assignment.save(update_fields=["state", "closed_at"])
+    # A late answer from an old tab settles the same comparison's newer lease too: release it, or
+    # the labeler would be handed back an item they can no longer answer.
+    stale = [a.pk for a in mine if a.pk != assignment.pk and a.state == Assignment.State.ACTIVE]
+    if stale:
+        Assignment.objects.filter(pk__in=stale).update(state=Assignment.State.RELEASED, closed_at=now)
+    Comparison.objects.filter(pk=comparison.pk).update(judgment_count=F("judgment_count") + 1)
     return judgment, True
 
 
@@ -301,7 +352,9 @@ def assignment_skip(*, labeler: AbstractBaseUser, assignment_id: int, reason: st
     """Record a skip. Skipping twice is harmless; skipping a judged comparison is a Conflict."""
     with transaction.atomic():
         try:
-            assignment = Assignment.objects.select_for_update().get(pk=assignment_id, labeler=labeler)
+            assignment = Assignment.objects.select_for_update(no_key=True).get(
+                pk=assignment_id, labeler=labeler
+            )
         except (Assignment.DoesNotExist, ValueError, TypeError):
             raise NotFound(f"No assignment {assignment_id} for you.") from None
         if assignment.state == Assignment.State.SUBMITTED:
@@ -317,7 +370,7 @@ def judgment_undo(*, labeler: AbstractBaseUser, client_id: str) -> Assignment:
     """Take back a judgment while its lease lasts; the assignment becomes active again."""
     with transaction.atomic():
         judgment = (
-            Judgment.objects.select_for_update(of=("self",))
+            Judgment.objects.select_for_update(of=("self",), no_key=True)
             .filter(client_id=client_id, labeler=labeler)
             .select_related("assignment")
             .first()

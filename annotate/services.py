@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
@@ -143,7 +144,8 @@ def _current_lease(labeler: AbstractBaseUser, project: Project, now: datetime) -
 
 
 def _lock_labeler(labeler: AbstractBaseUser) -> None:
-    type(labeler)._default_manager.select_for_update(no_key=True).filter(pk=labeler.pk).values_list(
+    # get_user_model(), not type(labeler): a session user arrives wrapped in a SimpleLazyObject.
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=labeler.pk).values_list(
         "pk", flat=True
     ).first()
 

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -87,12 +87,27 @@ def _unseen_by(labeler: AbstractBaseUser, qs):
 def _filled(comparison_id: int, k: int, now: datetime, *, except_labeler: int | None = None) -> bool:
     """Fresh read: do judgments plus live leases (other than `except_labeler`'s) already reach k?"""
     leases = Assignment.objects.filter(
-        comparison_id=comparison_id, state=Assignment.State.ACTIVE, expires_at__gt=now
+        comparison_id=OuterRef("pk"), state=Assignment.State.ACTIVE, expires_at__gt=now
     )
     if except_labeler is not None:
         leases = leases.exclude(labeler_id=except_labeler)
-    judged = Comparison.objects.filter(pk=comparison_id).values_list("judgment_count", flat=True).get()
-    return judged + leases.count() >= k
+    taken = (
+        Comparison.objects.filter(pk=comparison_id)
+        .annotate(live=_count(leases))
+        .values_list(F("judgment_count") + F("live"), flat=True)
+        .get()
+    )
+    return taken >= k
+
+
+def _count(qs) -> Coalesce:
+    """COUNT(*) of a correlated subquery, 0 when empty."""
+    counted = qs.order_by().annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
+    return Coalesce(Subquery(counted.values("n")), 0)
+
+
+# What the labeler is shown: loaded with the assignment, never lazily one query at a time.
+_SHOWN = ("prompt", "response_a", "response_b")
 
 
 def _pick_regular(labeler: AbstractBaseUser, project: Project, now: datetime) -> Comparison | None:
@@ -107,9 +122,9 @@ def _pick_regular(labeler: AbstractBaseUser, project: Project, now: datetime) ->
             .exclude(pk__in=rejected)
         )
         qs = _unseen_by(labeler, qs).order_by("-priority", "id")
-        comparison = (
-            qs.select_for_update(skip_locked=True, of=("self",), no_key=True).only("id", "project_id").first()
-        )
+        # No joins here: with them PostgreSQL spends ~1.4 ms planning this query, without ~0.2 ms
+        # (measured on 100k comparisons); the shown texts are fetched by primary key afterwards.
+        comparison = qs.select_for_update(skip_locked=True, of=("self",), no_key=True).only("id").first()
         if comparison is None:
             return None
         if not _filled(comparison.pk, k, now):
@@ -124,30 +139,40 @@ def _pick_gold(labeler: AbstractBaseUser, project: Project) -> Comparison | None
     live_mine = Assignment.objects.filter(
         comparison=OuterRef("pk"), labeler=labeler, state=Assignment.State.ACTIVE
     )
-    return qs.exclude(Exists(live_mine)).order_by("?").only("id", "project_id").first()
+    return qs.exclude(Exists(live_mine)).order_by("?").only("id").first()
 
 
-def _release_expired_for(labeler: AbstractBaseUser, project: Project, now: datetime) -> None:
-    Assignment.objects.filter(
-        labeler=labeler, project=project, state=Assignment.State.ACTIVE, expires_at__lte=now
-    ).update(state=Assignment.State.RELEASED, closed_at=now)
+def _with_shown(qs):
+    return qs.select_related(*(f"comparison__{f}" for f in _SHOWN))
 
 
 def _current_lease(labeler: AbstractBaseUser, project: Project, now: datetime) -> Assignment | None:
     return (
-        Assignment.objects.select_related(
-            "comparison__prompt", "comparison__response_a", "comparison__response_b"
-        )
+        _with_shown(Assignment.objects)
         .filter(labeler=labeler, project=project, state=Assignment.State.ACTIVE, expires_at__gt=now)
+        .order_by("leased_at", "id")
         .first()
     )
 
 
-def _lock_labeler(labeler: AbstractBaseUser) -> None:
+def _lock_labeler(labeler: AbstractBaseUser, project: Project) -> bool:
+    """Lock the labeler's user row (serialises their own assign calls); True if excluded.
+
+    The exclusion rides along in the same statement; the labeler's leases must NOT: a subquery
+    here reads the snapshot taken before the lock was granted and would miss a lease that a twin
+    call committed while we waited. They are read by the next statement.
+    """
     # get_user_model(), not type(labeler): a session user arrives wrapped in a SimpleLazyObject.
-    get_user_model().objects.select_for_update(no_key=True).filter(pk=labeler.pk).values_list(
-        "pk", flat=True
-    ).first()
+    excluded = LabelerExclusion.objects.filter(
+        project=project, labeler=OuterRef("pk"), lifted_at__isnull=True
+    )
+    return (
+        get_user_model()
+        .objects.select_for_update(no_key=True)
+        .filter(pk=labeler.pk)
+        .values_list(Exists(excluded), flat=True)
+        .get()
+    )
 
 
 def comparison_assign_next(
@@ -156,23 +181,28 @@ def comparison_assign_next(
     """Lease the next comparison to this labeler, or give back the lease they already hold.
 
     Returns None when nothing is left for them. Raises Forbidden for an excluded labeler.
+    The assignment comes with its comparison's prompt and responses loaded.
     """
-    if labeler_is_excluded(labeler=labeler, project=project):
-        raise Forbidden("You have been excluded from this project; ask its manager.", code="excluded")
     rng = rng or random
     now = timezone.now()
-    current = _current_lease(labeler, project, now)
-    if current is not None:
-        return current
     try:
         with transaction.atomic():
-            # Serialise this labeler's own concurrent calls (see the module docstring), then look
-            # again: a twin call may have leased something while we waited.
-            _lock_labeler(labeler)
-            current = _current_lease(labeler, project, now)
-            if current is not None:
-                return current
-            _release_expired_for(labeler, project, now)
+            # Serialise this labeler's own concurrent calls (see the module docstring), then read
+            # their leases: a twin call may have leased something while we waited.
+            if _lock_labeler(labeler, project):
+                raise Forbidden("You have been excluded from this project; ask its manager.", code="excluded")
+            held = list(
+                Assignment.objects.filter(labeler=labeler, project=project, state=Assignment.State.ACTIVE)
+                .order_by("leased_at", "id")
+                .values_list("pk", "expires_at")
+            )
+            live = [pk for pk, expires_at in held if expires_at > now]
+            if live:
+                return _with_shown(Assignment.objects.filter(pk=live[0])).get()
+            if held:  # expired: back to the pool
+                Assignment.objects.filter(pk__in=[pk for pk, _ in held]).update(
+                    state=Assignment.State.RELEASED, closed_at=now
+                )
             comparison = None
             if project.gold_rate > 0 and rng.random() < project.gold_rate:
                 comparison = _pick_gold(labeler, project)
@@ -182,19 +212,19 @@ def comparison_assign_next(
                 return None
             assignment = Assignment.objects.create(
                 project=project,
-                comparison=comparison,
+                comparison=Comparison.objects.select_related(*_SHOWN).get(pk=comparison.pk),
                 labeler=labeler,
                 side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
                 leased_at=now,
                 expires_at=now + timedelta(seconds=project.lease_seconds),
             )
     except IntegrityError:
-        # The same labeler raced themselves (two tabs, a double click): one lease won; use it.
+        # Safety net (the lock above should prevent it): the labeler's other call won; use its lease.
         current = _current_lease(labeler, project, timezone.now())
         if current is None:
             raise
         return current
-    return _current_lease(labeler, project, now) or assignment
+    return assignment
 
 
 def assignment_for_labeler(*, labeler: AbstractBaseUser, assignment_id: int) -> Assignment:
@@ -274,9 +304,6 @@ def judgment_record(
     expired one still open in an old tab and the same comparison served again). Taking the
     comparison first keeps two such submissions from deadlocking each other.
     """
-    existing = _replay(labeler, data.client_id)
-    if existing is not None:
-        return existing, False
     try:
         with transaction.atomic():
             return _record(labeler, assignment_id, data)
@@ -290,12 +317,17 @@ def judgment_record(
 
 def _record(labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput) -> tuple[Judgment, bool]:
     try:
-        assignment = Assignment.objects.select_related("project").get(pk=assignment_id, labeler=labeler)
+        # One statement: the assignment with its project, and the comparison row locked. Only the
+        # comparison (`of`): the assignment rows are locked next, all of them in pk order.
+        assignment = (
+            Assignment.objects.select_related("project", "comparison")
+            .select_for_update(of=("comparison",), no_key=True)
+            .get(pk=assignment_id, labeler=labeler)
+        )
     except (Assignment.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"No assignment {assignment_id} for you.") from None
-    project = assignment.project
+    project, comparison = assignment.project, assignment.comparison
     _validate(data, project)
-    comparison = Comparison.objects.select_for_update(no_key=True).get(pk=assignment.comparison_id)
     mine = list(
         Assignment.objects.select_for_update(no_key=True)
         .filter(labeler=labeler, comparison=comparison)

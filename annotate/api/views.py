@@ -10,6 +10,9 @@ nested class is called InputSerializer/OutputSerializer, which would collide).
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -19,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate import selectors, services
+from annotate import export_store, selectors, services
 from annotate.errors import PairwiseError
 from annotate.models import Choice
 
@@ -317,3 +320,96 @@ class ProjectProgressApi(ManagerApi):
     def get(self, request: Request, project_id: int) -> Response:
         project = selectors.project_get(project_id=project_id)
         return Response(self.OutputSerializer(selectors.project_progress(project=project)).data)
+
+
+class ProjectExportApi(ManagerApi):
+    """Export the project's preferences as TRL pairs (prompt/chosen/rejected, majority vote; gold
+    items and excluded labelers left out) into the server's data directory, as JSONL.
+
+    The answer says what went in and where to download the files. For a `datasets` directory use
+    `manage.py export_preferences --format dataset`.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ExportRequest"
+
+        eval_fraction = serializers.FloatField(
+            min_value=0, max_value=0.99, default=0.0, help_text="Share of prompts held out for eval."
+        )
+        min_agreement = serializers.FloatField(
+            min_value=0, max_value=1, default=0.0, help_text="Minimum share of votes for the winner."
+        )
+        keep_ties = serializers.BooleanField(default=False, help_text="Ties as two mirrored rows (tie=true).")
+        seed = serializers.IntegerField(default=0, help_text="Seed of the eval split.")
+        conversational = serializers.BooleanField(
+            allow_null=True, default=None, help_text="Force the chat form (null: only if a prompt is a chat)."
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Export"
+
+        name = serializers.CharField()
+        n_train = serializers.IntegerField()
+        n_eval = serializers.IntegerField()
+        n_comparisons = serializers.IntegerField()
+        n_judgments = serializers.IntegerField()
+        n_labelers = serializers.IntegerField()
+        conversational = serializers.BooleanField()
+        content_hash = serializers.CharField(help_text="sha256 over the exported rows.")
+        judgment_ids_hash = serializers.CharField(help_text="sha256 over the ids of the judgments used.")
+        filters = serializers.DictField()
+        files = serializers.DictField(child=serializers.CharField(), help_text="Download URLs: train, eval.")
+
+    @extend_schema(
+        tags=["managers"],
+        summary="Export preference pairs",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **_errors(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = selectors.project_get(project_id=project_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stored = export_store.export_store_create(project=project, **data.validated_data)
+        result = stored.result
+        files = {
+            split: request.build_absolute_uri(
+                reverse("api-export-file", args=[project.pk, stored.name, filename])
+            )
+            for split, filename in stored.files.items()
+        }
+        counts = ("n_train", "n_eval", "n_comparisons", "n_judgments", "n_labelers")
+        body = {key: getattr(result, key) for key in counts}
+        body |= {
+            "name": stored.name,
+            "conversational": result.conversational,
+            "content_hash": result.content_hash,
+            "judgment_ids_hash": result.judgment_ids_hash,
+            "filters": result.filters,
+            "files": files,
+        }
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class ExportFileApi(ManagerApi):
+    @extend_schema(
+        tags=["managers"],
+        summary="Download an export file (JSON lines)",
+        responses={
+            (200, "application/jsonl"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="One pair per line."
+            ),
+            **_errors(401, 403, 404),
+        },
+    )
+    def get(self, request: Request, project_id: int, name: str, filename: str) -> FileResponse:
+        project = selectors.project_get(project_id=project_id)
+        path = export_store.export_store_file(project=project, name=name, filename=filename)
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"{project.name}-{name}-{filename}",
+            content_type="application/jsonl",
+        )

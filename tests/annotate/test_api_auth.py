@@ -16,6 +16,7 @@ LABELER_ENDPOINTS = [
     ("post", "/api/assignments/1/skip/"),
     ("post", "/api/judgments/undo/"),
     ("get", "/api/projects/{p}/progress/"),
+    ("post", "/api/projects/{p}/export/"),
 ]
 
 

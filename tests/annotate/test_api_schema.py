@@ -16,6 +16,8 @@ OUR_PATHS = {
     "/api/projects/{project_id}/next/": {"get"},
     "/api/projects/{project_id}/me/": {"get"},
     "/api/projects/{project_id}/progress/": {"get"},
+    "/api/projects/{project_id}/export/": {"post"},
+    "/api/projects/{project_id}/exports/{name}/{filename}": {"get"},
     "/api/assignments/{assignment_id}/": {"get"},
     "/api/assignments/{assignment_id}/judgment/": {"post"},
     "/api/assignments/{assignment_id}/skip/": {"post"},

@@ -44,16 +44,21 @@ def position_bias(labeler: np.ndarray, shown: np.ndarray, n_labelers: int) -> li
     for i in range(n_labelers):
         n = int(left[i] + right[i])
         if n == 0:
-            out.append({"left": 0, "right": 0, "share_left": None, "p_value": None, "flagged": False})
+            out.append(
+                {"left": 0, "right": 0, "share_left": None, "ci": None, "p_value": None, "flagged": False}
+            )
             continue
         share = float(left[i]) / n
-        p = float(binomtest(int(left[i]), n, 0.5).pvalue)
+        test = binomtest(int(left[i]), n, 0.5)
+        p = float(test.pvalue)
+        ci = test.proportion_ci(method="wilson")
         flagged = p < POSITION_P / tested and abs(share - 0.5) >= POSITION_MIN_EFFECT
         out.append(
             {
                 "left": int(left[i]),
                 "right": int(right[i]),
                 "share_left": share,
+                "ci": [float(ci.low), float(ci.high)],
                 "p_value": p,
                 "flagged": flagged,
             }

@@ -116,7 +116,10 @@ def test_it_ranks_sources_from_stored_judgments(alice, bob, carol, project):
     assert matrix["win_rate"][k["strong"]][k["weak"]] == pytest.approx(12.5 / 13)
     assert matrix["games"][k["policy-v2"]][k["weak"]] == 6
     assert matrix["win_rate"][k["policy-v2"]][k["weak"]] == pytest.approx(4 / 6)
-    assert matrix["games"][k["strong"]][k["policy-v2"]] == 0 and matrix["win_rate"][k["strong"]][k["policy-v2"]] is None
+    assert (
+        matrix["games"][k["strong"]][k["policy-v2"]] == 0
+        and matrix["win_rate"][k["strong"]][k["policy-v2"]] is None
+    )
     top = result["sources"][0]
     assert top["ci"][0] <= top["strength"] <= top["ci"][1] and top["games"] == 13
 

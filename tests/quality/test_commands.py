@@ -44,7 +44,9 @@ def test_it_prints_the_quality_report_as_a_table_and_as_json(project, judged):
 def test_it_prints_the_leaderboard(project, judged):
     table = _run("leaderboard", "--project", project.name, "--bootstrap", "20")
     assert "model-a" in table and "model-b" in table and "Win rate of row over column" in table
-    board = json.loads(_run("leaderboard", "--project", project.name, "--json", "--sources", "model-a,model-b"))
+    board = json.loads(
+        _run("leaderboard", "--project", project.name, "--json", "--sources", "model-a,model-b")
+    )
     assert sorted(row["source"] for row in board["sources"]) == ["model-a", "model-b"]
     assert board["matrix"]["games"][0][1] == 90
 

@@ -12,18 +12,19 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db.models import QuerySet
-from scipy.stats import binomtest
 
 from annotate.errors import PairwiseError
 from annotate.models import Choice, Comparison, Project
+from annotate.quality.stats import wilson
 
 
 def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float] | None:
-    """Wilson score interval for a proportion (scipy's binomtest does the arithmetic)."""
+    """Wilson score interval for a proportion (equal to scipy's binomtest(...).proportion_ci(
+    method="wilson"); annotate.quality.stats computes it for many labelers at once)."""
     if n <= 0:
         return None
-    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
+    lo, hi = wilson(np.array([successes]), np.array([n]), confidence)
+    return float(lo[0]), float(hi[0])
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from annotate.errors import PairwiseError
 from annotate.models import Project, QualitySnapshot
 from annotate.quality import bias
-from annotate.quality.agreement import agreement_of, leave_one_out, unit_value_counts
+from annotate.quality.agreement import agreement_of, dense_index, leave_one_out, unit_value_counts
 from annotate.quality.data import JudgmentColumns, judgment_columns
 from annotate.quality.exclusion import exclusions_active
 from annotate.quality.gold import gold_accuracy_of, gold_counts
@@ -104,9 +104,9 @@ def quality_report_compute(
     rng = np.random.default_rng(seed)
     cols = judgment_columns(project=project)
     exclusions = exclusions_active(project=project)
-    labeler_ids, lab = np.unique(cols.labeler, return_inverse=True)
+    labeler_ids, lab = dense_index(cols.labeler)
     n_lab = len(labeler_ids)
-    in_pool_all = ~np.isin(cols.labeler, np.fromiter(exclusions, dtype=np.int64, count=len(exclusions)))
+    in_pool_all = ~np.isin(labeler_ids, list(exclusions))[lab]
 
     # Agreement over ordinary comparisons.
     regular = ~cols.is_gold

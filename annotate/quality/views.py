@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -79,6 +80,12 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
     }
     if snapshot is not None:
         context.update(charts.quality_context(snapshot.data, exclusions))
+        context["labeler_rows"] = charts.labeler_table_rows(
+            context["rows"],
+            csrf_token=get_token(request),
+            # The exclude/reinstate URLs of every row share this prefix (one reverse, not 400).
+            labelers_url=reverse("quality:project", args=[project.pk]) + "labelers/",
+        )
     return render(request, "quality/project.html", context)
 
 

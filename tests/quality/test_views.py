@@ -65,6 +65,8 @@ def test_it_renders_the_stored_report_without_recomputing(
     assert html.count("<svg") == 4
     assert "Krippendorff" in html and "carol" in html
     assert '<span class="q-flag">position</span>' in html
+    for user in project.labelers.all():  # the row forms post where the URLconf says
+        assert f'action="{reverse("quality:exclude", args=[project.pk, user.pk])}"' in html
 
 
 def test_it_excludes_and_reinstates_with_csrf_and_a_reason(manager, project, judged, carol):

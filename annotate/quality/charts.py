@@ -115,7 +115,7 @@ def _display_row(row: dict, exclusion) -> dict:
         else "",
         "streak": streak["longest"],
         "streak_note": (
-            f"{streak['length']} × {streak['choice']} (judgments {streak['first_judgment']}–{streak['last_judgment']}); "
+            f"most unusual: {streak['length']} × {streak['choice']} (judgments {streak['first_judgment']}–{streak['last_judgment']}); "
             f"p = {streak['p_value']:.2g}"
             if streak["choice"]
             else ""

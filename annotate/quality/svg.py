@@ -100,7 +100,7 @@ def line_chart(
     *,
     title: str,
     y_label: str,
-    width: int = 640,
+    width: int = 600,
     height: int = 220,
 ) -> SafeString:
     """A series over time: (x label, value, interval low, interval high); the interval is a band.
@@ -153,7 +153,7 @@ def scatter(
     y_label: str,
     y_line: float | None = None,
     x_line: float | None = None,
-    width: int = 640,
+    width: int = 600,
     height: int = 300,
 ) -> SafeString:
     """Points with optional vertical error bars; flagged points in red and labelled; optional
@@ -208,7 +208,7 @@ def bars(
     reference: float | None = None,
     x_lo: float = 0.0,
     x_hi: float = 1.0,
-    width: int = 640,
+    width: int = 600,
     row: int = 18,
     label_width: int = 140,
 ) -> SafeString:
@@ -247,7 +247,7 @@ def intervals(
     *,
     title: str,
     x_label: str,
-    width: int = 640,
+    width: int = 600,
     row: int = 20,
     label_width: int = 160,
 ) -> SafeString:

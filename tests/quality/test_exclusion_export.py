@@ -18,8 +18,13 @@ def _vote(c, user, winner, n):
     left_is_a = side == "AB"
     shown = "A" if (winner == "a") == left_is_a else "B"
     Judgment.objects.create(
-        comparison=c, labeler=user, choice=shown, side_order=side, client_id=f"x{n}",
-        winner_id=c.response_a_id if winner == "a" else c.response_b_id, seconds_on_task=20.0,
+        comparison=c,
+        labeler=user,
+        choice=shown,
+        side_order=side,
+        client_id=f"x{n}",
+        winner_id=c.response_a_id if winner == "a" else c.response_b_id,
+        seconds_on_task=20.0,
     )
 
 
@@ -28,13 +33,25 @@ def _exported(project):
     return {(r["comparison_id"], r["chosen"], r["n_votes"], r["agreement"]) for r in rows}, stats
 
 
-def test_it_changes_the_export_exactly_as_expected_when_a_labeler_is_excluded(project, alice, bob, carol, manager):
+def test_it_changes_the_export_exactly_as_expected_when_a_labeler_is_excluded(
+    project, alice, bob, carol, manager
+):
     c1 = make_comparison(project, a="c1-a", b="c1-b")  # alice a, bob a, carol b
     c2 = make_comparison(project, a="c2-a", b="c2-b")  # alice a, bob b, carol b
     c3 = make_comparison(project, a="c3-a", b="c3-b")  # alice b, carol a
     gold = make_comparison(project, a="g-a", b="g-b", is_gold=True, gold_choice="A")
-    votes = [(c1, alice, "a"), (c1, bob, "a"), (c1, carol, "b"), (c2, alice, "a"), (c2, bob, "b"),
-             (c2, carol, "b"), (c3, alice, "b"), (c3, carol, "a"), (gold, alice, "a"), (gold, carol, "b")]
+    votes = [
+        (c1, alice, "a"),
+        (c1, bob, "a"),
+        (c1, carol, "b"),
+        (c2, alice, "a"),
+        (c2, bob, "b"),
+        (c2, carol, "b"),
+        (c3, alice, "b"),
+        (c3, carol, "a"),
+        (gold, alice, "a"),
+        (gold, carol, "b"),
+    ]
     for n, (c, user, winner) in enumerate(votes):
         _vote(c, user, winner, n)
 

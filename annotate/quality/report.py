@@ -100,6 +100,10 @@ def quality_report_compute(
 ) -> dict:
     """Every quality figure of the project as plain JSON-ready data (see the module docstring
     for what counts where). Deterministic for a given seed."""
+    if window not in WINDOWS:
+        raise PairwiseError(f"window must be one of {', '.join(WINDOWS)}; got {window!r}.")
+    if n_bootstrap < 0:
+        raise PairwiseError("n_bootstrap cannot be negative.")
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     cols = judgment_columns(project=project)

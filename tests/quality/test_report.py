@@ -172,3 +172,22 @@ def test_it_puts_a_comparison_in_the_window_of_its_last_judgment(alice, bob, pro
     assert [(w["start"][:10], w["units"]) for w in weekly] == [("2025-03-03", 3), ("2025-03-10", 1)]
     auto = quality_report_compute(project=project, n_bootstrap=0)
     assert auto["params"]["window"] == "day"
+
+
+def test_it_reports_an_empty_project_and_refuses_bad_parameters(project, manager):
+    from django.test import Client
+    from django.urls import reverse
+
+    from annotate.errors import PairwiseError
+
+    report = quality_report_compute(project=project, n_bootstrap=10)
+    assert report["labelers"] == [] and report["windows"] == [] and report["agreement"]["alpha"] is None
+    client = Client()
+    client.force_login(manager)
+    client.post(reverse("quality:recompute", args=[project.pk]))
+    page = client.get(reverse("quality:project", args=[project.pk]))
+    assert page.status_code == 200 and b"No judgments yet" in page.content
+    with pytest.raises(PairwiseError, match="window must be one of"):
+        quality_report_compute(project=project, window="month")
+    response = client.post(reverse("quality:recompute", args=[project.pk]), {"window": "month"}, follow=True)
+    assert b"window must be one of" in response.content

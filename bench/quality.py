@@ -270,7 +270,7 @@ def main() -> None:
     rows.append(("fetch judgment columns (packed bytea -> numpy)", med, best, CPU["last"]))
     med, best, report = timed(lambda: quality_report_compute(project=project, n_bootstrap=1000), args.repeat)
     rows.append(("quality report (1000 bootstrap resamples)", med, best, CPU["last"]))
-    med, best, _ = timed(lambda: quality_report_refresh(project=project, n_bootstrap=1000), 1)
+    med, best, _ = timed(lambda: quality_report_refresh(project=project, n_bootstrap=1000), args.repeat)
     rows.append(("quality report + store snapshot", med, best, CPU["last"]))
     med, best, board = timed(lambda: leaderboard_compute(project=project, n_bootstrap=200), args.repeat)
     rows.append(("leaderboard (200 bootstrap resamples)", med, best, CPU["last"]))
@@ -318,7 +318,7 @@ def main() -> None:
         lo, hi = row["ci"]
         print(
             f"  {row['rank']}. {row['source']:<15} {row['strength']:+.3f} [{lo:+.3f}, {hi:+.3f}]  "
-            f"(truth {SOURCES[row['source']] - np.mean(list(SOURCES.values())):+.3f})"
+            f"(generating {SOURCES[row['source']] - np.mean(list(SOURCES.values())):+.3f})"
         )
 
 

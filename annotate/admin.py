@@ -1,5 +1,5 @@
 """Admin for managers (staff). Labelers are users in the `labelers` group (migration
-0003_labelers_group) who are members of a project.
+0004_labelers_group) who are members of a project.
 
 Managers are staff: every active staff user manages the annotation data here, with no per-model
 permissions to hand out (ManagerAccess). Putting users into the `labelers` group is ordinary user
@@ -28,6 +28,7 @@ from .models import (
     Prompt,
     Response,
 )
+from .quality.admin_actions import GOLD_ACTIONS, quality_links
 
 LABELERS_GROUP = "labelers"
 
@@ -112,6 +113,7 @@ class ProjectAdmin(ManagerAccess, admin.ModelAdmin):
         "judgments",
         "active_labelers",
         "live_leases",
+        quality_links,
         "created_at",
     )
     search_fields = ("name",)
@@ -119,7 +121,6 @@ class ProjectAdmin(ManagerAccess, admin.ModelAdmin):
     inlines = (ExclusionInline, ImportBatchInline)
     actions = ["release_leases"]
     # core-io: import / export actions go here (actions = [..., "import_file", "export_preferences"]).
-    # quality: add `quality_links` (annotate.quality.admin_actions) to list_display.
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
         # The progress columns: one query for the whole page (correlated subqueries, no N+1).
@@ -214,7 +215,7 @@ class ComparisonAdmin(ManagerAccess, admin.ModelAdmin):
     readonly_fields = ("judgment_count", "created_at")
     inlines = (JudgmentInline,)
     show_full_result_count = False
-    # quality: gold actions go here (actions = [*GOLD_ACTIONS] from annotate.quality.admin_actions).
+    actions = [*GOLD_ACTIONS]  # mark / unmark gold (annotate.quality)
 
     @admin.display(description="prompt")
     def prompt_text(self, comparison: Comparison) -> str:

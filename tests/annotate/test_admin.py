@@ -119,3 +119,20 @@ def test_it_keeps_labelers_out_of_the_admin(client, alice, project):
     client.force_login(alice)
     response = client.get(reverse("admin:annotate_project_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_it_marks_gold_from_the_comparison_list(admin_client, project, comparisons):
+    target = comparisons[0]
+    response = admin_client.post(
+        reverse("admin:annotate_comparison_changelist"),
+        {"action": "mark_gold_b", "_selected_action": [target.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    target.refresh_from_db()
+    assert target.is_gold and target.gold_choice == "B"
+
+
+def test_it_links_each_project_to_its_quality_pages(admin_client, project):
+    page = admin_client.get(reverse("admin:annotate_project_changelist")).content.decode()
+    assert reverse("quality:project", args=[project.pk]) in page

@@ -18,7 +18,7 @@ def remove_group(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotate", "0002_initial"),
+        ("annotate", "0003_quality_snapshot"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 

@@ -118,10 +118,10 @@ def _open_binary(source: str | Path | IO[bytes]) -> tuple[IO[bytes], bool]:
 
 
 def iter_json_lines(source: str | Path | IO[bytes], digest: Any | None = None) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON) for every non-blank line; bad JSON raises LineError-wrapped tuples.
+    """(line number, parsed JSON) for every non-blank line; `digest` sees every raw line.
 
-    Yields (line, LineError) for a line that is not UTF-8 or not JSON, so the caller can go on
-    collecting errors.
+    A line that is not UTF-8 or not JSON comes as (line number, LineError), so the caller can go
+    on and report several bad lines at once.
     """
     fh, opened = _open_binary(source)
     try:

@@ -1,9 +1,6 @@
-"""Admin for managers (staff). Labelers are users in the `labelers` group (migration
-0004_labelers_group) who are members of a project.
-
-Managers are staff: every active staff user manages the annotation data here, with no per-model
-permissions to hand out (ManagerAccess). Putting users into the `labelers` group is ordinary user
-administration (superusers, or staff given the auth permissions).
+"""Admin for managers: staff users with the annotate permissions, which the `managers` group
+carries (migration 0004_user_groups; superusers have them anyway). Labelers are users in the
+`labelers` group who are members of a project.
 
 Rows whose state the services keep consistent (assignments, judgments, comparison.judgment_count)
 are read-only here: editing them by hand would break the invariants in annotate/services.py.
@@ -18,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from . import selectors, services
+from .admin_io import ProjectIOAdminMixin
 from .models import (
     Assignment,
     Comparison,
@@ -33,28 +31,7 @@ from .quality.admin_actions import GOLD_ACTIONS, quality_links
 LABELERS_GROUP = "labelers"
 
 
-def _is_manager(request: HttpRequest) -> bool:
-    return request.user.is_active and request.user.is_staff
-
-
-class ManagerAccess:
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _is_manager(request)
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return _is_manager(request)
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return _is_manager(request)
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return _is_manager(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return _is_manager(request)
-
-
-class ReadOnlyAdmin(ManagerAccess, admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):
     """View-only: no add, change or delete."""
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -67,7 +44,7 @@ class ReadOnlyAdmin(ManagerAccess, admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(ManagerAccess, admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
@@ -105,7 +82,7 @@ class ImportBatchInline(ReadOnlyInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(ManagerAccess, admin.ModelAdmin):
+class ProjectAdmin(ProjectIOAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "overlap_k",
@@ -119,8 +96,7 @@ class ProjectAdmin(ManagerAccess, admin.ModelAdmin):
     search_fields = ("name",)
     filter_horizontal = ("labelers",)
     inlines = (ExclusionInline, ImportBatchInline)
-    actions = ["release_leases"]
-    # core-io: import / export actions go here (actions = [..., "import_file", "export_preferences"]).
+    actions = ["release_leases"]  # + "Import a file…" and "Export…" from ProjectIOAdminMixin (core-io)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
         # The progress columns: one query for the whole page (correlated subqueries, no N+1).
@@ -171,7 +147,7 @@ class ProjectAdmin(ManagerAccess, admin.ModelAdmin):
 
 
 @admin.register(Prompt)
-class PromptAdmin(ManagerAccess, admin.ModelAdmin):
+class PromptAdmin(admin.ModelAdmin):
     list_display = ("id", "prompt_text", "project", "split", "source", "created_at")
     list_filter = ("project", "split")
     list_select_related = ("project",)
@@ -185,7 +161,7 @@ class PromptAdmin(ManagerAccess, admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(ManagerAccess, admin.ModelAdmin):
+class ResponseAdmin(admin.ModelAdmin):
     list_display = ("id", "response_text", "model_name", "prompt_id", "created_at")
     list_filter = ("prompt__project", "model_name")
     search_fields = ("text", "model_name", "=content_hash")
@@ -205,7 +181,7 @@ class JudgmentInline(ReadOnlyInline):
 
 
 @admin.register(Comparison)
-class ComparisonAdmin(ManagerAccess, admin.ModelAdmin):
+class ComparisonAdmin(admin.ModelAdmin):
     list_display = ("id", "prompt_text", "project", "priority", "is_gold", "gold_choice", "judgment_count")
     list_filter = ("project", "is_gold")
     list_select_related = ("project", "prompt")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0004_labelers_group'),
+        ('annotate', '0004_user_groups'),
     ]
 
     operations = [

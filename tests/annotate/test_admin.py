@@ -15,6 +15,7 @@ from tests.factories import make_comparisons, make_project, make_user
 
 @pytest.fixture
 def admin_client(client, manager):
+    manager.groups.add(Group.objects.get(name="managers"))
     client.force_login(manager)
     return client
 
@@ -26,8 +27,19 @@ def judge(user, project, client_id):
     )
 
 
-def test_it_creates_the_labelers_group_in_a_migration(db):
-    assert Group.objects.filter(name="labelers").exists()
+def test_it_creates_the_labelers_and_managers_groups_in_a_migration(db):
+    assert not Group.objects.get(name="labelers").permissions.exists()
+    managers = {p.codename for p in Group.objects.get(name="managers").permissions.all()}
+    assert {"change_project", "view_judgment", "view_user"} <= managers
+    assert "change_user" not in managers  # would let a manager make anyone a superuser
+
+
+def test_it_lets_staff_in_only_with_the_permissions(client, project):
+    clerk = make_user("clerk", staff=True, labeler=False)
+    client.force_login(clerk)
+    assert client.get(reverse("admin:annotate_project_changelist")).status_code == 403
+    clerk.groups.add(Group.objects.get(name="managers"))
+    assert client.get(reverse("admin:annotate_project_changelist")).status_code == 200
 
 
 def test_it_shows_project_progress_columns(admin_client, alice, bob, carol, project, comparisons):

@@ -4,10 +4,10 @@ Locking (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE, see setting
 - comparison_assign_next locks the comparison it hands out (FOR UPDATE SKIP LOCKED), then counts
   judgments + live leases again in a fresh statement: a lease committed by another transaction
   between our snapshot and our lock is seen by that second read, so no comparison goes past k.
-- judgment_record locks the assignment, then the comparison, in that order, and bumps
+- judgment_record locks the comparison, then the labeler's assignments on it (pk order), and bumps
   comparison.judgment_count. assign_next only waits on the labeler's own rows (their user row,
   then their expired leases); its comparison lock skips and never waits, so the two cannot deadlock.
-- Every lock is FOR NO KEY UPDATE and names only its own table (`of=("self",)`). A plain FOR UPDATE
+- Every lock is FOR NO KEY UPDATE and names the one table it means (`of=`). A plain FOR UPDATE
   over a select_related join also locks the joined row (the project!), and a FOR UPDATE row blocks
   the FOR KEY SHARE that PostgreSQL's deferred foreign-key checks take at COMMIT: every insert of an
   assignment or judgment checks its project/comparison that way. The race test

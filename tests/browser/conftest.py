@@ -1,0 +1,105 @@
+"""Real Chromium (Debian's package, driven by Playwright) against pytest-django's live server.
+
+On in-memory SQLite the live server shares the test's one database connection across its request
+threads (Django's LiveServerThread); two requests at once (the screen sends a judgment while it
+leases the next pair) would then interleave their transactions on that one connection. So on
+SQLite the server handles one request at a time, and the test takes the same lock to read the
+database. On PostgreSQL every request thread has its own connection and nothing is serialised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+
+CHROMIUM = os.environ.get("PAIRWISE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-gpu",
+]
+
+
+class _OneAtATime:
+    """WSGI wrapper: the whole request, body included, under one lock."""
+
+    def __init__(self, app, lock: threading.Lock) -> None:
+        self.app, self.lock = app, lock
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            result = self.app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        return [body]
+
+
+class Server:
+    def __init__(self, live_server) -> None:
+        self.url = live_server.url
+        thread = live_server.thread
+        self.serialised = bool(thread.connections_override)
+        httpd = thread.httpd
+        if self.serialised and not isinstance(httpd.get_app(), _OneAtATime):
+            httpd.set_app(_OneAtATime(httpd.get_app(), threading.Lock()))
+        self._lock = httpd.get_app().lock if self.serialised else None
+
+    @contextlib.contextmanager
+    def db(self) -> Iterator[None]:
+        """Use the database from the test while the browser may be talking to the server."""
+        if self._lock is None:
+            yield
+        else:
+            with self._lock:
+                yield
+
+
+@pytest.fixture
+def server(live_server) -> Server:
+    return Server(live_server)
+
+
+@pytest.fixture(scope="session")
+def browser(django_db_setup):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (scripts/test.sh installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop marked running in this thread while the browser
+    # lives; the ORM calls tests make between browser steps (and the flush after each test) are
+    # ordinary synchronous code, so Django's guard against async contexts is lifted meanwhile.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser, server):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+    with server.db():  # let a request the closed page left running finish before the flush
+        pass
+
+
+def log_in(context, server: Server, user) -> None:
+    """Set the session cookie of a logged-in user (the login form has its own test)."""
+    with server.db():
+        client = Client()
+        client.force_login(user)
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": server.url}]
+    )

@@ -236,7 +236,7 @@
       state.leasing = false;
       var data = res.data;
       if (res.status === 200 && data) {
-        setStats(data.stats);
+        setRemaining(data.stats);
         if (data.assignment) {
           var a = data.assignment;
           var known = state.queue.some(function (q) { return q.id === a.id; });
@@ -244,6 +244,7 @@
             a.receivedAt = performance.now();
             state.queue.push(a);
             if (state.queue.length === 1) render();
+            else prepare(a);
           }
           topUp();
         } else {
@@ -279,14 +280,39 @@
 
   function fmtInt(n) { return Number(n).toLocaleString("en-US"); }
 
+  // The HTML was sanitized on the server (annotate/markdown.py). Parsing it into inert <template>
+  // fragments ahead of time takes that work off the keypress: showing a pair is a node swap.
+  function fragment(html) {
+    var t = document.createElement("template");
+    t.innerHTML = html;
+    return t.content;
+  }
+  function prepare(a) {
+    if (!a.dom) a.dom = { prompt: fragment(a.prompt_html), a: fragment(a.a.html), b: fragment(a.b.html) };
+  }
+  function prepareQueued() {
+    for (var i = 1; i < state.queue.length; i++) prepare(state.queue[i]);
+  }
+
+  // Work that must not hold up the next pair's paint: run it once the frame is out (and soon
+  // anyway, as a hidden tab draws no frames).
+  function afterPaint(fn) {
+    var done = false;
+    var run = function () { if (!done) { done = true; fn(); } };
+    requestAnimationFrame(function () { setTimeout(run, 0); });
+    setTimeout(run, 100);
+  }
+
   function render() {
     var a = state.queue[0];
     if (!a) { renderEmpty(); return; }
     els.empty.hidden = true;
     els.pair.hidden = false;
-    els.prompt.innerHTML = a.prompt_html;      // sanitized on the server (annotate/markdown.py)
-    els.bodyA.innerHTML = a.a.html;
-    els.bodyB.innerHTML = a.b.html;
+    prepare(a);
+    els.prompt.replaceChildren(a.dom.prompt);
+    els.bodyA.replaceChildren(a.dom.a);
+    els.bodyB.replaceChildren(a.dom.b);
+    a.dom = null; // the fragments are in the page now; a re-render (undo) parses again
     els.turns.textContent = a.turns > 1 ? "· conversation, " + a.turns + " turns" : "";
     els.countsA.textContent = fmtInt(a.a.chars) + " characters · ≈ " + fmtInt(a.a.tokens) + " tokens";
     els.countsB.textContent = fmtInt(a.b.chars) + " characters · ≈ " + fmtInt(a.b.tokens) + " tokens";
@@ -297,9 +323,6 @@
     setPending(null);
     timer.start(a.restored ? a.restored.seconds : 0);
     a.restored = null;
-    els.pair.classList.remove("fresh");
-    void els.pair.offsetWidth; // restart the short fade that tells the eye a new pair is here
-    els.pair.classList.add("fresh");
     if (document.activeElement && els.pair.contains(document.activeElement) &&
         document.activeElement.classList.contains("response-body")) {
       document.activeElement.blur();
@@ -330,6 +353,12 @@
     }
   }
 
+  // Today / total move with this page's acknowledged judgments; a lease answer only brings what is
+  // left (its counts may predate a judgment acknowledged since, so they would step back).
+  function setRemaining(stats) {
+    if (!stats) return;
+    setStats({ today: state.stats.today, total: state.stats.total, remaining_for_me: stats.remaining_for_me, project_remaining: stats.project_remaining });
+  }
   function setStats(stats) {
     if (!stats) return;
     state.stats = stats;
@@ -474,10 +503,13 @@
     state.queue.shift();
     if (document.activeElement === els.rationale) els.rationale.blur();
     render();
-    toast("Saved: " + CHOICE_NAMES[choice] + (body.strength ? " (" + STRENGTH_NAMES[strength] + ")" : "") + " · u to undo");
-    state.retryIndex = 0; // a new judgment is a good moment to try the connection again
-    flush();
-    topUp();
+    afterPaint(function () {
+      toast("Saved: " + CHOICE_NAMES[choice] + (body.strength ? " (" + STRENGTH_NAMES[strength] + ")" : "") + " · u to undo");
+      state.retryIndex = 0; // a new judgment is a good moment to try the connection again
+      flush();
+      topUp();
+      prepareQueued();
+    });
   }
 
   function skip(reason) {
@@ -487,9 +519,12 @@
     outboxAdd({ kind: "skip", client_id: clientId, assignment_id: a.id, body: { reason: reason }, at: Date.now() });
     state.queue.shift();
     render();
-    toast("Skipped");
-    flush();
-    topUp();
+    afterPaint(function () {
+      toast("Skipped");
+      flush();
+      topUp();
+      prepareQueued();
+    });
   }
 
   function dropFromUndo(clientId) {
@@ -705,6 +740,7 @@
   if (!state.queue.length && !boot.assignments.length) state.exhausted = true;
   render();
   renderSync();
+  prepareQueued();
   flush();
   topUp();
 

@@ -56,6 +56,8 @@ def test_it_sends_visitors_to_the_login_page(client, project):
 def test_it_logs_a_labeler_in_with_the_form(client, alice, project):
     page = client.get(reverse("login"))
     assert b'name="username"' in page.content
+    wrong = client.post(reverse("login"), {"username": "alice", "password": "nope"})
+    assert wrong.status_code == 200 and b'role="alert"' in wrong.content
     response = client.post(reverse("login"), {"username": "alice", "password": "pw-alice"})
     assert response.status_code == 302 and response.url == reverse("home")
     assert b"Helpfulness" in client.get(reverse("home")).content

@@ -328,6 +328,14 @@
       document.activeElement.blur();
     }
     tick();
+    if (a.turns > 1) {
+      // A conversation taller than its box opens at the last turn, the one the responses answer;
+      // the earlier turns are a scroll up.
+      var last = els.prompt.lastElementChild;
+      if (els.prompt.scrollHeight > els.prompt.clientHeight) {
+        els.prompt.scrollTop = last.getBoundingClientRect().top - els.prompt.getBoundingClientRect().top;
+      }
+    }
   }
 
   function renderEmpty() {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -27,41 +28,51 @@ CHROMIUM_ARGS = [
 ]
 
 
-class _OneAtATime:
-    """WSGI wrapper: the whole request, body included, under one lock."""
+class _Tracked:
+    """WSGI wrapper: counts requests in flight; on a shared SQLite connection, one at a time."""
 
-    def __init__(self, app, lock: threading.Lock) -> None:
-        self.app, self.lock = app, lock
+    def __init__(self, app, *, serialise: bool) -> None:
+        self.app = app
+        self.lock = threading.Lock() if serialise else contextlib.nullcontext()
+        self.in_flight = 0
+        self._count = threading.Lock()
 
     def __call__(self, environ, start_response):
-        with self.lock:
-            result = self.app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
-        return [body]
+        with self._count:
+            self.in_flight += 1
+        try:
+            with self.lock:
+                result = self.app(environ, start_response)
+                try:
+                    body = b"".join(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+            return [body]
+        finally:
+            with self._count:
+                self.in_flight -= 1
 
 
 class Server:
     def __init__(self, live_server) -> None:
         self.url = live_server.url
-        thread = live_server.thread
-        self.serialised = bool(thread.connections_override)
-        httpd = thread.httpd
-        if self.serialised and not isinstance(httpd.get_app(), _OneAtATime):
-            httpd.set_app(_OneAtATime(httpd.get_app(), threading.Lock()))
-        self._lock = httpd.get_app().lock if self.serialised else None
+        httpd = live_server.thread.httpd
+        if not isinstance(httpd.get_app(), _Tracked):
+            httpd.set_app(_Tracked(httpd.get_app(), serialise=bool(live_server.thread.connections_override)))
+        self._app: _Tracked = httpd.get_app()
 
     @contextlib.contextmanager
     def db(self) -> Iterator[None]:
         """Use the database from the test while the browser may be talking to the server."""
-        if self._lock is None:
+        with self._app.lock:
             yield
-        else:
-            with self._lock:
-                yield
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        """Until no request is being handled (the database flush after a test must not race one)."""
+        deadline = time.monotonic() + timeout
+        while self._app.in_flight and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 @pytest.fixture
@@ -91,8 +102,7 @@ def context(browser, server):
     context.set_default_timeout(10_000)
     yield context
     context.close()
-    with server.db():  # let a request the closed page left running finish before the flush
-        pass
+    server.wait_idle()  # a request the closed page left running must finish before the flush
 
 
 def log_in(context, server: Server, user) -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from annotate.models import Assignment, Judgment
+from annotate.models import Assignment, Judgment, Response
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
 from tests.browser.conftest import log_in
 from tests.browser.samples import GUIDELINES, make_sample_comparisons
@@ -39,8 +39,11 @@ def press_and_wait_for_next(page, *keys: str) -> int:
     before = current(page)
     for key in keys:
         page.keyboard.press(key)
+    # The next pair, not the "loading" state a test can reach by outrunning the prefetch.
     page.wait_for_function(
-        "id => document.getElementById('pair').dataset.assignmentId !== String(id)", arg=before
+        "id => { const now = document.getElementById('pair').dataset.assignmentId;"
+        " return now !== undefined && now !== String(id); }",
+        arg=before,
     )
     return before
 
@@ -94,7 +97,9 @@ def test_it_takes_a_whole_session_from_the_keyboard(context, server, alice):
             continue
         if len(expected) == 10:
             # An optional rationale, written with r and left with Esc, then the choice.
+            current(page)
             page.keyboard.press("r")
+            page.wait_for_selector("#rationale:focus")
             page.keyboard.type("B uses the wrong method; a, q and e typed here do nothing")
             page.keyboard.press("Escape")
             expected[press_and_wait_for_next(page, "a")] = (
@@ -112,6 +117,7 @@ def test_it_takes_a_whole_session_from_the_keyboard(context, server, alice):
             # judged again differently.
             wait_until_all_saved(page)
             last = list(expected)[-1]
+            current(page)
             page.keyboard.press("u")
             page.wait_for_function(
                 "id => document.getElementById('pair').dataset.assignmentId === String(id)", arg=last
@@ -288,3 +294,58 @@ def test_it_writes_the_readme_screenshot(context, server, alice):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 20_000
+
+
+def test_it_scrolls_long_responses_on_their_own(context, server, alice):
+    long_text = "\n\n".join(f"Paragraph {i}: " + "words " * 40 for i in range(60))
+    with server.db():
+        project = make_project("Long", labelers=(alice,))
+        make_comparisons(project, 2)
+        Response.objects.filter(prompt__project=project).update(text=long_text)
+    page = open_screen(context, server, alice, project)
+    sizes = page.evaluate(
+        "() => ['body-a', 'body-b'].map(id => { const el = document.getElementById(id);"
+        " return [el.scrollHeight, el.clientHeight]; })"
+    )
+    assert all(scroll > 3 * client for scroll, client in sizes)
+    assert page.evaluate("() => document.documentElement.scrollHeight <= window.innerHeight + 1")
+    page.keyboard.press("PageDown")  # both responses move together
+    tops = page.evaluate("() => ['body-a', 'body-b'].map(id => document.getElementById(id).scrollTop)")
+    assert tops[0] > 100 and tops[1] > 100
+    page.focus("#body-b")  # one alone: focus it (Tab) and use the browser's own keys
+    page.keyboard.press("End")
+    page.wait_for_function(f"() => document.getElementById('body-b').scrollTop > {tops[1] + 100}")
+    a_top, b_top = page.evaluate(
+        "() => ['body-a', 'body-b'].map(id => document.getElementById(id).scrollTop)"
+    )
+    assert a_top == tops[0] and b_top > a_top
+    press_and_wait_for_next(page, "a")  # the next pair starts at the top
+    assert page.evaluate("() => document.getElementById('body-a').scrollTop") == 0
+
+
+def test_it_works_at_200_percent_zoom(browser, server, alice):
+    """A 1280x900 window at 200%: 640x450 CSS pixels. One column, nothing cut off, keys work."""
+    with server.db():
+        project = make_project("Zoom", labelers=(alice,), guidelines=GUIDELINES)
+        make_sample_comparisons(project, 4)
+    context = browser.new_context(viewport={"width": 640, "height": 450}, device_scale_factor=2)
+    try:
+        page = open_screen(context, server, alice, project)
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        a_box, b_box = page.locator("#body-a").bounding_box(), page.locator("#body-b").bounding_box()
+        assert b_box["y"] >= a_box["y"] + a_box["height"]  # stacked, A first
+        assert page.is_hidden("#guidelines")  # on a narrow window the panel waits for g
+        page.keyboard.press("g")
+        assert page.is_visible("#guidelines")
+        page.keyboard.press("Escape")
+        assert page.is_hidden("#guidelines")
+        for selector in (".choice-a", ".choice-b", ".choice-tie", ".choice-bad", "#btn-skip", "#btn-undo"):
+            box = page.locator(selector).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 640, selector
+        press_and_wait_for_next(page, "b")
+        wait_until_all_saved(page)
+        with server.db():
+            assert Judgment.objects.filter(labeler=alice, choice="B").count() == 1
+    finally:
+        context.close()
+        server.wait_idle()

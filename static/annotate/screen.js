@@ -165,11 +165,13 @@
     var data = res.data;
     if (res.status >= 200 && res.status < 300 && data) {
       outboxRemove(item.client_id);
+      var wasBlocked = state.offline || state.authProblem;
       state.offline = false;
       state.authProblem = null;
       state.retryIndex = 0;
       if (item.kind === "judgment" && data.created) bumpCounts(1);
       flush();
+      if (wasBlocked) topUp(); // leasing waited for the connection or the login too
       return;
     }
     if (isAuthProblem(res)) {

@@ -349,3 +349,30 @@ def test_it_works_at_200_percent_zoom(browser, server, alice):
     finally:
         context.close()
         server.wait_idle()
+
+
+def test_it_keeps_judgments_while_logged_out_and_sends_them_after_login(context, server, alice):
+    with server.db():
+        project = make_project("Session", labelers=(alice,))
+        make_comparisons(project, 4)
+    page = open_screen(context, server, alice, project)
+    context.clear_cookies()  # the session ends (expired, or logged out in another tab)
+    judged = press_and_wait_for_next(page, "b")
+    page.wait_for_selector("#banner-login:not([hidden])")
+    assert "logged out" in page.text_content("#banner-text").lower()
+    assert page.evaluate("() => window.pairwise.pending()") == 1
+
+    other = context.new_page()  # log in again in another tab, with the form
+    other.goto(f"{server.url}/accounts/login/")
+    other.fill("#id_username", "alice")
+    other.fill("#id_password", "pw-alice")
+    other.click("button[type=submit]")
+    other.wait_for_url(f"{server.url}/")
+
+    page.click("#banner-retry")
+    wait_until_all_saved(page)
+    assert page.is_hidden("#banner")
+    with server.db():
+        assert list(Judgment.objects.filter(labeler=alice).values_list("assignment_id", "choice")) == [
+            (judged, "B")
+        ]

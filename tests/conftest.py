@@ -65,3 +65,11 @@ def comparisons(project):
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+from tests.ml_fixtures import (  # noqa: E402,F401  (fixtures shared by every test package)
+    smol_tokenizer_dir,
+    smollm2_dir,
+    tiny_policy_dir,
+    tiny_reward_dir,
+)

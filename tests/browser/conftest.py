@@ -1,10 +1,12 @@
 """Real Chromium (Debian's package, driven by Playwright) against pytest-django's live server.
 
-On in-memory SQLite the live server shares the test's one database connection across its request
-threads (Django's LiveServerThread); two requests at once (the screen sends a judgment while it
-leases the next pair) would then interleave their transactions on that one connection. So on
-SQLite the server handles one request at a time, and the test takes the same lock to read the
-database. On PostgreSQL every request thread has its own connection and nothing is serialised.
+Should the SQLite test database be in memory, Django's LiveServerThread shares the test's one
+connection across its request threads; two requests at once (the screen sends a judgment while it
+leases the next pair) would then interleave their transactions on that one connection. In that
+case the server handles one request at a time and the test takes the same lock to read the
+database. With a file (the project's settings) or PostgreSQL every request thread has its own
+connection and nothing is serialised. Either way the server counts requests in flight, and a test
+ends only once none is left (the flush between tests must not race one).
 """
 
 from __future__ import annotations

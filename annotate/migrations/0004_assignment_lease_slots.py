@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0002_initial'),
+        ('annotate', '0003_quality_snapshot'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

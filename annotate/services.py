@@ -14,13 +14,18 @@ Locking (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE, see setting
   (tests/annotate/test_race.py) deadlocked on exactly that before this rule.
 - One labeler's own assign calls (two tabs, a double click) run one at a time: each locks the
   labeler's user row first and then looks for their current lease again, so the second call gets
-  the first one's lease instead of a second comparison or a wrong "nothing left". At most one
-  active lease per (labeler, project) is also a database constraint.
+  the first one's lease instead of a second comparison or a wrong "nothing left".
+- A labeler holds at most Assignment.MAX_ACTIVE_LEASES active leases per project, one per slot,
+  and at most one per comparison (database constraints). comparison_assign_next hands out the
+  first (slot 0) only when they hold none, so a double click that races itself gets its one lease
+  back; comparison_lease_ahead (the ranking screen's prefetch) takes the lowest free slot, and a
+  race of the same labeler against itself ends in a constraint error and a fresh pick.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -110,9 +115,12 @@ def _count(qs) -> Coalesce:
 _SHOWN = ("prompt", "response_a", "response_b")
 
 
-def _pick_regular(labeler: AbstractBaseUser, project: Project, now: datetime) -> Comparison | None:
+def _pick_regular(
+    labeler: AbstractBaseUser, project: Project, now: datetime, *, exclude: Iterable[int] = ()
+) -> Comparison | None:
+    """`exclude`: comparisons the labeler already holds a lease on."""
     k = project.overlap_k
-    rejected: list[int] = []
+    rejected: list[int] = list(exclude)
     for _ in range(_MAX_PICK_ATTEMPTS):
         qs = (
             Comparison.objects.filter(project=project, is_gold=False, judgment_count__lt=k)
@@ -146,13 +154,34 @@ def _with_shown(qs):
     return qs.select_related(*(f"comparison__{f}" for f in _SHOWN))
 
 
-def _current_lease(labeler: AbstractBaseUser, project: Project, now: datetime) -> Assignment | None:
+def _pick(
+    labeler: AbstractBaseUser, project: Project, now: datetime, rng, *, exclude: Iterable[int] = ()
+) -> Comparison | None:
+    comparison = None
+    if project.gold_rate > 0 and rng.random() < project.gold_rate:
+        comparison = _pick_gold(labeler, project)
+    if comparison is None:
+        comparison = _pick_regular(labeler, project, now, exclude=exclude)
+    return comparison
+
+
+def _release_expired_for(labeler: AbstractBaseUser, project: Project, now: datetime) -> None:
+    Assignment.objects.filter(
+        labeler=labeler, project=project, state=Assignment.State.ACTIVE, expires_at__lte=now
+    ).update(state=Assignment.State.RELEASED, closed_at=now)
+
+
+def _live_leases_of(labeler: AbstractBaseUser, project: Project, now: datetime):
+    """The labeler's live leases in the project, oldest first (the first is the current one)."""
     return (
         _with_shown(Assignment.objects)
         .filter(labeler=labeler, project=project, state=Assignment.State.ACTIVE, expires_at__gt=now)
         .order_by("leased_at", "id")
-        .first()
     )
+
+
+def _current_lease(labeler: AbstractBaseUser, project: Project, now: datetime) -> Assignment | None:
+    return _live_leases_of(labeler, project, now).first()
 
 
 def _lock_labeler(labeler: AbstractBaseUser, project: Project) -> bool:
@@ -203,11 +232,7 @@ def comparison_assign_next(
                 Assignment.objects.filter(pk__in=[pk for pk, _ in held]).update(
                     state=Assignment.State.RELEASED, closed_at=now
                 )
-            comparison = None
-            if project.gold_rate > 0 and rng.random() < project.gold_rate:
-                comparison = _pick_gold(labeler, project)
-            if comparison is None:
-                comparison = _pick_regular(labeler, project, now)
+            comparison = _pick(labeler, project, now, rng)
             if comparison is None:
                 return None
             assignment = Assignment.objects.create(
@@ -225,6 +250,64 @@ def comparison_assign_next(
             raise
         return current
     return assignment
+
+
+def comparison_lease_ahead(
+    *, labeler: AbstractBaseUser, project: Project, rng: random.Random | None = None
+) -> Assignment | None:
+    """Lease one more comparison on top of those the labeler already holds (the screen's prefetch).
+
+    The ranking screen keeps the next pairs leased and loaded while the labeler reads the current
+    one, so a choice shows the next pair at once; leases whose judgments are still waiting in the
+    browser (offline) stay held too. A lease ahead is an ordinary lease: it counts against k and
+    expires like any other. The labeler holds at most Assignment.MAX_ACTIVE_LEASES per project.
+
+    Returns None when nothing is left for them; raises Conflict (code "lease_limit") when they
+    hold the maximum, Forbidden for an excluded labeler.
+    """
+    if labeler_is_excluded(labeler=labeler, project=project):
+        raise Forbidden("You have been excluded from this project; ask its manager.", code="excluded")
+    rng = rng or random
+    for _ in range(3):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                _release_expired_for(labeler, project, now)
+                held = list(
+                    Assignment.objects.filter(
+                        labeler=labeler, project=project, state=Assignment.State.ACTIVE
+                    ).values_list("slot", "comparison_id")
+                )
+                free = sorted(set(range(Assignment.MAX_ACTIVE_LEASES)) - {slot for slot, _ in held})
+                if not free:
+                    raise Conflict(
+                        f"You already hold {len(held)} pairs in this project; "
+                        "new ones come once your judgments have reached the server.",
+                        code="lease_limit",
+                    )
+                comparison = _pick(labeler, project, now, rng, exclude=[c for _, c in held])
+                if comparison is None:
+                    return None
+                assignment = Assignment.objects.create(
+                    project=project,
+                    comparison=comparison,
+                    labeler=labeler,
+                    side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
+                    slot=free[0],
+                    leased_at=now,
+                    expires_at=now + timedelta(seconds=project.lease_seconds),
+                )
+        except IntegrityError:
+            # Two requests of this labeler (two tabs) took the same slot or the same comparison at
+            # once; the other one won. Look again with what is now committed.
+            continue
+        return _live_leases_of(labeler, project, now).get(pk=assignment.pk)
+    return None
+
+
+def assignments_active(*, labeler: AbstractBaseUser, project: Project) -> list[Assignment]:
+    """The labeler's live leases in the project, oldest (the current one) first."""
+    return list(_live_leases_of(labeler, project, timezone.now()))
 
 
 def assignment_for_labeler(*, labeler: AbstractBaseUser, assignment_id: int) -> Assignment:

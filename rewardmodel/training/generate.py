@@ -164,7 +164,7 @@ def load_policy(
     try:
         tokenizer = load_tokenizer(tokenizer_dir or model_dir, padding_side="left")
         model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch_dtype or torch.float32)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # safetensors, config and tokenizer errors have no common base class
         raise GenerationError(f"cannot load a causal language model from {model_dir}: {exc}") from exc
     if not tokenizer.chat_template:
         raise GenerationError(f"the tokenizer in {model_dir} has no chat template; responses need one.")

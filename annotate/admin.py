@@ -1,6 +1,13 @@
 from django.contrib import admin
 
+from .admin_io import ProjectIOAdminMixin
 from .models import Assignment, Comparison, ImportBatch, Judgment, LabelerExclusion, Project, Prompt, Response
 
-for model in (Project, Prompt, Response, Comparison, Assignment, Judgment, LabelerExclusion, ImportBatch):
+
+@admin.register(Project)
+class ProjectAdmin(ProjectIOAdminMixin, admin.ModelAdmin):
+    pass
+
+
+for model in (Prompt, Response, Comparison, Assignment, Judgment, LabelerExclusion, ImportBatch):
     admin.site.register(model)

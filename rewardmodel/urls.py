@@ -2,10 +2,16 @@
 
 from django.urls import path
 
-from . import views_generation
+from . import views, views_generation
 
-urlpatterns: list = [
-    # --- generation jobs (owner: registry) ---
+urlpatterns = [
+    # training runs (every kind: reward, PPO, GRPO)
+    path("runs/", views.runs_list, name="runs"),
+    path("runs/new/", views.run_new, name="run-new"),
+    path("runs/<int:pk>/", views.run_detail, name="run-detail"),
+    path("runs/<int:pk>/status.json", views.run_status_json, name="run-status"),
+    path("runs/<int:pk>/cancel/", views.run_cancel_view, name="run-cancel"),
+    # generation jobs (registry)
     path("generation/new/", views_generation.generation_new, name="generation-new"),
     path("generation/<int:pk>/", views_generation.generation_job, name="generation-job"),
     path(

@@ -2,8 +2,10 @@
 against model Y on the same prompt (blind model comparisons: labelers never see model names).
 
 Rules every strategy keeps:
-- a comparison is an unordered pair, stored with response_a the smaller id, so (b, a) is never a
-  second comparison of (a, b), whoever created the first (importers store it the same way);
+- a comparison is an unordered pair, stored with response_a the response with the smaller
+  content hash (as imports and annotate.pairs do), so whoever creates a pair first, (b, a) meets
+  the same row as (a, b) and the unique constraint keeps one even when two runs race; pairs
+  stored the other way round by older code are recognised too;
 - two responses with the same text (after trimming whitespace) are never paired;
 - running a strategy again creates nothing new unless new responses arrived; the sampled
   strategies count the pairs a prompt already has, so "up to N per prompt" holds across runs;
@@ -38,13 +40,15 @@ class _Resp:
     prompt_id: int
     text: str
     model_name: str
+    content_hash: str
 
 
 Pair = tuple[int, int]
 
 
-def _normalized(a: int, b: int) -> Pair:
-    return (a, b) if a < b else (b, a)
+def _ordered(x: _Resp, y: _Resp) -> Pair:
+    """(response_a id, response_b id): the smaller content hash first."""
+    return (x.id, y.id) if x.content_hash < y.content_hash else (y.id, x.id)
 
 
 def _responses(project: Project, *, models: Sequence[str], split: str) -> dict[int, list[_Resp]]:
@@ -60,15 +64,17 @@ def _responses(project: Project, *, models: Sequence[str], split: str) -> dict[i
             raise PairwiseError(f"Project {project.name!r} has no responses from {', '.join(missing)}.")
         rows = rows.filter(model_name__in=models)
     by_prompt: dict[int, list[_Resp]] = defaultdict(list)
-    for row in rows.order_by("prompt_id", "id").values_list("id", "prompt_id", "text", "model_name"):
+    for row in rows.order_by("prompt_id", "id").values_list(
+        "id", "prompt_id", "text", "model_name", "content_hash"
+    ):
         by_prompt[row[1]].append(_Resp(*row))
     return by_prompt
 
 
-def _existing_pairs(project: Project) -> set[Pair]:
+def _existing_pairs(project: Project) -> set[frozenset[int]]:
     return {
-        _normalized(a, b)
-        for a, b in Comparison.objects.filter(project=project).values_list("response_a_id", "response_b_id")
+        frozenset(pair)
+        for pair in Comparison.objects.filter(project=project).values_list("response_a_id", "response_b_id")
     }
 
 
@@ -78,15 +84,15 @@ def _candidates(pairs: Iterable[tuple[_Resp, _Resp]], outcome: PairsOutcome) -> 
         if x.text.strip() == y.text.strip():
             outcome.identical_skipped += 1
         else:
-            kept.append(_normalized(x.id, y.id))
+            kept.append(_ordered(x, y))
     return sorted(set(kept))
 
 
 def _choose(
-    candidates: list[Pair], existing: set[Pair], *, limit: int | None, rng: random.Random | None
+    candidates: list[Pair], existing: set[frozenset[int]], *, limit: int | None, rng: random.Random | None
 ) -> list[Pair]:
     """The new pairs for one prompt: all missing ones, or enough to reach `limit` pairs in total."""
-    missing = [p for p in candidates if p not in existing]
+    missing = [p for p in candidates if frozenset(p) not in existing]
     if limit is None:
         return missing
     room = limit - (len(candidates) - len(missing))
@@ -125,7 +131,7 @@ def _run(
         if not candidates:
             continue
         outcome.prompts += 1
-        outcome.existing += sum(p in existing for p in candidates)
+        outcome.existing += sum(frozenset(p) in existing for p in candidates)
         # Seeded by the prompt's content, not its id: the same data picks the same pairs anywhere.
         rng = random.Random(f"{seed}:{hashes[prompt_id]}") if limit is not None else None
         chosen[prompt_id] = _choose(candidates, existing, limit=limit, rng=rng)

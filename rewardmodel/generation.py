@@ -336,6 +336,7 @@ def generation_job_status(*, job: GenerationJob) -> dict[str, Any]:
         "device": job.device,
         "is_finished": job.is_finished,
         "is_lost": job.is_lost,
+        "cancel_requested": job.cancel_requested,
         "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
         "wall_seconds": round(job.wall_seconds, 1) if job.wall_seconds is not None else None,
     }

@@ -17,7 +17,10 @@
     $("gen-error").hidden = !s.error;
     $("gen-error").textContent = s.error;
     const cancel = $("gen-cancel");
-    if (cancel && s.is_finished) cancel.hidden = true;
+    if (cancel) cancel.hidden = s.is_finished || s.cancel_requested;
+    const note = $("gen-cancel-note");
+    if (note) note.hidden = s.is_finished || !s.cancel_requested;
+    root.dataset.polls = String(Number(root.dataset.polls || 0) + 1);
   }
 
   async function poll() {

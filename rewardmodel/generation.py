@@ -165,7 +165,16 @@ def responses_generate(
             for s in batch.samples
         ]
         with transaction.atomic():
-            # A concurrent run of the same options may have stored some of these: keep theirs.
+            # Two runs with the same options may race. Locking the batch's prompts (in id order, so
+            # two runs cannot deadlock) serialises them per batch: the second one then sees what
+            # the first stored, skips it, and counts only its own rows. (SQLite serialises every
+            # write transaction anyway.)
+            list(
+                Prompt.objects.select_for_update()
+                .filter(pk__in=sorted({r.prompt.pk for r in rows}))
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             present = set(
                 Response.objects.filter(
                     prompt__project=project, content_hash__in=[r.content_hash for r in rows]

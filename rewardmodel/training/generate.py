@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,11 @@ from rewardmodel.training.progress import Cancelled
 
 Messages = list[dict[str, str]]
 ROLES = ("system", "user", "assistant")
+
+
+# from_pretrained swaps torch globals (meta-device init) while it runs: two threads loading at once
+# leave parameters on the meta device, for good. One load at a time per process.
+_LOAD_LOCK = threading.Lock()
 
 
 class GenerationError(RuntimeError):
@@ -162,8 +168,9 @@ def load_policy(
         raise GenerationError(f"{model_dir} has no config.json: not a model folder.")
     torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else None)
     try:
-        tokenizer = load_tokenizer(tokenizer_dir or model_dir, padding_side="left")
-        model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch_dtype or torch.float32)
+        with _LOAD_LOCK:
+            tokenizer = load_tokenizer(tokenizer_dir or model_dir, padding_side="left")
+            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch_dtype or torch.float32)
     except Exception as exc:  # safetensors, config and tokenizer errors have no common base class
         raise GenerationError(f"cannot load a causal language model from {model_dir}: {exc}") from exc
     if not tokenizer.chat_template:

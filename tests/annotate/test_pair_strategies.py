@@ -136,3 +136,37 @@ def test_make_pairs_command_runs_each_strategy(arena):
         run("--strategy", "models", "--models", "model-x")
     with pytest.raises(CommandError, match="No project named 'Nope'"):
         call_command("make_pairs", "--project", "Nope")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_each_pair_once_when_two_runs_race():
+    import threading
+
+    from django.db import connection
+
+    project = make_project("Race")
+    for i in range(20):
+        prompt = make_prompt(project, f"Race {i}?")
+        for k in range(5):
+            make_response(prompt, f"answer {k} to {i}", model_name=f"m{k}")
+    barrier = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            outcomes.append(comparisons_pair_all(project=project))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Comparison.objects.filter(project=project).count() == 20 * 10
+    assert len(_pairs(project)) == 200

@@ -164,3 +164,25 @@ def test_it_turns_a_real_out_of_memory_into_advice_on_batch_size(tiny_policy_dir
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert "ERROR: out of memory generating 4096 rows" in result.stdout, result.stdout + result.stderr[-2000:]
     assert "--batch-size 2048" in result.stdout
+
+
+def test_its_sampler_draws_from_the_tempered_nucleus_distribution():
+    import torch
+
+    from rewardmodel.training.generate import _seeded_sampler
+
+    vocab, draws, temperature, top_p = 40, 10_000, 0.7, 0.9
+    logits = torch.randn(1, vocab, generator=torch.Generator().manual_seed(1)) * 0.8
+    uniforms = torch.rand(1, draws, generator=torch.Generator().manual_seed(2))
+    sampler = _seeded_sampler(uniforms, 0, temperature, top_p)
+    counts = torch.zeros(vocab)
+    for step in range(draws):
+        scores = sampler(torch.zeros(1, step, dtype=torch.long), logits.clone())
+        assert (scores == 0).sum() == 1  # one-hot: greedy generate takes exactly the drawn token
+        counts[scores.argmax()] += 1
+    probs, order = torch.softmax(logits[0] / temperature, -1).sort(descending=True)
+    nucleus = (probs.cumsum(-1) - probs) < top_p
+    expected = torch.zeros(vocab)
+    expected[order[nucleus]] = probs[nucleus] / probs[nucleus].sum()
+    assert counts[order[~nucleus]].sum() == 0  # nothing outside the nucleus
+    assert 0.5 * (counts / draws - expected).abs().sum() < 0.04  # total variation

@@ -208,3 +208,35 @@ def test_it_records_a_failed_job_with_its_error(gen_project, tiny_policy_dir, tm
     job = generation_job_execute(job_id=job.pk)
     assert job.status == JobStatus.FAILED and "cannot load a causal language model" in job.error
     assert not Response.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_each_sample_once_when_two_runs_race(tiny_policy_dir):
+    import threading
+
+    from django.db import connection
+
+    model = artifact_register(kind=ModelArtifact.Kind.POLICY, name="tiny-policy", path=tiny_policy_dir)
+    project = _project("Race")
+    options = GenerationOptions(per_prompt=2, max_new_tokens=4, batch_size=2)
+    barrier = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            outcomes.append(responses_generate(project=project, model=model, options=options))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Response.objects.filter(prompt__project=project).count() == 10
+    assert sum(o.created for o in outcomes) == 10  # both generated, each sample stored by one of them

@@ -3,6 +3,7 @@
     python bench/generate.py                              # CPU, batch sizes 1, 8, 32 (a few minutes)
     python bench/generate.py --device cuda --batch-sizes 1,8,32,128 --prompts 128
     python bench/generate.py --model-dir /path/to/model --max-new-tokens 64
+    python bench/generate.py --threads 1                  # a CPU shared with other work
 
 Both sides use the same loaded model (so the same dtype: float32 on CPU, bfloat16 on CUDA), the
 same chat-templated prompts in the same batches with the same left padding, temperature 0.8 and
@@ -105,9 +106,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 on a busy machine)"
+    )
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from rewardmodel.training.base_model import ensure_smollm2
     from rewardmodel.training.generate import generate_responses, load_policy

@@ -158,6 +158,8 @@ CELERY_RESULT_BACKEND = os.environ.get(
     "CELERY_RESULT_BACKEND", f"db+sqlite:///{DATA_DIR / 'celery-results.sqlite3'}"
 )
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Task modules autodiscovery (which looks for <app>.tasks) would miss.
+CELERY_IMPORTS = ("rewardmodel.tasks_generation",)
 CELERY_TASK_ROUTES = {"rewardmodel.tasks.train_*": {"queue": "training"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a killed training task is marked lost, never re-run

@@ -1,13 +1,120 @@
+from __future__ import annotations
+
 from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from annotate.errors import PairwiseError
 
+from .generation import generation_job_cancel, generation_job_resume
 from .models import DatasetSnapshot, GenerationJob, ModelArtifact, RunMetric, TrainingRun
+from .registry import human_bytes, human_count
 
-# --- model registry and generation (registry) ------------------------------------------------
+# --- Model registry (owner: registry) ------------------------------------------------------
 
-for model in (ModelArtifact, GenerationJob):
-    admin.site.register(model)
+
+def _links(artifacts) -> str:
+    rows = [(reverse("admin:rewardmodel_modelartifact_change", args=[a.pk]), a.name) for a in artifacts]
+    return format_html_join(", ", '<a href="{}">{}</a>', rows) or "-"
+
+
+@admin.register(ModelArtifact)
+class ModelArtifactAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "params", "size", "hash_prefix", "parent_links", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "source", "weights_hash")
+    readonly_fields = (
+        "parameter_count",
+        "size_bytes",
+        "weights_hash",
+        "parent_links",
+        "child_links",
+        "dataset_snapshot",
+        "training_run",
+        "created_at",
+    )
+    filter_horizontal = ("parents",)
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "path", "tokenizer_path", "source", "metadata")}),
+        ("Weights", {"fields": ("parameter_count", "size_bytes", "weights_hash", "created_at")}),
+        (
+            "Lineage",
+            {"fields": ("parents", "parent_links", "child_links", "dataset_snapshot", "training_run")},
+        ),
+    )
+    actions = ("generate_responses",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("parents", "children")
+
+    @admin.display(description="params", ordering="parameter_count")
+    def params(self, obj: ModelArtifact) -> str:
+        return human_count(obj.parameter_count)
+
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, obj: ModelArtifact) -> str:
+        return human_bytes(obj.size_bytes)
+
+    @admin.display(description="weights")
+    def hash_prefix(self, obj: ModelArtifact) -> str:
+        return obj.weights_hash[:12]
+
+    @admin.display(description="parents")
+    def parent_links(self, obj: ModelArtifact) -> str:
+        return _links(obj.parents.all()) if obj.pk else "-"
+
+    @admin.display(description="children")
+    def child_links(self, obj: ModelArtifact) -> str:
+        return _links(obj.children.all()) if obj.pk else "-"
+
+    @admin.action(description="Generate responses with the selected model")
+    def generate_responses(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one model.", messages.WARNING)
+            return None
+        return redirect(f"{reverse('generation-new')}?model={queryset.get().pk}")
+
+
+# --- Generation jobs (owner: registry) -----------------------------------------------------
+
+
+@admin.register(GenerationJob)
+class GenerationJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "model", "status", "percent", "responses_created", "created_at", "page")
+    list_filter = ("status", "project")
+    list_select_related = ("project", "model")
+    readonly_fields = [f.name for f in GenerationJob._meta.fields] + ["page"]
+    actions = ("cancel_jobs", "resume_jobs")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # started from the generation form, which checks the request first
+
+    @admin.display(description="progress")
+    def percent(self, obj: GenerationJob) -> str:
+        return f"{obj.progress:.0%}"
+
+    @admin.display(description="live page")
+    def page(self, obj: GenerationJob) -> str:
+        return format_html('<a href="{}">open</a>', reverse("generation-job", args=[obj.pk]))
+
+    @admin.action(description="Cancel the selected jobs (after the current batch)")
+    def cancel_jobs(self, request, queryset):
+        for job in queryset:
+            try:
+                generation_job_cancel(job=job)
+            except PairwiseError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+
+    @admin.action(description="Resume the selected jobs (new jobs that skip existing responses)")
+    def resume_jobs(self, request, queryset):
+        for job in queryset:
+            try:
+                new = generation_job_resume(job=job, user=request.user)
+            except PairwiseError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+            else:
+                self.message_user(request, f"Job #{new.pk} queued (resumes #{job.pk}).", messages.SUCCESS)
 
 
 # --- training runs, their metrics and dataset snapshots (reward) ------------------------------

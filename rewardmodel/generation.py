@@ -1,0 +1,351 @@
+"""Generate responses for a project's prompts with a registered model, as a command or a job.
+
+    responses_generate(project=p, model=m, options=GenerationOptions(per_prompt=2))
+
+Every stored response records its model, its sampling parameters and its own seed. A response's
+identity (`Response.content_hash` for generated responses) is (model, parameters, seed), not its
+text: two samples may say the same thing and both are kept, and storing the same sample twice is
+impossible (the unique (prompt, content_hash) constraint), which makes generation resumable:
+samples that exist are skipped, and each batch is written in one transaction, so an interruption
+leaves whole batches only and a restart continues where it stopped.
+
+The sampling itself (torch) lives in rewardmodel.training.generate and is imported inside the
+functions that run in commands and workers; this module is safe to import in the web process.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+
+from annotate.errors import Conflict, PairwiseError
+from annotate.models import Project, Prompt, Response, content_hash
+from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
+from rewardmodel.training.generate import (
+    BatchReport,
+    GenerationError,
+    SamplingParams,
+    messages_validate,
+    sample_seed,
+)
+from rewardmodel.training.progress import Cancelled
+
+log = logging.getLogger(__name__)
+
+GENERATIVE_KINDS = (ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY)
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    per_prompt: int = 2
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    seed: int = 0
+    batch_size: int = 8
+    split: str = ""  # "" for every prompt, else Prompt.Split
+    device: str = ""  # "" picks cuda when there is one
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens, seed=self.seed
+        )
+
+    def as_config(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> GenerationOptions:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in config.items() if k in known})
+
+
+@dataclass
+class GenerationOutcome:
+    created: int
+    already_done: int
+    samples: int  # all samples the project should have for these options
+    prompts: int
+    new_tokens: int = 0
+    seconds: float = 0.0
+    device: str = ""
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds else 0.0
+
+
+def response_key(*, model: ModelArtifact, sampling: SamplingParams, seed: int) -> str:
+    """A generated response's identity: the same model, parameters and sample seed is the same sample."""
+    return content_hash("generated", model.name, sampling.as_dict(), seed)
+
+
+def generation_check(*, project: Project, model: ModelArtifact, options: GenerationOptions) -> list[Prompt]:
+    """Everything that can be checked before loading a model; returns the prompts to work on."""
+    if model.kind not in GENERATIVE_KINDS:
+        raise PairwiseError(
+            f"{model.name} is a {model.get_kind_display().lower()}; generating responses needs a "
+            "base model or a policy."
+        )
+    if not Path(model.path, "config.json").exists():
+        raise PairwiseError(f"The weights of {model.name} are missing: {model.path} has no config.json.")
+    try:
+        options.sampling.validate(per_prompt=options.per_prompt)
+    except GenerationError as exc:
+        raise PairwiseError(str(exc)) from None
+    if options.batch_size < 1:
+        raise PairwiseError("batch size must be at least 1.")
+    if options.split and options.split not in Prompt.Split.values:
+        raise PairwiseError(f"split must be one of {', '.join(Prompt.Split.values)}.")
+    prompts = project.prompts.order_by("id")
+    if options.split:
+        prompts = prompts.filter(split=options.split)
+    prompts = list(prompts)
+    if not prompts:
+        where = f" in the {options.split} split" if options.split else ""
+        raise PairwiseError(f"Project {project.name!r} has no prompts{where}; import prompts first.")
+    for prompt in prompts:
+        try:
+            messages_validate(prompt.messages)
+        except GenerationError as exc:
+            raise PairwiseError(f"Prompt #{prompt.pk} cannot be generated for: {exc}.") from None
+    return prompts
+
+
+def responses_generate(
+    *,
+    project: Project,
+    model: ModelArtifact,
+    options: GenerationOptions,
+    on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    job: GenerationJob | None = None,
+) -> GenerationOutcome:
+    """Sample the missing responses; write them batch by batch. Raises PairwiseError, Cancelled."""
+    prompts = generation_check(project=project, model=model, options=options)
+    sampling = options.sampling
+    seeds = [[sample_seed(options.seed, p.messages, k) for k in range(options.per_prompt)] for p in prompts]
+    keys = [[response_key(model=model, sampling=sampling, seed=s) for s in row] for row in seeds]
+    existing = set(
+        Response.objects.filter(prompt__project=project, model_name=model.name).values_list(
+            "content_hash", flat=True
+        )
+    )
+    total = len(prompts) * options.per_prompt
+    done = sum(key in existing for row in keys for key in row)
+    outcome = GenerationOutcome(created=0, already_done=done, samples=total, prompts=len(prompts))
+    if on_progress:
+        on_progress(done, total, f"{done} of {total} samples already exist")
+    if done == total:
+        return outcome
+
+    params_base = sampling.as_dict()
+
+    def store(batch: BatchReport) -> None:
+        rows = [
+            Response(
+                prompt=prompts[s.prompt_index],
+                text=s.text,
+                model=model,
+                model_name=model.name,
+                generation_params={**params_base, "sample": s.sample_index, "new_tokens": s.new_tokens},
+                seed=s.seed,
+                content_hash=keys[s.prompt_index][s.sample_index],
+            )
+            for s in batch.samples
+        ]
+        with transaction.atomic():
+            # Two runs with the same options may race. Locking the batch's prompts (in id order, so
+            # two runs cannot deadlock) serialises them per batch: the second one then sees what
+            # the first stored, skips it, and counts only its own rows. (SQLite serialises every
+            # write transaction anyway.)
+            list(
+                Prompt.objects.select_for_update()
+                .filter(pk__in=sorted({r.prompt.pk for r in rows}))
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            present = set(
+                Response.objects.filter(
+                    prompt__project=project, content_hash__in=[r.content_hash for r in rows]
+                ).values_list("content_hash", flat=True)
+            )
+            fresh = [r for r in rows if r.content_hash not in present]
+            Response.objects.bulk_create(fresh, ignore_conflicts=True)
+            if job is not None:
+                GenerationJob.objects.filter(pk=job.pk).update(
+                    responses_created=F("responses_created") + len(fresh)
+                )
+        outcome.created += len(fresh)
+        outcome.new_tokens += batch.new_tokens
+        outcome.seconds += batch.seconds
+        if on_progress:
+            rate = outcome.new_tokens / outcome.seconds if outcome.seconds else 0.0
+            on_progress(
+                done + batch.rows_done, total, f"{outcome.created} new responses, {rate:.0f} tokens/s"
+            )
+
+    from rewardmodel.training.generate import generate_responses
+
+    try:
+        summary = generate_responses(
+            model.path,
+            [p.messages for p in prompts],
+            per_prompt=options.per_prompt,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            max_new_tokens=options.max_new_tokens,
+            seed=options.seed,
+            batch_size=options.batch_size,
+            device=options.device or None,
+            tokenizer_dir=model.tokenizer_path or None,
+            skip=lambda i, k: keys[i][k] in existing,
+            on_batch=store,
+            should_stop=should_stop,
+        )
+    except GenerationError as exc:
+        raise PairwiseError(f"Generation with {model.name} failed: {exc}") from exc
+    outcome.device = summary.device
+    return outcome
+
+
+# --- Jobs (the Celery task calls generation_job_execute) ---------------------------------------
+
+
+def generation_job_create(
+    *,
+    project: Project,
+    model: ModelArtifact,
+    options: GenerationOptions,
+    user: AbstractBaseUser | None = None,
+    enqueue: bool = True,
+    note: dict[str, Any] | None = None,
+) -> GenerationJob:
+    """Check the request, record a queued job and send it to a worker once the row is committed."""
+    generation_check(project=project, model=model, options=options)
+    job = GenerationJob.objects.create(
+        project=project,
+        model=model,
+        config={**options.as_config(), **(note or {})},
+        created_by=user if user and user.pk else None,
+    )
+    if enqueue:
+        from rewardmodel.tasks_generation import generate_responses_job
+
+        transaction.on_commit(lambda: generate_responses_job.delay(job.pk))
+    return job
+
+
+def generation_job_execute(*, job_id: int, task_id: str = "") -> GenerationJob:
+    """Run a queued job to its end, writing status, progress and heartbeat on its row.
+
+    A job that is already finished, or running with a live heartbeat, is left alone (a broker may
+    deliver a message twice). Never raises for the job's own failures: they go on the row.
+    """
+    job = GenerationJob.objects.select_related("project", "model").get(pk=job_id)
+    if job.is_finished or (job.status == JobStatus.RUNNING and not job.is_lost):
+        return job
+    if job.cancel_requested:
+        job.mark_cancelled()
+        return job
+    options = GenerationOptions.from_config(job.config)
+    try:
+        from rewardmodel.training.generate import pick_device
+
+        device = pick_device(options.device or None)
+    except GenerationError as exc:
+        job.mark_failed(str(exc))
+        return job
+    job.mark_running(device=device, task_id=task_id)
+
+    def progress(done: int, total: int, message: str) -> None:
+        job.beat(progress=done / total if total else 1.0, message=message)
+
+    try:
+        outcome = responses_generate(
+            project=job.project,
+            model=job.model,
+            options=options,
+            on_progress=progress,
+            should_stop=job.refresh_cancel_flag,
+            job=job,
+        )
+    except Cancelled as exc:
+        job.status_message = f"Cancelled: {exc}"[:500]
+        job.save(update_fields=["status_message"])
+        job.mark_cancelled()
+    except PairwiseError as exc:
+        job.mark_failed(exc.message)
+    except Exception as exc:  # the row must say what happened; the worker log has it too
+        log.exception("generation job %s failed", job.pk)
+        job.mark_failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    else:
+        job.mark_succeeded(
+            f"{outcome.created} new responses ({outcome.already_done} existed) for {outcome.prompts} prompts"
+            + (f", {outcome.tokens_per_second:.0f} tokens/s" if outcome.seconds else "")
+        )
+    job.refresh_from_db()
+    return job
+
+
+def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
+    """Ask a job to stop after its current batch (a queued one stops at once)."""
+    if job.is_finished:
+        raise Conflict(f"Generation job #{job.pk} already {job.status}.")
+    GenerationJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+    job.refresh_from_db()
+    if job.status == JobStatus.QUEUED:
+        job.mark_cancelled()
+    return job
+
+
+def generation_job_resume(
+    *,
+    job: GenerationJob,
+    user: AbstractBaseUser | None = None,
+    batch_size: int | None = None,
+    enqueue: bool = True,
+) -> GenerationJob:
+    """A new job with the same options (optionally a smaller batch); it skips what exists."""
+    if not job.is_finished:
+        raise Conflict(f"Generation job #{job.pk} is still {job.status}; cancel it first.")
+    options = GenerationOptions.from_config(job.config)
+    if batch_size:
+        options = GenerationOptions.from_config({**options.as_config(), "batch_size": batch_size})
+    return generation_job_create(
+        project=job.project,
+        model=job.model,
+        options=options,
+        user=user,
+        enqueue=enqueue,
+        note={"resumed_from": job.pk},
+    )
+
+
+def generation_job_status(*, job: GenerationJob) -> dict[str, Any]:
+    """What the job page polls."""
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "progress": round(job.progress, 4),
+        "message": job.status_message,
+        "responses_created": job.responses_created,
+        "error": job.error,
+        "device": job.device,
+        "is_finished": job.is_finished,
+        "is_lost": job.is_lost,
+        "cancel_requested": job.cancel_requested,
+        "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
+        "wall_seconds": round(job.wall_seconds, 1) if job.wall_seconds is not None else None,
+    }

@@ -287,3 +287,29 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} → {self.project}"
+
+
+class QualitySnapshot(models.Model):
+    """A computed quality report or leaderboard, stored so the manager pages render without
+    recomputing (a report over a million judgments takes seconds; the page must take milliseconds).
+    `data` is the JSON the compute function returned; pages show the newest of each kind."""
+
+    class Kind(models.TextChoices):
+        QUALITY = "quality", "Quality report"
+        LEADERBOARD = "leaderboard", "Leaderboard"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="quality_snapshots")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    params = models.JSONField(default=dict, blank=True)
+    data = models.JSONField()
+    seconds = models.FloatField(default=0, help_text="How long the computation took.")
+    computed_at = models.DateTimeField(default=timezone.now)
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "kind", "-computed_at"], name="qsnap_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.project} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -92,6 +92,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Tests get a file, not Django's in-memory default, so a real Celery worker started by a test
+    # (another process) can open the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -164,6 +167,8 @@ PAIRWISE_PSEUDONYM_SALT = os.environ.get("PAIRWISE_PSEUDONYM_SALT", SECRET_KEY)
 PAIRWISE_DEFAULT_BASE_MODEL = os.environ.get("PAIRWISE_DEFAULT_BASE_MODEL", "smollm2-135m-instruct")
 # A run whose worker has not written a heartbeat for this long is reported lost.
 PAIRWISE_RUN_HEARTBEAT_TIMEOUT = envint("PAIRWISE_RUN_HEARTBEAT_TIMEOUT", 300)
+# The scoring endpoint waits this long for the worker's answer, then replies 202 with a task id.
+PAIRWISE_SCORE_WAIT_SECONDS = envint("PAIRWISE_SCORE_WAIT_SECONDS", 20)
 
 LOGGING = {
     "version": 1,

@@ -1,3 +1,10 @@
 """REST endpoints of the model side (scoring with a reward model)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .scoring_api import ScoreResultView, ScoreView
+
+urlpatterns = [
+    path("<int:pk>/score/", ScoreView.as_view(), name="api-score"),
+    path("score/<str:task_id>/", ScoreResultView.as_view(), name="api-score-result"),
+]

@@ -69,6 +69,25 @@ class TqdmReporter:
         self._bar.close()
 
 
+class FanoutReporter:
+    """Passes everything to several reporters (a tqdm bar and the database); stops if any asks."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        for reporter in self.reporters:
+            reporter.log(step, metrics)
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        for reporter in self.reporters:
+            reporter.progress(done, total, message)
+
+    def should_stop(self) -> bool:
+        # Ask every reporter (no short-circuit): each may need its periodic check.
+        return any([reporter.should_stop() for reporter in self.reporters])
+
+
 def trainer_callback(reporter: Reporter) -> Any:
     """A transformers TrainerCallback that forwards logs/progress to `reporter` and honours cancel."""
     from transformers import TrainerCallback
@@ -79,6 +98,11 @@ def trainer_callback(reporter: Reporter) -> Any:
             if reporter.should_stop():
                 control.should_training_stop = True
                 state.pairwise_cancelled = True
+            return control
+
+        def on_prediction_step(self, args, state, control, **kwargs):
+            # Evaluation has no step ends; report anyway so a listener's heartbeat keeps going.
+            reporter.progress(state.global_step, state.max_steps)
             return control
 
         def on_log(self, args, state, control, logs=None, **kwargs):

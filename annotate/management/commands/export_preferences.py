@@ -1,0 +1,76 @@
+"""python manage.py export_preferences --project NAME --out PATH [...]: see annotate/exports.py."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotate.errors import PairwiseError
+from annotate.exports import judgments_export_raw, preferences_export
+from annotate.models import Project
+
+
+class Command(BaseCommand):
+    help = (
+        "Export a project's judgments as TRL preference pairs (prompt/chosen/rejected), aggregated "
+        "by majority vote; or, with --raw, every judgment with labelers pseudonymized."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True, help="Project name.")
+        parser.add_argument("--out", required=True, help="Output file (jsonl/csv) or directory (dataset).")
+        parser.add_argument("--format", choices=["jsonl", "dataset"], default="jsonl")
+        parser.add_argument(
+            "--eval-fraction", type=float, default=0.0, help="Share of prompts held out for eval."
+        )
+        parser.add_argument(
+            "--min-agreement", type=float, default=0.0, help="Minimum share of votes for the winner (0-1)."
+        )
+        parser.add_argument(
+            "--keep-ties", action="store_true", help="Emit ties as two mirrored rows marked tie=true."
+        )
+        parser.add_argument("--seed", type=int, default=0, help="Seed of the eval split.")
+        parser.add_argument(
+            "--conversational",
+            action="store_true",
+            help="Conversational form for every row even if all prompts are single user turns.",
+        )
+        parser.add_argument(
+            "--raw", choices=["jsonl", "csv"], help="Export raw judgments in this format instead."
+        )
+
+    def handle(self, *args, **opts):
+        try:
+            project = Project.objects.get(name=opts["project"])
+        except Project.DoesNotExist:
+            raise CommandError(f"No project named {opts['project']!r}.") from None
+        try:
+            if opts["raw"]:
+                n = judgments_export_raw(project=project, out_path=opts["out"], fmt=opts["raw"])
+                self.stdout.write(f"Wrote {n} judgments to {opts['out']} (labelers pseudonymized).")
+                return
+            result = preferences_export(
+                project=project,
+                out_path=opts["out"],
+                fmt=opts["format"],
+                eval_fraction=opts["eval_fraction"],
+                min_agreement=opts["min_agreement"],
+                keep_ties=opts["keep_ties"],
+                seed=opts["seed"],
+                conversational=True if opts["conversational"] else None,
+            )
+        except PairwiseError as exc:
+            raise CommandError(exc.message) from None
+        form = "conversational" if result.conversational else "plain text"
+        self.stdout.write(
+            f"Exported {result.n_train} train + {result.n_eval} eval rows ({form}) from "
+            f"{result.n_comparisons} comparisons, {result.n_judgments} judgments, "
+            f"{result.n_labelers} labelers."
+        )
+        self.stdout.write(f"  train: {result.train_path}")
+        if result.eval_path is not None:
+            self.stdout.write(f"  eval:  {result.eval_path}")
+        self.stdout.write(f"  content sha256: {result.content_hash}")
+        if result.n_train == 0:
+            self.stderr.write(
+                self.style.WARNING("No rows: no comparison has a clear winner under these filters.")
+            )

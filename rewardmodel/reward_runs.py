@@ -1,0 +1,254 @@
+"""Reward-model runs: freeze a project's preferences into a snapshot, start a run, and the trainer
+that `rewardmodel.runs` calls for runs of kind "reward".
+
+    run = reward_run_start(project=p, base_model=m, options={"epochs": 1}, eval_fraction=0.1)
+    run_enqueue(run)   # or run_execute(run_id=run.pk) in this process
+
+The snapshot is the exporter's output (TRL preference rows, conversational form) kept under
+DATA_DIR/snapshots/<hash>/ as train.jsonl and eval.jsonl with a snapshot.json manifest; the
+folder name is a hash of both files, so the same data is stored once and never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from annotate.errors import PairwiseError
+from annotate.models import Project
+from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
+from rewardmodel.runs import RunOutput, run_create
+from rewardmodel.training.progress import Reporter
+
+MIN_TRAIN_PAIRS = 8
+TRAIN_FILE, EVAL_FILE, MANIFEST = "train.jsonl", "eval.jsonl", "snapshot.json"
+# Run-level keys of a reward run's config that are not trainer options.
+RUN_KEYS = {"output_name"}
+
+
+# --------------------------------------------------------------------------------------------
+# snapshots
+# --------------------------------------------------------------------------------------------
+
+
+def snapshots_dir() -> Path:
+    path = settings.DATA_DIR / "snapshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _files_hash(train: Path, evals: Path | None) -> str:
+    digest = hashlib.sha256()
+    for label, path in (("train", train), ("eval", evals)):
+        digest.update(f"\0{label}\0".encode())
+        if path is not None and path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def snapshot_files(snapshot: DatasetSnapshot) -> tuple[Path, Path | None]:
+    """(train file, eval file or None) of a preference snapshot; raises if the files are gone."""
+    folder = Path(snapshot.path)
+    train, evals = folder / TRAIN_FILE, folder / EVAL_FILE
+    if not train.is_file():
+        raise PairwiseError(f"Snapshot #{snapshot.pk}'s files are missing at {folder}.")
+    return train, (evals if evals.is_file() and evals.stat().st_size else None)
+
+
+def preference_snapshot_create(
+    *,
+    project: Project,
+    eval_fraction: float = 0.1,
+    min_agreement: float = 0.0,
+    keep_ties: bool = False,
+    seed: int = 0,
+    min_train_pairs: int = MIN_TRAIN_PAIRS,
+) -> DatasetSnapshot:
+    """Export the project's preferences once and record them; too few pairs is an error, not a run."""
+    from annotate.exports import preferences_export
+
+    root = snapshots_dir()
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
+    try:
+        result = preferences_export(
+            project=project,
+            out_path=tmp / TRAIN_FILE,
+            fmt="jsonl",
+            eval_fraction=eval_fraction,
+            min_agreement=min_agreement,
+            keep_ties=keep_ties,
+            seed=seed,
+            conversational=True,  # the chat template, as the reward model will see text when scoring
+        )
+        if result.n_judgments == 0:
+            raise PairwiseError(
+                f"Project {project.name!r} has no usable judgments yet: label some comparisons or import "
+                "preference data (manage.py import_data)."
+            )
+        if result.n_train < min_train_pairs:
+            raise PairwiseError(
+                f"Project {project.name!r} has {result.n_train} training pairs with a clear winner "
+                f"({result.n_judgments} judgments on {result.n_comparisons} comparisons; ties, both-bad and "
+                f"split votes are left out, and {result.n_eval} pairs went to eval); at least "
+                f"{min_train_pairs} are needed."
+            )
+        evals = None
+        if result.eval_path is not None:
+            evals = tmp / EVAL_FILE
+            os.replace(result.eval_path, evals)
+        files_hash = _files_hash(tmp / TRAIN_FILE, evals)
+        filters = {
+            **result.filters,
+            "n_comparisons": result.n_comparisons,
+            "judgment_ids_hash": result.judgment_ids_hash,
+            "rows_hash": result.content_hash,
+            "conversational": result.conversational,
+        }
+        manifest = {**result.as_dict(), "files_hash": files_hash}
+        for key in ("path", "train_path", "eval_path"):
+            manifest.pop(key, None)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        target = root / files_hash[:20]
+        if not (target / TRAIN_FILE).exists():
+            try:
+                os.replace(tmp, target)
+            except OSError:  # a concurrent export of the same data got there first
+                if not (target / TRAIN_FILE).exists():
+                    raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    existing = DatasetSnapshot.objects.filter(
+        project=project, kind=DatasetSnapshot.Kind.PREFERENCES, content_hash=files_hash, path=str(target)
+    )
+    for snapshot in existing:
+        if snapshot.filters == filters:
+            return snapshot
+    return DatasetSnapshot.objects.create(
+        project=project,
+        kind=DatasetSnapshot.Kind.PREFERENCES,
+        path=str(target),
+        content_hash=files_hash,
+        n_examples=result.n_train,
+        n_eval_examples=result.n_eval,
+        n_judgments=result.n_judgments,
+        n_labelers=result.n_labelers,
+        filters=filters,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# starting a run
+# --------------------------------------------------------------------------------------------
+
+
+def reward_options_clean(options: dict[str, Any]) -> dict[str, Any]:
+    """The trainer options of a reward run, checked now so a typo never reaches a worker."""
+    from rewardmodel.training.reward import RewardConfig
+
+    trainer_options = {k: v for k, v in options.items() if v is not None and k not in RUN_KEYS}
+    for path_key in ("model_dir", "train_file", "eval_file", "output_dir"):
+        if path_key in trainer_options:
+            raise PairwiseError(f"{path_key} is set by the run; leave it out of the options.")
+    try:
+        cfg = RewardConfig.from_dict({"model_dir": "", "train_file": "", "output_dir": "", **trainer_options})
+    except (TypeError, ValueError) as exc:
+        raise PairwiseError(str(exc)) from None
+    problems = cfg.option_problems()
+    if problems:
+        raise PairwiseError("Invalid training options: " + "; ".join(problems) + ".")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def reward_run_start(
+    *,
+    project: Project,
+    base_model: ModelArtifact,
+    options: dict[str, Any] | None = None,
+    eval_fraction: float = 0.1,
+    min_agreement: float = 0.0,
+    keep_ties: bool = False,
+    seed: int = 0,
+    created_by=None,
+) -> TrainingRun:
+    """Check the options and the base model, freeze a snapshot, create a queued reward run."""
+    config = reward_options_clean(options or {})
+    if not Path(base_model.path, "config.json").is_file():
+        raise PairwiseError(f"Model {base_model.name!r} has no files at {base_model.path}.")
+    if base_model.kind == ModelArtifact.Kind.VALUE:
+        raise PairwiseError(
+            f"Model {base_model.name!r} is a value model; start from a base, policy or reward model."
+        )
+    snapshot = preference_snapshot_create(
+        project=project,
+        eval_fraction=eval_fraction,
+        min_agreement=min_agreement,
+        keep_ties=keep_ties,
+        seed=seed,
+    )
+    with transaction.atomic():
+        return run_create(
+            kind=TrainingRun.Kind.REWARD,
+            project=project,
+            base_model=base_model,
+            config=config,
+            created_by=created_by,
+            snapshot=snapshot,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# the trainer rewardmodel.runs calls
+# --------------------------------------------------------------------------------------------
+
+
+def reward_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput:
+    from rewardmodel.training.reward import CONFIG_FILE, RewardConfig, train_reward
+
+    if run.snapshot is None:
+        raise PairwiseError(f"Reward run #{run.pk} has no dataset snapshot to train on.")
+    train, evals = snapshot_files(run.snapshot)
+    options = {k: v for k, v in run.config.items() if k not in RUN_KEYS}
+    cfg = RewardConfig.from_dict(
+        {
+            **options,
+            "model_dir": run.base_model.path,
+            "train_file": str(train),
+            "eval_file": str(evals) if evals else None,
+            "output_dir": str(output_dir),
+        }
+    )
+    result = train_reward(cfg, reporter)
+    resolved = json.loads((Path(result.output_dir) / CONFIG_FILE).read_text())
+    summary = {
+        "eval_accuracy": result.eval_accuracy,
+        "eval_margin": result.eval_margin,
+        "eval_pairs": result.eval_pairs,
+        "train_pairs": result.train_pairs,
+        "dropped_pairs": result.dropped_pairs,
+        "steps": result.steps,
+        "train_loss": result.metrics.get("train_loss"),
+        "train_seconds": result.train_seconds,
+        "wall_seconds": result.wall_seconds,
+        "config": {
+            k: v
+            for k, v in resolved.items()
+            if k not in ("model_dir", "train_file", "eval_file", "output_dir")
+        },
+    }
+    return RunOutput(
+        model_dir=Path(result.output_dir),
+        artifact_kind=ModelArtifact.Kind.REWARD,
+        summary=summary,
+        device=result.device,
+        examples_seen=result.examples_seen,
+        tokens_seen=result.tokens_seen,
+    )

@@ -1,0 +1,354 @@
+"""Training runs as records: one lifecycle for every trainer (reward model, PPO, GRPO).
+
+    run = run_create(kind="reward", project=p, base_model=m, config={...}, created_by=u, snapshot=s)
+    run_enqueue(run)            # a Celery task on the `training` queue, sent when the transaction commits
+    run_execute(run_id=run.pk)  # what that task (or `--sync`) calls: runs the kind's trainer, records it
+
+A kind plugs in with one line in TRAINERS: the dotted path of a function
+
+    def trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput
+
+that trains into `output_dir` (complete or absent: write beside it in a dot-named folder and
+rename at the end), reports through `reporter` and raises `Cancelled` when `reporter.should_stop()`
+says so. Everything else is the same for every kind and lives here:
+
+- queued → running is a conditional update, so a redelivered or duplicate task message finds the
+  run no longer queued and does nothing: a training task never runs twice.
+- While it trains, DbReporter writes the metrics timeline (RunMetric rows), a heartbeat with the
+  progress every few seconds, and re-reads `cancel_requested` every few seconds.
+- Success registers the checkpoint as a ModelArtifact (parents: the base model and any extra
+  parents; dataset_snapshot: the run's snapshot; training_run: the run) in the same transaction
+  that marks the run succeeded. Cancelled: no artifact, output removed. Any exception: failed
+  with the message and traceback, output removed.
+- A worker killed mid-run (OOM, SIGKILL, machine gone) writes nothing more; once its heartbeat is
+  older than PAIRWISE_RUN_HEARTBEAT_TIMEOUT the run shows as lost, and `runs_reap_lost()` marks
+  it failed ("worker lost"). Nothing re-runs it: Celery's acks_late is on but
+  reject_on_worker_lost is off, and the status guard above refuses a second start.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+import traceback as tb
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from annotate.errors import Conflict, PairwiseError
+from rewardmodel.models import DatasetSnapshot, JobStatus, ModelArtifact, RunMetric, TrainingRun
+from rewardmodel.registry import artifact_register, models_dir
+from rewardmodel.training.progress import Cancelled, FanoutReporter, Reporter
+
+log = logging.getLogger(__name__)
+
+# kind -> "module.function" of its trainer (imported when a run of that kind executes).
+TRAINERS: dict[str, str] = {
+    TrainingRun.Kind.REWARD: "rewardmodel.reward_runs.reward_trainer",
+}
+
+LOST_ERROR = "worker lost: no heartbeat for"
+# DbReporter writes the heartbeat and progress at most this often, and re-reads the cancel flag.
+BEAT_SECONDS = 5.0
+CANCEL_CHECK_SECONDS = 3.0
+
+
+@dataclass
+class RunOutput:
+    """What a trainer hands back: a finished checkpoint folder and what to record about it."""
+
+    model_dir: Path
+    artifact_kind: str  # ModelArtifact.Kind
+    summary: dict[str, Any] = field(default_factory=dict)  # final metrics shown on the run page
+    device: str = ""
+    examples_seen: int = 0
+    tokens_seen: int = 0
+    extra_parents: Sequence[ModelArtifact] = ()  # e.g. PPO: the reward model it optimised against
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer(Protocol):
+    def __call__(self, *, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput: ...
+
+
+# --------------------------------------------------------------------------------------------
+# create, enqueue, cancel
+# --------------------------------------------------------------------------------------------
+
+
+def run_create(
+    *,
+    kind: str,
+    project,
+    base_model: ModelArtifact,
+    config: dict[str, Any],
+    created_by=None,
+    snapshot: DatasetSnapshot | None = None,
+) -> TrainingRun:
+    if kind not in TRAINERS:
+        raise PairwiseError(f"No trainer for runs of kind {kind!r}; known: {', '.join(TRAINERS)}.")
+    if not isinstance(config, dict):
+        raise PairwiseError("A run's config must be a JSON object.")
+    return TrainingRun.objects.create(
+        kind=kind,
+        project=project,
+        base_model=base_model,
+        snapshot=snapshot,
+        config=config,
+        created_by=created_by,
+    )
+
+
+def run_enqueue(run: TrainingRun) -> TrainingRun:
+    """Queue the run's Celery task once the surrounding transaction commits (a worker must find the row).
+
+    The task id is chosen here and stored first, so the run page can name it at once.
+    """
+    from rewardmodel.tasks import train_run
+
+    if run.status != JobStatus.QUEUED:
+        raise Conflict(f"Run #{run.pk} is {run.status}; only a queued run can be sent to a worker.")
+    run.task_id = uuid.uuid4().hex
+    run.save(update_fields=["task_id"])
+    run_id, task_id = run.pk, run.task_id
+    transaction.on_commit(lambda: train_run.apply_async(args=[run_id], task_id=task_id))
+    return run
+
+
+def run_cancel(run: TrainingRun) -> TrainingRun:
+    """Queued: cancelled at once (the worker will skip it). Running: asks it to stop at its next step."""
+    now = timezone.now()
+    if TrainingRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now
+    ):
+        run.refresh_from_db()
+        return run
+    if not TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True):
+        run.refresh_from_db()
+        raise Conflict(f"Run #{run.pk} already {run.status}; nothing to cancel.")
+    run.refresh_from_db()
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# the database reporter
+# --------------------------------------------------------------------------------------------
+
+
+def _json_number(value: Any) -> Any:
+    # NaN and infinity are not JSON (PostgreSQL's jsonb refuses them); a diverged loss is stored as null.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class DbReporter:
+    """Writes a run's metrics timeline, heartbeat and progress; reads its cancel flag.
+
+    Metrics are written as they come (trainers log every few steps). Progress and heartbeat are
+    written at most every `beat_seconds`, and the cancel flag re-read at most every
+    `cancel_check_seconds`, so a fast GPU loop does not wait on the database.
+    """
+
+    def __init__(
+        self,
+        run: TrainingRun,
+        *,
+        beat_seconds: float | None = None,
+        cancel_check_seconds: float | None = None,
+    ):
+        self.run_id = run.pk
+        self.beat_seconds = BEAT_SECONDS if beat_seconds is None else beat_seconds
+        self.cancel_check_seconds = (
+            CANCEL_CHECK_SECONDS if cancel_check_seconds is None else cancel_check_seconds
+        )
+        self._last_beat = self._last_check = -math.inf
+        self._message = ""
+        self._cancel = False
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        values = {k: _json_number(v) for k, v in metrics.items() if isinstance(v, int | float | str | None)}
+        if values:
+            RunMetric.objects.create(run_id=self.run_id, step=max(int(step), 0), values=values)
+        if isinstance(metrics.get("num_tokens"), int | float):
+            TrainingRun.objects.filter(pk=self.run_id).update(tokens_seen=int(metrics["num_tokens"]))
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        changed = bool(message) and message != self._message
+        if not changed and now - self._last_beat < self.beat_seconds and not (total and done >= total):
+            return
+        self._last_beat = now
+        fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+        if total:
+            fields["progress"] = max(0.0, min(1.0, done / total))
+        if changed:
+            self._message = message
+            fields["status_message"] = message[:500]
+        TrainingRun.objects.filter(pk=self.run_id, status=JobStatus.RUNNING).update(**fields)
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self._cancel and now - self._last_check >= self.cancel_check_seconds:
+            self._last_check = now
+            self._cancel = TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
+        return self._cancel
+
+
+# --------------------------------------------------------------------------------------------
+# execute
+# --------------------------------------------------------------------------------------------
+
+
+def run_output_dir(run: TrainingRun) -> Path:
+    # The creation time keeps names unique even if a database is reset and ids start again.
+    return models_dir() / f"run-{run.pk}-{run.kind}-{run.created_at:%Y%m%d-%H%M%S}"
+
+
+def _remove_output(run: TrainingRun) -> None:
+    """The run's checkpoint folder and any dot-named partial folder a trainer left beside it."""
+    out = run_output_dir(run)
+    shutil.rmtree(out, ignore_errors=True)
+    for partial in out.parent.glob(f".{out.name}*"):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _still_ours(run_id: int) -> Q:
+    # Running, or reaped as lost while this worker was in fact still alive: its result wins.
+    return Q(pk=run_id) & (
+        Q(status=JobStatus.RUNNING) | Q(status=JobStatus.FAILED, error__startswith=LOST_ERROR)
+    )
+
+
+def _finish(run_id: int, status: str, **fields: Any) -> bool:
+    return bool(
+        TrainingRun.objects.filter(_still_ours(run_id)).update(
+            status=status, finished_at=timezone.now(), **fields
+        )
+    )
+
+
+def _artifact_name(run: TrainingRun) -> str:
+    from django.utils.text import slugify
+
+    return run.config.get("output_name") or f"{run.kind}-{slugify(run.project.name)[:60]}-run{run.pk}"
+
+
+def _register_success(run: TrainingRun, output: RunOutput) -> bool:
+    """Register the checkpoint and mark the run succeeded, both or neither."""
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().filter(_still_ours(run.pk)).first()
+        if locked is None:
+            return False
+        artifact = artifact_register(
+            kind=output.artifact_kind,
+            name=_artifact_name(run),
+            path=output.model_dir,
+            parents=[run.base_model, *output.extra_parents],
+            snapshot=run.snapshot,
+            run=run,
+            source=f"training run #{run.pk} ({run.kind})",
+            metadata={"summary": output.summary, **output.metadata},
+        )
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=JobStatus.SUCCEEDED,
+            finished_at=timezone.now(),
+            progress=1.0,
+            status_message="done",
+            error="",
+            traceback="",
+            output_model=artifact,
+            summary=output.summary,
+            examples_seen=output.examples_seen,
+            tokens_seen=output.tokens_seen,
+            device=output.device or locked.device,
+        )
+    return True
+
+
+def _describe_device() -> str:
+    try:
+        from rewardmodel.training.devices import describe_device
+
+        return describe_device()
+    except Exception:  # the trainer will say what is wrong with torch; the run page can wait
+        return ""
+
+
+def run_execute(*, run_id: int, reporter: Reporter | None = None, task_id: str = "") -> TrainingRun | None:
+    """Run a queued run's trainer in this process and record the outcome. Never raises for a
+    training failure (the run row holds it); returns the run, or None if there is no such run."""
+    now = timezone.now()
+    claimed = TrainingRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, status_message="starting"
+    )
+    run = TrainingRun.objects.select_related("project", "base_model", "snapshot").filter(pk=run_id).first()
+    if run is None:
+        log.warning("training run %s does not exist; task %s ignored", run_id, task_id)
+        return None
+    if not claimed:
+        log.warning("training run %s is %s, not queued; task %s ignored", run_id, run.status, task_id)
+        return run
+    TrainingRun.objects.filter(pk=run_id).update(
+        device=_describe_device(), **({"task_id": task_id} if task_id else {})
+    )
+    db = DbReporter(run)
+    listener: Reporter = FanoutReporter(db, reporter) if reporter is not None else db
+    try:
+        if db.should_stop():
+            raise Cancelled("cancelled before it started")
+        trainer: Trainer = import_string(TRAINERS[run.kind])
+        output = trainer(run=run, reporter=listener, output_dir=run_output_dir(run))
+        if not _register_success(run, output):
+            log.warning("training run %s finished but is no longer running; output discarded", run_id)
+            _remove_output(run)
+    except Cancelled as exc:
+        _remove_output(run)
+        _finish(run_id, JobStatus.CANCELLED, status_message=str(exc)[:500])
+    except Exception as exc:
+        _remove_output(run)
+        _finish(run_id, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then let the process go
+        _remove_output(run)
+        _finish(
+            run_id, JobStatus.FAILED, error=f"interrupted ({type(exc).__name__})", traceback=tb.format_exc()
+        )
+        raise
+    run.refresh_from_db()
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# lost runs
+# --------------------------------------------------------------------------------------------
+
+
+def runs_reap_lost() -> list[int]:
+    """Mark running runs whose worker stopped beating as failed ("worker lost"); returns their ids."""
+    timeout = settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT
+    cutoff = timezone.now() - timedelta(seconds=timeout)
+    stale = Q(status=JobStatus.RUNNING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    reaped = []
+    for run in TrainingRun.objects.filter(stale):
+        updated = TrainingRun.objects.filter(Q(pk=run.pk) & stale).update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            error=f"{LOST_ERROR} {timeout} s (killed, out of memory, or its machine went away).",
+        )
+        if updated:
+            _remove_output(run)
+            reaped.append(run.pk)
+    return reaped

@@ -1,0 +1,40 @@
+"""Celery tasks of the model side. They take ids, call a service, and keep no logic of their own.
+
+Routing (settings.CELERY_TASK_ROUTES): names starting with `train_` go to the `training` queue
+(GPU hosts), everything else to `default`. Training tasks are never retried: acks_late is on and
+reject_on_worker_lost off (settings), no autoretry here, and run_execute refuses a run that is
+no longer queued, so a redelivered message cannot start a second attempt. A worker killed
+mid-run leaves the run to `runs_reap_lost`.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from rewardmodel.models import ModelArtifact
+
+
+@shared_task(bind=True, name="rewardmodel.tasks.train_run", max_retries=0, ignore_result=True)
+def train_run(self, run_id: int) -> None:
+    """Execute one training run of any kind (reward, PPO, GRPO) and record it on its row."""
+    from rewardmodel.runs import run_execute
+
+    run_execute(run_id=run_id, task_id=self.request.id or "")
+
+
+@shared_task(name="rewardmodel.tasks.reap_lost_runs", ignore_result=True)
+def reap_lost_runs() -> list[int]:
+    """Mark runs whose worker died as failed; schedule it with celery beat, or let the pages call it."""
+    from rewardmodel.runs import runs_reap_lost
+
+    return runs_reap_lost()
+
+
+@shared_task(name="rewardmodel.tasks.score_text", max_retries=0)
+def score_text(model_id: int, prompt: str | list, response: str) -> dict:
+    """The reward of one (prompt, response) under a registered reward model (runs on `default`)."""
+    from rewardmodel.training.scoring import score_texts
+
+    model = ModelArtifact.objects.get(pk=model_id)
+    [score] = score_texts(model.path, [(prompt, response)])
+    return {"score": score, "model": model.pk}

@@ -1,0 +1,221 @@
+"""Manager pages for training runs: list, start (reward model), watch live, cancel.
+
+Thin: the rules live in rewardmodel.runs and rewardmodel.reward_runs. The run page polls
+status.json every 2 s and draws its charts with a few lines of plain JS (static/rewardmodel/run.js).
+Nothing here imports torch: the web process only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotate.errors import PairwiseError
+from annotate.models import Project
+from rewardmodel.models import ModelArtifact, RunMetric, TrainingRun
+from rewardmodel.reward_runs import reward_run_start
+from rewardmodel.runs import run_cancel, run_enqueue, runs_reap_lost
+
+# Charts on a run page, by kind: (title, metric keys drawn as lines). Kinds not listed get one
+# chart per metric they log.
+CHARTS: dict[str, list[tuple[str, list[str]]]] = {
+    TrainingRun.Kind.REWARD: [
+        ("Loss", ["loss", "eval_loss"]),
+        ("Pairwise accuracy", ["accuracy", "eval_accuracy"]),
+        ("Margin (chosen - rejected)", ["margin", "eval_margin"]),
+    ],
+}
+
+
+def staff_required(view):
+    """Managers only: anonymous users go to the login page, other users get 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            return HttpResponse("Managers only.", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------------------------
+# pages
+# --------------------------------------------------------------------------------------------
+
+
+@staff_required
+def runs_list(request: HttpRequest) -> HttpResponse:
+    reaped = runs_reap_lost()  # the page is where people look for stuck runs
+    if reaped:
+        messages.warning(request, f"Marked lost: run {', '.join(f'#{i}' for i in reaped)} (no heartbeat).")
+    runs = TrainingRun.objects.select_related("project", "base_model", "output_model", "created_by")[:200]
+    return render(request, "rewardmodel/runs_list.html", {"runs": runs})
+
+
+class RewardRunForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.all())
+    base_model = forms.ModelChoiceField(
+        queryset=ModelArtifact.objects.exclude(kind=ModelArtifact.Kind.VALUE),
+        help_text="The reward model starts from this checkpoint (a new one-output head is added).",
+    )
+    epochs = forms.FloatField(initial=1.0, min_value=0.01)
+    lr = forms.FloatField(label="Learning rate", initial=1e-5, min_value=1e-9)
+    batch_size = forms.IntegerField(required=False, min_value=1, help_text="Empty: 4 on CPU, 16 on GPU.")
+    max_length = forms.IntegerField(
+        required=False, min_value=16, help_text="Tokens; longer pairs are left out. Empty: 256 CPU, 1024 GPU."
+    )
+    eval_fraction = forms.FloatField(
+        initial=0.1, min_value=0.0, max_value=0.9, help_text="Share of prompts held out."
+    )
+    min_agreement = forms.FloatField(initial=0.0, min_value=0.0, max_value=1.0)
+    name = forms.CharField(
+        required=False, max_length=200, help_text="Name of the model it produces (optional)."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = ModelArtifact.objects.filter(name=settings.PAIRWISE_DEFAULT_BASE_MODEL).first()
+        if default is not None:
+            self.fields["base_model"].initial = default.pk
+
+
+@staff_required
+def run_new(request: HttpRequest) -> HttpResponse:
+    form = RewardRunForm(request.POST or None, initial={"project": request.GET.get("project")})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        options = {
+            "epochs": data["epochs"],
+            "lr": data["lr"],
+            "batch_size": data["batch_size"],
+            "max_length": data["max_length"],
+            "output_name": data["name"] or None,
+        }
+        try:
+            run = reward_run_start(
+                project=data["project"],
+                base_model=data["base_model"],
+                options=options,
+                eval_fraction=data["eval_fraction"],
+                min_agreement=data["min_agreement"],
+                created_by=request.user,
+            )
+            run_enqueue(run)
+        except PairwiseError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Run #{run.pk} queued for a training worker.")
+            return redirect("run-detail", pk=run.pk)
+    has_models = ModelArtifact.objects.exists()
+    return render(request, "rewardmodel/run_new.html", {"form": form, "has_models": has_models})
+
+
+@staff_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(
+        TrainingRun.objects.select_related("project", "base_model", "snapshot", "output_model", "created_by"),
+        pk=pk,
+    )
+    return render(
+        request,
+        "rewardmodel/run_detail.html",
+        {
+            "run": run,
+            "initial": run_status_payload(run),
+            "charts": [{"title": t, "keys": k} for t, k in CHARTS.get(run.kind, [])],
+        },
+    )
+
+
+@staff_required
+@require_POST
+def run_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(TrainingRun, pk=pk)
+    try:
+        run_cancel(run)
+    except PairwiseError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"Run #{run.pk}: cancel requested; it stops at its next step.")
+    return redirect("run-detail", pk=run.pk)
+
+
+# --------------------------------------------------------------------------------------------
+# status.json
+# --------------------------------------------------------------------------------------------
+
+
+def _model(artifact: ModelArtifact | None) -> dict[str, Any] | None:
+    if artifact is None:
+        return None
+    return {"id": artifact.pk, "name": artifact.name, "kind": artifact.kind, "path": artifact.path}
+
+
+def run_status_payload(run: TrainingRun, *, after: int = 0) -> dict[str, Any]:
+    """What the run page shows, as JSON. Metrics with id > after only (the page asks for new ones)."""
+    metrics = list(
+        RunMetric.objects.filter(Q(run=run) & Q(pk__gt=after)).order_by("pk").values("pk", "step", "values")
+    )
+    snap = run.snapshot
+    return {
+        "id": run.pk,
+        "kind": run.kind,
+        "status": run.status,
+        "lost": run.is_lost,
+        "finished": run.is_finished,
+        "progress": run.progress,
+        "message": run.status_message,
+        "error": run.error,
+        "traceback": run.traceback,
+        "cancel_requested": run.cancel_requested,
+        "device": run.device,
+        "task_id": run.task_id,
+        "created_at": run.created_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
+        "wall_seconds": run.wall_seconds,
+        "examples_seen": run.examples_seen,
+        "tokens_seen": run.tokens_seen,
+        "summary": run.summary,
+        "base_model": _model(run.base_model),
+        "output_model": _model(run.output_model),
+        "snapshot": None
+        if snap is None
+        else {
+            "id": snap.pk,
+            "content_hash": snap.content_hash,
+            "train_pairs": snap.n_examples,
+            "eval_pairs": snap.n_eval_examples,
+            "judgments": snap.n_judgments,
+            "labelers": snap.n_labelers,
+            "filters": snap.filters,
+            "path": snap.path,
+        },
+        "metrics": [{"id": m["pk"], "step": m["step"], **m["values"]} for m in metrics],
+        "last_metric_id": metrics[-1]["pk"] if metrics else after,
+    }
+
+
+@staff_required
+def run_status_json(request: HttpRequest, pk: int) -> JsonResponse:
+    run = TrainingRun.objects.select_related("base_model", "snapshot", "output_model").filter(pk=pk).first()
+    if run is None:
+        raise Http404
+    try:
+        after = max(int(request.GET.get("after", 0)), 0)
+    except ValueError:
+        after = 0
+    return JsonResponse(run_status_payload(run, after=after))

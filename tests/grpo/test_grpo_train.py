@@ -50,7 +50,7 @@ def _config(policy_dir, output_dir, **overrides) -> GrpoConfig:
 
 def test_it_raises_a_rule_reward_within_a_few_steps(tiny_policy_dir, tmp_path):
     reporter = ListReporter()
-    result = train_grpo(_config(tiny_policy_dir, tmp_path / "policy"), reporter)
+    result = train_grpo(_config(tiny_policy_dir, tmp_path / "out" / "policy"), reporter)
 
     rewards = [m["reward/vowel_share"] for _, m in reporter.logs if "reward/vowel_share" in m]
     assert len(rewards) == 12
@@ -58,13 +58,13 @@ def test_it_raises_a_rule_reward_within_a_few_steps(tiny_policy_dir, tmp_path):
     assert last > first + 0.1, rewards
     assert result.summary["last/reward/vowel_share"] > result.summary["first/reward/vowel_share"]
 
-    saved = tmp_path / "policy"
+    saved = tmp_path / "out" / "policy"
     assert (saved / "config.json").exists() and list(saved.glob("*.safetensors"))
     assert (saved / "tokenizer_config.json").exists()
     recorded = json.loads((saved / "pairwise_grpo.json").read_text())
     assert recorded["config"]["rewards"] == ["vowel_share"]
     assert recorded["config"]["prompts"] == 16
-    assert [p.name for p in tmp_path.iterdir()] == ["policy"]  # no temporary folder left
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["policy"]  # no temporary folder left
     assert result.steps == 12 and result.examples_seen == 12 * 16
 
 
@@ -102,8 +102,8 @@ def test_it_logs_the_story_metrics_and_held_out_accuracy(tiny_policy_dir, tmp_pa
 def test_it_stops_when_the_reporter_asks_and_writes_nothing(tiny_policy_dir, tmp_path):
     reporter = ListReporter(stop_after=1)
     with pytest.raises(Cancelled, match="step 1 of 12"):
-        train_grpo(_config(tiny_policy_dir, tmp_path / "policy"), reporter)
-    assert list(tmp_path.iterdir()) == []
+        train_grpo(_config(tiny_policy_dir, tmp_path / "out" / "policy"), reporter)
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_it_refuses_a_bad_config_before_loading_anything(tmp_path):

@@ -350,6 +350,11 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
                     metrics[METRIC_NAMES[key]] = value
                 elif key == "num_tokens":
                     state["tokens"] = int(value)
+            # The story first (a progress bar shows the first few): rewards, format, KL, length.
+            first = ("format_rate", "kl", "completion_length")
+            metrics = dict(
+                sorted(metrics.items(), key=lambda kv: (not kv[0].startswith("reward/"), kv[0] not in first))
+            )
             samples = board.samples()
             if samples:
                 metrics["samples"] = samples

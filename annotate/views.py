@@ -3,13 +3,71 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
+from .errors import Forbidden, NotFound
 from .models import Project
+from .screen_views import assignment_payload, guidelines_html, stats_payload
+from .services import assignments_active, comparison_assign_next, labeler_stats, project_for_labeler
+
+# The screen shows untrusted text. It is sanitized on the server; this policy is the second wall:
+# no inline script, no foreign origin, no plugins, no framing.
+SCREEN_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     projects = Project.objects.all() if request.user.is_staff else request.user.labeling_projects.all()
-    return render(request, "annotate/home.html", {"projects": projects})
+    rows = [(project, labeler_stats(labeler=request.user, project=project)) for project in projects]
+    return render(request, "annotate/home.html", {"rows": rows})
+
+
+@login_required
+def label(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The ranking screen: the labeler's leased pairs come with the page; the rest via screen_views."""
+    try:
+        project = project_for_labeler(labeler=request.user, project_id=project_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    try:
+        comparison_assign_next(labeler=request.user, project=project)
+    except Forbidden as exc:
+        return render(
+            request, "annotate/blocked.html", {"project": project, "message": exc.message}, status=403
+        )
+    base = reverse("label", args=[project.pk])
+    bootstrap = {
+        "project": {
+            "id": project.pk,
+            "name": project.name,
+            "require_rationale_for_tie": project.require_rationale_for_tie,
+            "lease_seconds": project.lease_seconds,
+        },
+        "user": {"id": request.user.pk, "username": request.user.get_username()},
+        "urls": {
+            "lease": base + "lease",
+            "judgment": base + "assignments/{id}/judgment",
+            "skip": base + "assignments/{id}/skip",
+            "undo": base + "undo",
+            "home": reverse("home"),
+            "login": reverse("login") + "?next=" + base,
+        },
+        "assignments": [
+            assignment_payload(a) for a in assignments_active(labeler=request.user, project=project)
+        ],
+        "stats": stats_payload(labeler_stats(labeler=request.user, project=project)),
+    }
+    response = render(
+        request,
+        "annotate/label.html",
+        {"project": project, "bootstrap": bootstrap, "guidelines": guidelines_html(project)},
+    )
+    response["Content-Security-Policy"] = SCREEN_CSP
+    # The page carries leases: never show a stale copy from the back/forward cache.
+    response["Cache-Control"] = "no-store"
+    return response

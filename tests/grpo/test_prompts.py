@@ -165,3 +165,37 @@ def test_it_makes_arithmetic_from_the_command_line(capsys):
         call_command("make_arithmetic", "--project", "Nope")
     with pytest.raises(CommandError, match="too few distinct problems"):
         call_command("make_arithmetic", "--project", "Sums", "--heldout", "5000")
+
+
+@pytest.mark.django_db
+def test_it_trains_on_gsm8k_imports_as_verifiable_prompts(tmp_path):
+    lines = [
+        {
+            "question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
+            "answer": "In May she sold 48/2 = 24 clips.\nIn all: 48+24 = 72.\n#### 72",
+        },
+        {
+            "question": "A shirt costs $1,200 after a $300 discount. What was the price?",
+            "answer": "1200 + 300 = 1500\n#### 1,500",
+        },
+        {
+            "question": "The temperature fell from 3 to -4 degrees. By how much did it fall?",
+            "answer": "3 - (-4) = 7\n#### 7",
+            "split": "heldout",
+        },
+    ]
+    path = tmp_path / "gsm8k.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    call_command("import_data", "--project", "GSM8K", "--create", "--format", "gsm8k", str(path))
+    project = Prompt.objects.first().project
+
+    snapshot = prompts_snapshot_create(project=project)
+    train, heldout = prompts_snapshot_records(snapshot)
+    assert [r["answer"] for r in train] == ["72", "1500"] and [r["answer"] for r in heldout] == ["7"]
+    examples = build_examples(train + heldout, PromptTemplate())
+    completions = [
+        "<think>48+24</think><answer>72</answer>",
+        "<answer>$1,500</answer>",
+        "<answer>-7</answer>",
+    ]
+    assert accuracy(completions, answer=[e["answer"] for e in examples]) == [1.0, 1.0, 0.0]

@@ -1,0 +1,415 @@
+"""REST API: one APIView per operation; validation in the nested InputSerializer, rules in
+annotate.services (writes) and annotate.selectors (reads). Errors are JSON via annotate.api.errors.
+
+A labeler only ever reaches their own projects (others answer 404, as if they did not exist) and
+their own assignments and judgments. Manager endpoints need is_staff (403 otherwise).
+Nested serializers carry `Meta.ref_name`: it names their component in the OpenAPI schema (every
+nested class is called InputSerializer/OutputSerializer, which would collide).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate import export_store, selectors, services
+from annotate.errors import PairwiseError
+from annotate.models import Choice
+
+from .serializers import AssignmentSerializer, ErrorSerializer, JudgmentSerializer
+
+_ERROR_TEXT = {
+    400: "Invalid input; `error` names the field.",
+    401: "Not logged in (no session, no valid token).",
+    403: "Not allowed (managers only, or excluded from the project).",
+    404: "No such object for you.",
+    409: "Conflicts with the current state (e.g. lease_expired, already_judged).",
+}
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer, description=_ERROR_TEXT[code]) for code in codes}
+
+
+class LabelerApi(APIView):
+    # Token first: an anonymous call answers 401 with `WWW-Authenticate: Token`, not a bare 403.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+
+class ManagerApi(LabelerApi):
+    permission_classes = [IsAuthenticated, IsAdminUser]
+
+
+# --- auth ----------------------------------------------------------------------------------------
+
+
+class TokenApi(APIView):
+    """Trade a username and password for the user's API token (created on first use)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TokenRequest"
+
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Token"
+
+        token = serializers.CharField()
+        username = serializers.CharField()
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Get an API token",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **_errors(400)},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request, **data.validated_data)
+        if user is None:
+            raise PairwiseError("Unable to log in with that username and password.", code="bad_credentials")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response(self.OutputSerializer({"token": token.key, "username": user.get_username()}).data)
+
+
+# --- labeler -------------------------------------------------------------------------------------
+
+
+class ProjectListApi(LabelerApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ProjectWithMyProgress"
+
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        guidelines = serializers.CharField(help_text="Markdown.")
+        overlap_k = serializers.IntegerField()
+        lease_seconds = serializers.IntegerField()
+        require_rationale_for_tie = serializers.BooleanField()
+        comparisons_total = serializers.IntegerField(help_text="Gold items excluded.")
+        comparisons_open = serializers.IntegerField(help_text="Still short of overlap_k judgments.")
+        my_judgments = serializers.IntegerField()
+        my_judgments_today = serializers.IntegerField()
+
+    @extend_schema(
+        tags=["labeling"],
+        summary="My projects with my progress",
+        responses={200: OutputSerializer(many=True), **_errors(401)},
+    )
+    def get(self, request: Request) -> Response:
+        projects = selectors.projects_for_labeler(labeler=request.user)
+        return Response(self.OutputSerializer(projects, many=True).data)
+
+
+class NextComparisonApi(LabelerApi):
+    """Lease the next comparison, or get back the one already leased (safe to call again).
+
+    Always 200: `assignment` is null when nothing is left for this labeler right now.
+    """
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "NextComparison"
+
+        assignment = AssignmentSerializer(allow_null=True)
+        message = serializers.CharField(allow_null=True)
+
+    @extend_schema(
+        tags=["labeling"],
+        summary="Next comparison (or my current lease)",
+        responses={200: OutputSerializer, **_errors(401, 403, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = services.project_for_labeler(labeler=request.user, project_id=project_id)
+        assignment = services.comparison_assign_next(labeler=request.user, project=project)
+        message = None if assignment is not None else "Nothing left for you in this project right now."
+        return Response(self.OutputSerializer({"assignment": assignment, "message": message}).data)
+
+
+class JudgmentCreateApi(LabelerApi):
+    """Judge a leased comparison. Idempotent on client_id: a retry answers 200 with the same body."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "JudgmentRequest"
+
+        choice = serializers.ChoiceField(choices=Choice.choices, help_text="As shown: A is the left side.")
+        strength = serializers.IntegerField(
+            min_value=1,
+            max_value=3,
+            required=False,
+            allow_null=True,
+            help_text="1 slightly, 2 clearly, 3 much.",
+        )
+        rationale = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+        seconds_on_task = serializers.FloatField(
+            min_value=0, max_value=86400, required=False, allow_null=True
+        )
+        client_id = serializers.CharField(
+            max_length=64, help_text="A unique id the client makes (e.g. a UUID); resubmitting it is safe."
+        )
+
+    @extend_schema(
+        tags=["labeling"],
+        summary="Submit a judgment",
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(JudgmentSerializer, description="Stored."),
+            200: OpenApiResponse(JudgmentSerializer, description="This client_id was already stored."),
+            **_errors(400, 401, 404, 409),
+        },
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        judgment, created = services.judgment_record(
+            labeler=request.user,
+            assignment_id=assignment_id,
+            data=services.JudgmentInput(**data.validated_data),
+        )
+        return Response(
+            JudgmentSerializer(judgment).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class AssignmentSkipApi(LabelerApi):
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SkipRequest"
+
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Skipped"
+
+        id = serializers.IntegerField()
+        state = serializers.CharField()
+        skip_reason = serializers.CharField(allow_blank=True)
+
+    @extend_schema(
+        tags=["labeling"],
+        summary="Skip a leased comparison",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **_errors(400, 401, 404, 409)},
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment = services.assignment_skip(
+            labeler=request.user, assignment_id=assignment_id, reason=data.validated_data["reason"]
+        )
+        return Response(self.OutputSerializer(assignment).data)
+
+
+class JudgmentUndoApi(LabelerApi):
+    """Take back a judgment while its lease lasts; answers the assignment to judge again."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "UndoRequest"
+
+        client_id = serializers.CharField(max_length=64)
+
+    @extend_schema(
+        tags=["labeling"],
+        summary="Undo my judgment",
+        request=InputSerializer,
+        responses={200: AssignmentSerializer, **_errors(400, 401, 404, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment = services.judgment_undo(labeler=request.user, client_id=data.validated_data["client_id"])
+        assignment = services.assignment_for_labeler(labeler=request.user, assignment_id=assignment.pk)
+        return Response(AssignmentSerializer(assignment).data)
+
+
+class AssignmentDetailApi(LabelerApi):
+    class OutputSerializer(AssignmentSerializer):
+        class Meta:
+            ref_name = "AssignmentDetail"
+
+        judgment = serializers.SerializerMethodField(help_text="My judgment, once submitted.")
+
+        @extend_schema_field(JudgmentSerializer(allow_null=True))
+        def get_judgment(self, assignment) -> dict | None:
+            judgment = self.context.get("judgment")
+            return JudgmentSerializer(judgment).data if judgment is not None else None
+
+    @extend_schema(
+        tags=["labeling"],
+        summary="One of my assignments",
+        responses={200: OutputSerializer, **_errors(401, 404)},
+    )
+    def get(self, request: Request, assignment_id: int) -> Response:
+        assignment = services.assignment_for_labeler(labeler=request.user, assignment_id=assignment_id)
+        judgment = selectors.judgment_for_assignment(assignment=assignment)
+        return Response(self.OutputSerializer(assignment, context={"judgment": judgment}).data)
+
+
+class MyStatsApi(LabelerApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "MyStats"
+
+        project = serializers.IntegerField()
+        judged_today = serializers.IntegerField()
+        judged_total = serializers.IntegerField()
+        skipped_total = serializers.IntegerField()
+        remaining_for_me = serializers.IntegerField()
+        project_remaining = serializers.IntegerField()
+
+    @extend_schema(
+        tags=["labeling"],
+        summary="My stats in a project",
+        responses={200: OutputSerializer, **_errors(401, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = services.project_for_labeler(labeler=request.user, project_id=project_id)
+        stats = services.labeler_stats(labeler=request.user, project=project)
+        return Response(self.OutputSerializer({"project": project.pk, **vars(stats)}).data)
+
+
+# --- managers ------------------------------------------------------------------------------------
+
+
+class ProjectProgressApi(ManagerApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ProjectProgress"
+
+        project_id = serializers.IntegerField()
+        overlap_k = serializers.IntegerField()
+        comparisons_total = serializers.IntegerField(help_text="Gold items excluded.")
+        comparisons_complete = serializers.IntegerField(help_text="Reached overlap_k judgments.")
+        comparisons_in_progress = serializers.IntegerField(help_text="Judged or leased, not complete.")
+        gold_total = serializers.IntegerField()
+        judgments_human = serializers.IntegerField()
+        judgments_external = serializers.IntegerField(help_text="Imported preference data.")
+        judgments_last_hour = serializers.IntegerField(help_text="Human judgments per hour, last hour.")
+        live_leases = serializers.IntegerField()
+        active_labelers = serializers.IntegerField(
+            help_text="Holding a lease now or judged in the last hour."
+        )
+
+    @extend_schema(
+        tags=["managers"],
+        summary="Project progress",
+        responses={200: OutputSerializer, **_errors(401, 403, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = selectors.project_get(project_id=project_id)
+        return Response(self.OutputSerializer(selectors.project_progress(project=project)).data)
+
+
+class ProjectExportApi(ManagerApi):
+    """Export the project's preferences as TRL pairs (prompt/chosen/rejected, majority vote; gold
+    items and excluded labelers left out) into the server's data directory, as JSONL.
+
+    The answer says what went in and where to download the files. For a `datasets` directory use
+    `manage.py export_preferences --format dataset`.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ExportRequest"
+
+        eval_fraction = serializers.FloatField(
+            min_value=0, max_value=0.99, default=0.0, help_text="Share of prompts held out for eval."
+        )
+        min_agreement = serializers.FloatField(
+            min_value=0, max_value=1, default=0.0, help_text="Minimum share of votes for the winner."
+        )
+        keep_ties = serializers.BooleanField(default=False, help_text="Ties as two mirrored rows (tie=true).")
+        seed = serializers.IntegerField(default=0, help_text="Seed of the eval split.")
+        conversational = serializers.BooleanField(
+            allow_null=True, default=None, help_text="Force the chat form (null: only if a prompt is a chat)."
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Export"
+
+        name = serializers.CharField()
+        n_train = serializers.IntegerField()
+        n_eval = serializers.IntegerField()
+        n_comparisons = serializers.IntegerField()
+        n_judgments = serializers.IntegerField()
+        n_labelers = serializers.IntegerField()
+        conversational = serializers.BooleanField()
+        content_hash = serializers.CharField(help_text="sha256 over the exported rows.")
+        judgment_ids_hash = serializers.CharField(help_text="sha256 over the ids of the judgments used.")
+        filters = serializers.DictField()
+        files = serializers.DictField(child=serializers.CharField(), help_text="Download URLs: train, eval.")
+
+    @extend_schema(
+        tags=["managers"],
+        summary="Export preference pairs",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **_errors(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = selectors.project_get(project_id=project_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stored = export_store.export_store_create(project=project, **data.validated_data)
+        result = stored.result
+        files = {
+            split: request.build_absolute_uri(
+                reverse("api-export-file", args=[project.pk, stored.name, filename])
+            )
+            for split, filename in stored.files.items()
+        }
+        counts = ("n_train", "n_eval", "n_comparisons", "n_judgments", "n_labelers")
+        body = {key: getattr(result, key) for key in counts}
+        body |= {
+            "name": stored.name,
+            "conversational": result.conversational,
+            "content_hash": result.content_hash,
+            "judgment_ids_hash": result.judgment_ids_hash,
+            "filters": result.filters,
+            "files": files,
+        }
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class ExportFileApi(ManagerApi):
+    @extend_schema(
+        tags=["managers"],
+        summary="Download an export file (JSON lines)",
+        responses={
+            (200, "application/jsonl"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="One pair per line."
+            ),
+            **_errors(401, 403, 404),
+        },
+    )
+    def get(self, request: Request, project_id: int, name: str, filename: str) -> FileResponse:
+        project = selectors.project_get(project_id=project_id)
+        path = export_store.export_store_file(project=project, name=name, filename=filename)
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"{project.name}-{name}-{filename}",
+            content_type="application/jsonl",
+        )

@@ -1,0 +1,449 @@
+"""Read and validate import files: JSONL, optionally gzipped (detected by magic bytes). No database.
+
+Import has two phases, so a bad file writes nothing:
+1. parse (here): every line is read and validated into a Record; the first bad lines are reported
+   as "line 17: field 'chosen' is missing" and the whole file is rejected.
+2. write (annotate/imports.py): one transaction; rows are found again by content hash, so
+   importing the same file twice creates nothing the second time.
+
+Formats (one JSON object per line):
+- prompts:   {"prompt": "text" | [messages]} (or "messages": [...]), optional "reference_answer",
+             "tags" (list or string), "split" (train|heldout), "source"
+- responses: the prompt fields + "responses": [{"text": ..., "model": ..., "params": {...},
+             "seed": 1} | "text", ...]
+- trl:       {"prompt", "chosen", "rejected"}: plain strings, or conversational (prompt = messages,
+             chosen/rejected = [{"role": "assistant", ...}]); without "prompt", chosen/rejected
+             are whole conversations and their shared prefix is the prompt (TRL's implicit form)
+- hh:        Anthropic HH-RLHF: {"chosen", "rejected"} transcripts of "\\n\\nHuman: " /
+             "\\n\\nAssistant: " turns; the shared prefix is the prompt, the last Assistant turns
+             are the two responses
+- gsm8k:     {"question", "answer"}, the answer ending in "#### N": N becomes the reference
+             answer; the worked solution is kept as a response with model name "gsm8k:reference"
+A preference (trl, hh) becomes a comparison plus one external judgment preferring the chosen
+response; it does not count towards the comparison's human judgments (overlap k). Pairs whose
+two responses are identical are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from .errors import PairwiseError
+from .models import Prompt
+
+FORMATS = ("prompts", "responses", "trl", "hh", "gsm8k")
+ROLES = ("system", "user", "assistant")
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_REPORTED_ERRORS = 10
+
+
+class ImportFileError(PairwiseError):
+    """The file was rejected; `errors` lists the first bad lines, the message names them."""
+
+    code = "import_invalid"
+
+    def __init__(self, errors: list[str], *, n_bad: int | None = None) -> None:
+        n_bad = n_bad if n_bad is not None else len(errors)
+        message = errors[0]
+        if n_bad > 1:
+            others = ", ".join(e.split(":", 1)[0] for e in errors[1:MAX_REPORTED_ERRORS])
+            more = " …" if n_bad > MAX_REPORTED_ERRORS else ""
+            message += f" ({n_bad - 1} more bad lines: {others}{more})"
+        super().__init__(message + ". Nothing was imported.")
+        self.errors = errors
+        self.n_bad = n_bad
+
+
+class LineError(Exception):
+    """One bad line; collected by parse_records."""
+
+
+@dataclass
+class ResponseSpec:
+    text: str
+    model_name: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+
+
+@dataclass
+class Record:
+    """One validated line, whatever its format: a prompt, its responses, maybe a preference."""
+
+    line: int
+    messages: list[dict[str, str]]
+    reference_answer: str = ""
+    tags: list[str] = field(default_factory=list)
+    split: str | None = None
+    source: str = ""
+    responses: list[ResponseSpec] = field(default_factory=list)
+    # (chosen, rejected) as indexes into responses.
+    preference: tuple[int, int] | None = None
+
+
+@dataclass
+class ParsedFile:
+    records: list[Record]
+    lines: int
+    file_hash: str
+    skipped_identical: int = 0
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _open_binary(source: str | Path | IO[bytes]) -> tuple[IO[bytes], bool]:
+    """A binary stream over the (decompressed) content, and whether we opened it."""
+    if isinstance(source, str | Path):
+        fh: IO[bytes] = open(source, "rb")  # closed by iter_json_lines
+        opened = True
+    else:
+        fh, opened = source, False
+    head = fh.read(2)
+    fh.seek(0)
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=fh, mode="rb"), opened
+    return fh, opened
+
+
+def iter_json_lines(source: str | Path | IO[bytes], digest: Any | None = None) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) for every non-blank line; `digest` sees every raw line.
+
+    A line that is not UTF-8 or not JSON comes as (line number, LineError), so the caller can go
+    on and report several bad lines at once.
+    """
+    fh, opened = _open_binary(source)
+    try:
+        for number, raw in enumerate(fh, start=1):
+            if digest is not None:
+                digest.update(raw)
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, LineError(f"line {number}: not UTF-8 text")
+                continue
+            if number == 1:
+                text = text.lstrip("\ufeff")
+            try:
+                yield number, json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield number, LineError(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+        raise ImportFileError([f"the file cannot be read: {exc}"]) from None
+    finally:
+        if opened:
+            fh.close()
+
+
+# --- field validation ----------------------------------------------------------------------------
+
+
+def _missing(field_name: str) -> LineError:
+    return LineError(f"field '{field_name}' is missing")
+
+
+def _text(obj: dict, key: str, *, required: bool = True, allow_empty: bool = False) -> str:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise _missing(key)
+        return ""
+    if not isinstance(value, str):
+        raise LineError(f"field '{key}' must be a string, got {type(value).__name__}")
+    if required and not allow_empty and not value.strip():
+        raise LineError(f"field '{key}' is empty")
+    return value
+
+
+def _messages(value: Any, key: str) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise LineError(f"field '{key}' must be a non-empty list of messages")
+    out = []
+    for i, message in enumerate(value, start=1):
+        if not isinstance(message, dict):
+            raise LineError(f"field '{key}' message {i} must be an object with role and content")
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES:
+            raise LineError(
+                f"field '{key}' message {i} has role {role!r}; expected system, user or assistant"
+            )
+        if not isinstance(content, str):
+            raise LineError(f"field '{key}' message {i} needs a string 'content'")
+        out.append({"role": role, "content": content})
+    return out
+
+
+def _prompt_messages(obj: dict, key: str = "prompt") -> list[dict[str, str]]:
+    value = obj.get(key)
+    if value is None and key == "prompt" and "messages" in obj:
+        key, value = "messages", obj["messages"]
+    if value is None:
+        raise _missing(key)
+    if isinstance(value, str):
+        if not value.strip():
+            raise LineError(f"field '{key}' is empty")
+        return [{"role": "user", "content": value}]
+    messages = _messages(value, key)
+    if not any(m["role"] == "user" for m in messages):
+        raise LineError(f"field '{key}' has no user message")
+    return messages
+
+
+def _prompt_extras(obj: dict, record: Record) -> None:
+    ref = obj.get("reference_answer")
+    if ref is not None:
+        if isinstance(ref, bool) or not isinstance(ref, str | int | float):
+            raise LineError("field 'reference_answer' must be a string or a number")
+        record.reference_answer = str(ref).strip()
+    tags = obj.get("tags")
+    if tags is not None:
+        if isinstance(tags, str):
+            tags = [tags]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise LineError("field 'tags' must be a list of strings")
+        record.tags = tags
+    split = obj.get("split")
+    if split is not None:
+        if split not in Prompt.Split.values:
+            raise LineError(f"field 'split' must be train or heldout, got {split!r}")
+        record.split = split
+    record.source = _text(obj, "source", required=False)[:200]
+
+
+def _response_spec(item: Any, index: int) -> ResponseSpec:
+    key = f"responses[{index}]"
+    if isinstance(item, str):
+        return ResponseSpec(text=item)
+    if not isinstance(item, dict):
+        raise LineError(f"field '{key}' must be a string or an object with 'text'")
+    text = item.get("text")
+    if text is None:
+        raise _missing(f"{key}.text")
+    if not isinstance(text, str):
+        raise LineError(f"field '{key}.text' must be a string")
+    model = item.get("model", item.get("model_name", ""))
+    if not isinstance(model, str):
+        raise LineError(f"field '{key}.model' must be a string")
+    params = item.get("params", item.get("generation_params", {}))
+    if not isinstance(params, dict):
+        raise LineError(f"field '{key}.params' must be an object")
+    seed = item.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise LineError(f"field '{key}.seed' must be an integer")
+    return ResponseSpec(text=text, model_name=model[:200], params=params, seed=seed)
+
+
+# --- formats -------------------------------------------------------------------------------------
+
+
+def parse_prompts(obj: dict, line: int) -> Record:
+    record = Record(line=line, messages=_prompt_messages(obj))
+    _prompt_extras(obj, record)
+    return record
+
+
+def parse_responses(obj: dict, line: int) -> Record:
+    record = parse_prompts(obj, line)
+    items = obj.get("responses")
+    if items is None:
+        raise _missing("responses")
+    if not isinstance(items, list) or not items:
+        raise LineError("field 'responses' must be a non-empty list")
+    record.responses = [_response_spec(item, i) for i, item in enumerate(items)]
+    return record
+
+
+def _assistant_text(value: Any, key: str) -> str:
+    """A TRL completion: a string, or one assistant message."""
+    if isinstance(value, str):
+        return value
+    messages = _messages(value, key)
+    if len(messages) != 1 or messages[0]["role"] != "assistant":
+        raise LineError(f"field '{key}' must be one assistant message (or a string)")
+    return messages[0]["content"]
+
+
+def _split_shared_prefix(
+    chosen: list[dict[str, str]], rejected: list[dict[str, str]], *, names: tuple[str, str]
+) -> tuple[list[dict[str, str]], str, str] | None:
+    """(prompt messages, chosen text, rejected text) of two conversations; None when identical."""
+    if chosen == rejected:
+        return None
+    for key, conv in zip(names, (chosen, rejected), strict=True):
+        if conv[-1]["role"] != "assistant":
+            raise LineError(f"field '{key}' does not end with an Assistant turn")
+    shared = 0
+    while shared < min(len(chosen), len(rejected)) and chosen[shared] == rejected[shared]:
+        shared += 1
+    if shared != len(chosen) - 1 or shared != len(rejected) - 1:
+        # Equal prefixes but one transcript has extra turns, or they diverge before the end.
+        raise LineError(
+            f"fields '{names[0]}' and '{names[1]}' differ before their last Assistant turn; "
+            "expected the same conversation with a different final answer"
+        )
+    prompt = chosen[:shared]
+    if not any(m["role"] == "user" for m in prompt):
+        raise LineError(f"fields '{names[0]}' and '{names[1]}' share no Human turn to use as the prompt")
+    return prompt, chosen[-1]["content"], rejected[-1]["content"]
+
+
+def _preference_record(
+    line: int, prompt: list[dict[str, str]], chosen: str, rejected: str, label: str
+) -> Record:
+    return Record(
+        line=line,
+        messages=prompt,
+        responses=[
+            ResponseSpec(text=chosen, model_name=label),
+            ResponseSpec(text=rejected, model_name=label),
+        ],
+        preference=(0, 1),
+    )
+
+
+def parse_trl(obj: dict, line: int) -> Record | None:
+    for key in ("chosen", "rejected"):
+        if key not in obj or obj[key] is None:
+            raise _missing(key)
+    if obj.get("prompt") is None:
+        if not (isinstance(obj["chosen"], list) and isinstance(obj["rejected"], list)):
+            raise _missing("prompt")
+        split = _split_shared_prefix(
+            _messages(obj["chosen"], "chosen"),
+            _messages(obj["rejected"], "rejected"),
+            names=("chosen", "rejected"),
+        )
+        if split is None:
+            return None
+        prompt, chosen, rejected = split
+    else:
+        prompt = _prompt_messages(obj)
+        chosen, rejected = (
+            _assistant_text(obj["chosen"], "chosen"),
+            _assistant_text(obj["rejected"], "rejected"),
+        )
+        if chosen == rejected:
+            return None
+    record = _preference_record(line, prompt, chosen, rejected, "import:trl")
+    _prompt_extras(obj, record)
+    return record
+
+
+_HH_TURN = re.compile(r"\n\n(Human|Assistant):")
+
+
+def hh_turns(transcript: str, key: str) -> list[dict[str, str]]:
+    """Anthropic HH transcript -> chat messages."""
+    text = transcript if transcript.startswith("\n\n") else "\n\n" + transcript.lstrip()
+    parts = _HH_TURN.split(text)
+    if parts[0].strip() or len(parts) < 3:
+        raise LineError(f"field '{key}' must start with a '\\n\\nHuman:' turn")
+    turns = []
+    for speaker, content in zip(parts[1::2], parts[2::2], strict=True):
+        turns.append({"role": "user" if speaker == "Human" else "assistant", "content": content.strip()})
+    return turns
+
+
+def parse_hh(obj: dict, line: int) -> Record | None:
+    chosen = _text(obj, "chosen", allow_empty=True)
+    rejected = _text(obj, "rejected", allow_empty=True)
+    if chosen == rejected:
+        return None
+    split = _split_shared_prefix(
+        hh_turns(chosen, "chosen"), hh_turns(rejected, "rejected"), names=("chosen", "rejected")
+    )
+    if split is None:  # equal after whitespace normalisation
+        return None
+    prompt, chosen_text, rejected_text = split
+    return _preference_record(line, prompt, chosen_text, rejected_text, "import:hh")
+
+
+_GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.S)
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def parse_gsm8k(obj: dict, line: int) -> Record:
+    question = _text(obj, "question")
+    answer = _text(obj, "answer")
+    match = _GSM8K_FINAL.search(answer)
+    final = match.group(1).replace(",", "").strip() if match else ""
+    if not _NUMBER.fullmatch(final):
+        raise LineError("field 'answer' must end with '#### <number>'")
+    record = Record(
+        line=line,
+        messages=[{"role": "user", "content": question}],
+        reference_answer=final,
+        responses=[ResponseSpec(text=answer, model_name="gsm8k:reference")],
+    )
+    _prompt_extras({k: v for k, v in obj.items() if k != "reference_answer"}, record)
+    return record
+
+
+PARSERS: dict[str, Callable[[dict, int], Record | None]] = {
+    "prompts": parse_prompts,
+    "responses": parse_responses,
+    "trl": parse_trl,
+    "hh": parse_hh,
+    "gsm8k": parse_gsm8k,
+}
+
+
+def parse_records(source: str | Path | IO[bytes], *, fmt: str, show_progress: bool = False) -> ParsedFile:
+    """Read and validate a whole file. Raises ImportFileError naming the first bad lines."""
+    if fmt not in PARSERS:
+        raise PairwiseError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}.")
+    parser = PARSERS[fmt]
+    digest = hashlib.sha256()
+    records: list[Record] = []
+    errors: list[str] = []
+    n_bad = lines = skipped = 0
+    bar = tqdm(desc="reading", unit=" lines", disable=not show_progress, file=sys.stderr, mininterval=0.5)
+    for number, obj in iter_json_lines(source, digest):
+        lines += 1
+        bar.update()
+        try:
+            if isinstance(obj, LineError):
+                raise obj
+            if not isinstance(obj, dict):
+                raise LineError(f"expected a JSON object, got {type(obj).__name__}")
+            record = parser(obj, number)
+        except LineError as exc:
+            n_bad += 1
+            text = str(exc)
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(text if text.startswith("line ") else f"line {number}: {text}")
+            continue
+        if record is None:
+            skipped += 1
+        else:
+            records.append(record)
+    bar.close()
+    if errors:
+        raise ImportFileError(errors, n_bad=n_bad)
+    if lines == 0:
+        raise ImportFileError(["the file has no records"])
+    return ParsedFile(records=records, lines=lines, file_hash=digest.hexdigest(), skipped_identical=skipped)
+
+
+def jsonl_bytes(rows: Iterable[dict], *, gzipped: bool = False) -> bytes:
+    """Rows -> JSONL bytes (tests, benchmarks, the demo)."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    if gzipped:
+        buf = io.BytesIO()
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+            gz.write(data)
+        return buf.getvalue()
+    return data

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from annotate.importers import jsonl_bytes
+from annotate.models import Comparison, ImportBatch, Judgment, Prompt
+from tests.annotate.test_exports import vote
+from tests.factories import make_comparison, make_project, make_user
+
+
+@pytest.fixture
+def staff_client(client, manager, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    # Whatever the Project admin's own permission rules, these make a staff user a manager.
+    manager.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="annotate", codename__endswith="_project")
+    )
+    client.force_login(manager)
+    return client
+
+
+def url(name, *args):
+    return reverse(f"admin:annotate_project_{name}", args=args)
+
+
+def upload(rows, name="pairs.jsonl.gz", gzipped=True):
+    return SimpleUploadedFile(
+        name, jsonl_bytes(rows, gzipped=gzipped), content_type="application/octet-stream"
+    )
+
+
+def test_it_links_import_and_export_from_the_project_page(staff_client, project):
+    page = staff_client.get(url("change", project.pk)).content.decode()
+    assert url("import", project.pk) in page and url("export", project.pk) in page
+
+
+def test_it_imports_an_uploaded_gzipped_file(staff_client, manager, project):
+    rows = [{"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(3)]
+    response = staff_client.post(
+        url("import", project.pk), {"file": upload(rows), "format": "trl", "split": "train"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == url("change", project.pk)
+    assert "Imported pairs.jsonl.gz: 3 lines: created 3 prompts" in response.content.decode()
+    assert Judgment.objects.filter(comparison__project=project, source="external").count() == 3
+    batch = ImportBatch.objects.get()
+    assert (batch.created_by, batch.filename, batch.format) == (manager, "pairs.jsonl.gz", "trl")
+
+
+def test_it_shows_the_bad_line_and_writes_nothing(staff_client, project):
+    rows = [{"prompt": "q1", "chosen": "a", "rejected": "b"}, {"prompt": "q2", "rejected": "b"}]
+    response = staff_client.post(
+        url("import", project.pk),
+        {"file": upload(rows, "pairs.jsonl", gzipped=False), "format": "trl", "split": "train"},
+    )
+    assert response.status_code == 200
+    assert "line 2: field &#x27;chosen&#x27; is missing" in response.content.decode()
+    assert Prompt.objects.filter(project=project).count() == 0 and ImportBatch.objects.count() == 0
+
+
+def test_the_list_actions_open_the_page_of_one_project(staff_client, project):
+    changelist = url("changelist")
+    response = staff_client.post(changelist, {"action": "import_file", "_selected_action": [project.pk]})
+    assert response.status_code == 302 and response["Location"] == url("import", project.pk)
+    response = staff_client.post(changelist, {"action": "export_data", "_selected_action": [project.pk]})
+    assert response["Location"] == url("export", project.pk)
+    other = make_project("Other")
+    response = staff_client.post(
+        changelist, {"action": "export_data", "_selected_action": [project.pk, other.pk]}, follow=True
+    )
+    assert "Select exactly one project to export." in response.content.decode()
+
+
+def test_it_exports_preferences_and_offers_the_files_for_download(staff_client, alice, project, tmp_path):
+    for i in range(4):
+        vote(make_comparison(project, prompt_text=f"q{i}", a=f"yes {i}", b=f"no {i}"), alice, "A")
+    response = staff_client.post(
+        url("export", project.pk),
+        {"kind": "preferences", "eval_fraction": "0.25", "min_agreement": "0", "seed": "0"},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "3 train + 1 eval rows from 4 comparisons, 4 judgments, 1 labelers" in page
+    files = sorted(p.name for p in (tmp_path / "exports").iterdir())
+    assert len(files) == 2 and files[0].endswith("-preferences.eval.jsonl")
+    for name in files:
+        assert url("download", name) in page
+    download = staff_client.get(url("download", files[1]))
+    assert download["Content-Disposition"].startswith("attachment")
+    rows = [json.loads(line) for line in b"".join(download.streaming_content).splitlines()]
+    assert len(rows) == 3 and all(r["chosen"].startswith("yes") for r in rows)
+
+
+def test_it_exports_raw_judgments_as_csv_without_usernames(staff_client, alice, project, tmp_path):
+    vote(make_comparison(project), alice, "B")
+    response = staff_client.post(
+        url("export", project.pk),
+        {"kind": "raw-csv", "eval_fraction": "0", "min_agreement": "0", "seed": "0"},
+    )
+    assert "1 judgments, labelers pseudonymized." in response.content.decode()
+    (path,) = (tmp_path / "exports").iterdir()
+    assert path.suffix == ".csv" and "alice" not in path.read_text()
+
+
+def test_it_serves_only_files_of_the_exports_directory(staff_client, tmp_path):
+    (tmp_path / "secret.txt").write_text("not an export")
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / ".hidden").write_text("x")
+    assert staff_client.get(url("download", "missing.jsonl")).status_code == 404
+    assert staff_client.get(url("download", ".hidden")).status_code == 404
+    escape = staff_client.get(url("download", "..") + "%2Fsecret.txt", follow=True)
+    assert not escape.streaming and b"not an export" not in escape.content  # never the file
+
+
+def test_it_keeps_labelers_and_staff_without_permission_out(client, alice, project):
+    client.force_login(alice)  # a labeler: not staff
+    response = client.get(url("import", project.pk))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+    clerk = make_user("clerk", staff=True, labeler=False)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_project"))
+    client.force_login(clerk)
+    assert client.get(url("export", project.pk)).status_code == 200
+    assert client.get(url("import", project.pk)).status_code == 403  # importing changes the project
+    rows = [{"prompt": "q", "chosen": "a", "rejected": "b"}]
+    response = client.post(
+        url("import", project.pk), {"file": upload(rows), "format": "trl", "split": "train"}
+    )
+    assert response.status_code == 403 and Comparison.objects.count() == 0
+
+
+def test_it_reads_uploads_line_by_line_on_newlines_only(staff_client, project):
+    # A carriage return between JSON tokens is whitespace, not a line break.
+    data = gzip.compress(b'{"prompt": "q",\r "chosen": "a", "rejected": "b"}\n')
+    response = staff_client.post(
+        url("import", project.pk),
+        {"file": SimpleUploadedFile("cr.jsonl.gz", data), "format": "trl", "split": "train"},
+    )
+    assert response.status_code == 302
+    assert Comparison.objects.filter(project=project).count() == 1

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from annotate.models import Comparison, Project, Prompt, Response
+from annotate.pairs import comparisons_build_all_pairs
+from annotate.services import comparison_assign_next
+from tests.factories import make_prompt, make_response
+
+
+def demo_counts(project):
+    return (
+        Prompt.objects.filter(project=project).count(),
+        Response.objects.filter(prompt__project=project).count(),
+        Comparison.objects.filter(project=project).count(),
+    )
+
+
+def test_it_sets_up_the_demo_once_however_often_it_runs(db, capsys):
+    call_command("demo_setup")
+    out = capsys.readouterr().out
+    project = Project.objects.get(name="Demo: helpfulness")
+    assert project.overlap_k == 2 and project.guidelines.startswith("## Which answer")
+    prompts, responses, comparisons = demo_counts(project)
+    assert prompts == 50 and 100 <= responses <= 140
+    # All pairs per prompt: 2 responses give 1 pair, 3 give 3, 4 give 6.
+    sizes = [p.responses.count() for p in Prompt.objects.filter(project=project)]
+    assert comparisons == sum(n * (n - 1) // 2 for n in sizes)
+    assert set(Response.objects.values_list("model_name", flat=True)) == {"heron-7b", "sparrow-1b"}
+    arithmetic = [p for p in Prompt.objects.filter(project=project) if "arithmetic" in p.tags]
+    assert len(arithmetic) == 20 and all(p.reference_answer for p in arithmetic)
+    assert sum(p.split == "heldout" for p in arithmetic) == 5
+    assert "manager / manager-demo" in out and "labeler / labeler-demo" in out
+    assert "http://127.0.0.1:8000/" in out
+
+    call_command("demo_setup")
+    out = capsys.readouterr().out
+    assert demo_counts(project) == (prompts, responses, comparisons)
+    assert "0 new prompts, 0 new responses, 0 new comparisons" in out
+    assert Project.objects.filter(name="Demo: helpfulness").count() == 1
+
+
+def test_the_demo_users_can_log_in_and_the_labeler_gets_work(db):
+    call_command("demo_setup")
+    users = get_user_model().objects
+    manager, labeler = users.get(username="manager"), users.get(username="labeler")
+    assert manager.is_staff and manager.is_superuser and manager.check_password("manager-demo")
+    assert labeler.check_password("labeler-demo") and not labeler.is_staff
+    assert labeler.groups.filter(name="labelers").exists()
+    project = Project.objects.get(name="Demo: helpfulness")
+    assert project.labelers.filter(pk=labeler.pk).exists()
+    assert comparison_assign_next(labeler=labeler, project=project) is not None
+
+
+def test_it_builds_all_pairs_once(project):
+    prompt = make_prompt(project)
+    for text in ("one", "two", "three"):
+        make_response(prompt, text)
+    lonely = make_prompt(project)
+    make_response(lonely, "alone")
+    assert comparisons_build_all_pairs(project=project) == 3
+    assert comparisons_build_all_pairs(project=project) == 0
+    make_response(prompt, "four")
+    assert comparisons_build_all_pairs(project=project) == 3
+    pairs = {frozenset((c.response_a_id, c.response_b_id)) for c in Comparison.objects.all()}
+    assert len(pairs) == 6
+
+
+@pytest.mark.parametrize("name", ["responses.jsonl", "arithmetic.jsonl"])
+def test_the_demo_files_are_valid_responses_files(name):
+    from annotate.importers import parse_records
+    from annotate.management.commands.demo_setup import DEMO_DIR
+
+    parsed = parse_records(DEMO_DIR / name, fmt="responses")
+    assert all(2 <= len(r.responses) <= 4 for r in parsed.records)

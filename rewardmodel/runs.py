@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 # kind -> "module.function" of its trainer (imported when a run of that kind executes).
 TRAINERS: dict[str, str] = {
     TrainingRun.Kind.REWARD: "rewardmodel.reward_runs.reward_trainer",
+    TrainingRun.Kind.GRPO: "rewardmodel.grpo_runs.grpo_trainer",
 }
 
 LOST_ERROR = "worker lost: no heartbeat for"

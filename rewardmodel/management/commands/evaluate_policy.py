@@ -1,0 +1,93 @@
+"""Accuracy and format rate of a registered policy on a project's verifiable prompts."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotate.errors import PairwiseError
+from annotate.models import Project
+from rewardmodel.grpo_runs import policy_evaluate
+from rewardmodel.registry import artifact_resolve
+from rewardmodel.training.verifiable import R1_SYSTEM
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure a registered model (base or policy) on a project's prompts with reference answers: "
+        "accuracy (the final answer) and format rate (the R1 <think>/<answer> template). Greedy with "
+        "--samples 1; with K > 1, K sampled completions per prompt and their mean accuracy. The same "
+        "code scores a GRPO run's held-out checks, so base and trained policies compare."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--model", required=True, help="registered model name or id")
+        parser.add_argument("--project", required=True, help="project name")
+        parser.add_argument("--split", default="heldout", choices=["heldout", "train", "all"])
+        parser.add_argument("--samples", type=int, default=1, help="completions per prompt (1: greedy)")
+        parser.add_argument("--limit", type=int, help="at most N prompts (in id order)")
+        parser.add_argument("--tags", default="", help="only prompts with all these tags, e.g. level:easy")
+        parser.add_argument("--max-new-tokens", type=int, default=96)
+        parser.add_argument("--temperature", type=float, default=0.8, help="with --samples > 1")
+        parser.add_argument("--batch-size", type=int, default=16)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--system-prompt", help="system turn of the template (default: DeepSeek-R1's)")
+        parser.add_argument("--user-template", help="user turn, with {question} (default: {question})")
+        parser.add_argument("--show", type=int, default=3, help="print this many completions")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    def handle(self, *args, **opts):
+        project = Project.objects.filter(name=opts["project"]).first()
+        if project is None:
+            known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none yet"
+            raise CommandError(f"No project named {opts['project']!r}. Known: {known}.")
+        template = None
+        if opts["system_prompt"] is not None or opts["user_template"] is not None:
+            template = {
+                "system": R1_SYSTEM if opts["system_prompt"] is None else opts["system_prompt"],
+                "user": opts["user_template"] or "{question}",
+            }
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, desc="evaluating", unit="prompt", disable=opts["json"])
+
+        def on_batch(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            model = artifact_resolve(opts["model"])
+            result = policy_evaluate(
+                model=model,
+                project=project,
+                split=None if opts["split"] == "all" else opts["split"],
+                tags=tuple(t.strip() for t in opts["tags"].split(",") if t.strip()),
+                samples=opts["samples"],
+                limit=opts["limit"],
+                template=template,
+                max_new_tokens=opts["max_new_tokens"],
+                temperature=opts["temperature"],
+                batch_size=opts["batch_size"],
+                seed=opts["seed"],
+                on_batch=on_batch,
+            )
+        except PairwiseError as exc:
+            raise CommandError(exc.message) from None
+        finally:
+            bar.close()
+        if opts["json"]:
+            self.stdout.write(json.dumps({"model": model.name, "project": project.name, **result.as_dict()}))
+            return
+        decoding = "greedy" if opts["samples"] == 1 else f"{opts['samples']} samples per prompt"
+        self.stdout.write(
+            f"{model.name} on {result.n_prompts} {opts['split']} prompts of {project.name} ({decoding}): "
+            f"accuracy {result.accuracy:.3f}, format rate {result.format_rate:.3f}, "
+            f"mean length {result.mean_length:.1f} tokens."
+        )
+        for item in result.items[: opts["show"]]:
+            self.stdout.write(
+                f"  Q: {item['question']} (answer {item['answer']}) -> {item['completions'][0][:200]!r}"
+            )

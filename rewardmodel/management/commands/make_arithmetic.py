@@ -1,0 +1,54 @@
+"""Add generated arithmetic problems with reference answers to a project (for rule-based GRPO)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotate.errors import PairwiseError
+from annotate.models import Project
+from rewardmodel.training.arithmetic import LEVELS
+from rewardmodel.verifiable_prompts import arithmetic_prompts_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Generate arithmetic problems ('What's 12 times 14?') with reference answers into a project. "
+        "The held-out split is fixed by each problem's content, not by the draw, so no seed or count "
+        "moves a problem between train and held-out. Running it again adds nothing twice."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True, help="project name")
+        parser.add_argument(
+            "--create", action="store_true", help="create the project if it does not exist yet"
+        )
+        levels = "; ".join(f"{name}: {level.description}" for name, level in LEVELS.items())
+        parser.add_argument("--level", default="easy", choices=list(LEVELS), help=levels)
+        parser.add_argument("--train", type=int, default=200, help="training problems (200)")
+        parser.add_argument("--heldout", type=int, default=50, help="held-out problems (50)")
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args, **opts):
+        project = Project.objects.filter(name=opts["project"]).first()
+        if project is None and opts["create"]:
+            project = Project.objects.create(name=opts["project"])
+        if project is None:
+            known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none yet"
+            raise CommandError(
+                f"No project named {opts['project']!r} (add --create to make it). Known: {known}."
+            )
+        try:
+            result = arithmetic_prompts_create(
+                project=project,
+                level=opts["level"],
+                n_train=opts["train"],
+                n_heldout=opts["heldout"],
+                seed=opts["seed"],
+            )
+        except PairwiseError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(
+            f"{project.name}: {result.created} new {opts['level']} problems ({result.train} train, "
+            f"{result.heldout} held out); {result.existing} were already there."
+        )

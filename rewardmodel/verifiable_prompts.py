@@ -1,0 +1,180 @@
+"""Verifiable prompts in a project: create arithmetic ones, select them, freeze them for a run.
+
+    arithmetic_prompts_create(project=p, level="easy", n_train=500, n_heldout=100, seed=0)
+    snapshot = prompts_snapshot_create(project=p, tags=["level:easy"])
+
+A verifiable prompt is a Prompt with a reference answer; its split (train / heldout) says whether
+GRPO may train on it. The stored prompt is the bare question: the R1 template is applied by the
+run, from its config. A prompts snapshot is train.jsonl + eval.jsonl (the held-out prompts) +
+snapshot.json under DATA_DIR/snapshots/<hash>/, the folder named by a hash of the two files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from annotate.errors import PairwiseError
+from annotate.models import Project, Prompt, content_hash
+from rewardmodel.models import DatasetSnapshot
+from rewardmodel.reward_runs import EVAL_FILE, MANIFEST, TRAIN_FILE, _files_hash, snapshots_dir
+from rewardmodel.training.arithmetic import LEVELS, generate_problems
+
+OP_NAMES = {"+": "plus", "-": "minus", "*": "times", "/": "divided"}
+
+
+@dataclass
+class PromptsCreated:
+    created: int
+    existing: int
+    train: int
+    heldout: int
+
+
+def arithmetic_prompts_create(
+    *, project: Project, level: str = "easy", n_train: int = 200, n_heldout: int = 50, seed: int = 0
+) -> PromptsCreated:
+    """Add generated arithmetic problems (question + reference answer) to a project, in one
+    transaction. Problems already in the project (same question) are left as they are. Tags:
+    "arithmetic", "level:<level>", "op:<plus|minus|times|divided>"."""
+    if level not in LEVELS:
+        raise PairwiseError(f"Unknown level {level!r}; choose from {', '.join(LEVELS)}.")
+    try:
+        problems = generate_problems(level=level, n_train=n_train, n_heldout=n_heldout, seed=seed)
+    except ValueError as exc:
+        raise PairwiseError(str(exc)) from None
+    rows = []
+    for p in problems:
+        messages = [{"role": "user", "content": p.question}]
+        rows.append(
+            Prompt(
+                project=project,
+                messages=messages,
+                reference_answer=p.answer,
+                tags=["arithmetic", f"level:{p.level}", f"op:{OP_NAMES[p.op]}"],
+                source=f"arithmetic:{level}:seed{seed}",
+                split=Prompt.Split.HELDOUT if p.split == "heldout" else Prompt.Split.TRAIN,
+                content_hash=content_hash(messages),
+            )
+        )
+    with transaction.atomic():
+        known = set(
+            Prompt.objects.filter(
+                project=project, content_hash__in=[r.content_hash for r in rows]
+            ).values_list("content_hash", flat=True)
+        )
+        new = [r for r in rows if r.content_hash not in known]
+        Prompt.objects.bulk_create(new, batch_size=500)
+    return PromptsCreated(
+        created=len(new),
+        existing=len(rows) - len(new),
+        train=sum(r.split == Prompt.Split.TRAIN for r in new),
+        heldout=sum(r.split == Prompt.Split.HELDOUT for r in new),
+    )
+
+
+def _tags_of(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(t) for t in value or []]
+
+
+def verifiable_prompts(
+    *, project: Project, split: str | None = None, tags: Sequence[str] = ()
+) -> list[Prompt]:
+    """The project's prompts that have a reference answer, in id order; `split` "train",
+    "heldout" or None for both; every tag in `tags` must be present."""
+    queryset = Prompt.objects.filter(project=project).exclude(reference_answer="").order_by("pk")
+    if split is not None:
+        if split not in Prompt.Split.values:
+            raise PairwiseError(f"split must be one of {', '.join(Prompt.Split.values)}, not {split!r}.")
+        queryset = queryset.filter(split=split)
+    wanted = set(tags)
+    # Tags are a JSON list; filtered here because SQLite has no JSON containment lookup.
+    return [p for p in queryset if wanted <= set(_tags_of(p.tags))]
+
+
+def prompt_record(prompt: Prompt) -> dict[str, Any]:
+    """One line of a prompts snapshot: what a GRPO run and an evaluation read."""
+    return {
+        "id": prompt.pk,
+        "question": prompt.text,
+        "answer": prompt.reference_answer.strip(),
+        "tags": _tags_of(prompt.tags),
+        "split": prompt.split,
+    }
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def prompts_snapshot_create(*, project: Project, tags: Sequence[str] = ()) -> DatasetSnapshot:
+    """Freeze the project's verifiable prompts (train and held-out) into files and record them.
+    No training prompt is an error a person can act on; the same prompts give the same snapshot."""
+    train = verifiable_prompts(project=project, split=Prompt.Split.TRAIN, tags=tags)
+    heldout = verifiable_prompts(project=project, split=Prompt.Split.HELDOUT, tags=tags)
+    if not train:
+        having = f" tagged {', '.join(tags)}" if tags else ""
+        raise PairwiseError(
+            f"Project {project.name!r} has no training prompts{having} with a reference answer. Add some: "
+            "manage.py make_arithmetic, or import_data --format gsm8k."
+        )
+    root = snapshots_dir()
+    tmp = Path(tempfile.mkdtemp(prefix=".prompts-", dir=root))
+    try:
+        _write_jsonl(tmp / TRAIN_FILE, map(prompt_record, train))
+        _write_jsonl(tmp / EVAL_FILE, map(prompt_record, heldout))
+        files_hash = _files_hash(tmp / TRAIN_FILE, tmp / EVAL_FILE)
+        filters = {"tags": list(tags), "kind": "verifiable prompts"}
+        manifest = {"project": project.name, "train": len(train), "heldout": len(heldout), **filters}
+        (tmp / MANIFEST).write_text(json.dumps({**manifest, "files_hash": files_hash}, indent=2))
+        target = root / files_hash[:20]
+        if not (target / TRAIN_FILE).exists():
+            try:
+                os.replace(tmp, target)
+            except OSError:  # a concurrent snapshot of the same prompts got there first
+                if not (target / TRAIN_FILE).exists():
+                    raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    existing = DatasetSnapshot.objects.filter(
+        project=project, kind=DatasetSnapshot.Kind.PROMPTS, content_hash=files_hash, path=str(target)
+    ).first()
+    if existing is not None:
+        return existing
+    return DatasetSnapshot.objects.create(
+        project=project,
+        kind=DatasetSnapshot.Kind.PROMPTS,
+        path=str(target),
+        content_hash=files_hash,
+        n_examples=len(train),
+        n_eval_examples=len(heldout),
+        filters=filters,
+    )
+
+
+def prompts_snapshot_records(snapshot: DatasetSnapshot) -> tuple[list[dict], list[dict]]:
+    """(train records, held-out records) of a prompts snapshot; an error if its files are gone."""
+    if snapshot.kind != DatasetSnapshot.Kind.PROMPTS:
+        raise PairwiseError(f"Snapshot #{snapshot.pk} holds {snapshot.kind}, not prompts.")
+    folder = Path(snapshot.path)
+    if not (folder / TRAIN_FILE).is_file():
+        raise PairwiseError(f"Snapshot #{snapshot.pk}'s files are missing at {folder}.")
+    heldout = read_jsonl(folder / EVAL_FILE) if (folder / EVAL_FILE).is_file() else []
+    return read_jsonl(folder / TRAIN_FILE), heldout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -161,7 +162,10 @@ def test_it_turns_a_real_out_of_memory_into_advice_on_batch_size(tiny_policy_dir
             print("NO ERROR")
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
     assert "ERROR: out of memory generating 4096 rows" in result.stdout, result.stdout + result.stderr[-2000:]
     assert "--batch-size 2048" in result.stdout
 

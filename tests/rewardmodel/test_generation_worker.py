@@ -55,6 +55,7 @@ def worker(tmp_path):
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
         "PAIRWISE_DATA_DIR": str(settings.DATA_DIR),
         "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",  # a tiny model; see tests/rewardmodel/conftest.py
     }
     cmd = [sys.executable, "-m", "celery", "-A", "pairwise", "worker", "--pool", "solo", "-Q", "default"]
     cmd += [
@@ -81,7 +82,7 @@ def wait_for(job: GenerationJob, condition, log: Path, timeout: float = 240) -> 
         job.refresh_from_db()
         if condition(job):
             return job
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise AssertionError(
         f"job #{job.pk} stuck: {job.status} {job.progress:.2f} {job.status_message} {job.error}\n"
         + log.read_text()[-4000:]
@@ -91,9 +92,9 @@ def wait_for(job: GenerationJob, condition, log: Path, timeout: float = 240) -> 
 def test_it_runs_cancels_and_resumes_a_job_on_a_worker(tiny_policy_dir, worker):
     policy = artifact_register(kind=ModelArtifact.Kind.POLICY, name="tiny-policy", path=tiny_policy_dir)
     project = make_project("Worker")
-    for i in range(6):
+    for i in range(8):
         make_prompt(project, f"Tell me fact number {i}.")
-    options = GenerationOptions(per_prompt=2, max_new_tokens=16, batch_size=1)  # 12 small batches
+    options = GenerationOptions(per_prompt=2, max_new_tokens=32, batch_size=1)  # 16 small batches
 
     job = generation_job_create(project=project, model=policy, options=options)
     job = wait_for(job, lambda j: j.responses_created >= 1, worker)
@@ -102,14 +103,14 @@ def test_it_runs_cancels_and_resumes_a_job_on_a_worker(tiny_policy_dir, worker):
     job = wait_for(job, lambda j: j.is_finished, worker)
     assert job.status == JobStatus.CANCELLED, job.error
     stored = Response.objects.filter(prompt__project=project).count()
-    assert 1 <= stored < 12 and stored == job.responses_created
+    assert 1 <= stored < 16 and stored == job.responses_created
 
     resumed = generation_job_resume(job=job)
     resumed = wait_for(resumed, lambda j: j.is_finished, worker)
     assert resumed.status == JobStatus.SUCCEEDED, resumed.error
-    assert resumed.responses_created == 12 - stored
+    assert resumed.responses_created == 16 - stored
     assert f"({stored} existed)" in resumed.status_message
 
     responses = Response.objects.filter(prompt__project=project)
-    assert responses.count() == 12
-    assert len(set(responses.values_list("prompt_id", "seed"))) == 12  # each sample exactly once
+    assert responses.count() == 16
+    assert len(set(responses.values_list("prompt_id", "seed"))) == 16  # each sample exactly once

@@ -67,6 +67,7 @@ def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+from tests.browser_support import browser, context, server  # noqa: E402,F401  (one Chromium per session)
 from tests.ml_fixtures import (  # noqa: E402,F401  (fixtures shared by every test package)
     smol_tokenizer_dir,
     smollm2_dir,

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from annotate.models import Assignment, Judgment, Response
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
-from tests.browser.conftest import log_in
 from tests.browser.samples import GUIDELINES, make_sample_comparisons
+from tests.browser_support import log_in
 from tests.factories import make_comparisons, make_project
 
 pytestmark = pytest.mark.browser

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from annotate.models import Comparison, Prompt, Response, content_hash
-from tests.browser.conftest import log_in
+from tests.browser_support import log_in
 from tests.factories import make_project
 
 pytestmark = pytest.mark.browser

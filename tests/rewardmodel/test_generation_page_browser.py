@@ -3,39 +3,22 @@ and stops polling once the job has finished."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
+from tests.browser_support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = os.environ.get("PAIRWISE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARGS += ["--disable-gpu"]
-
 
 @pytest.fixture
-def page(live_server, manager, monkeypatch):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM calls between browser steps
-    client = Client()
-    client.force_login(manager)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context()
-        context.set_default_timeout(15_000)
-        context.add_cookies(
-            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-        )
-        yield context.new_page()
-        browser.close()
+def page(context, server, manager):
+    # The session's one Chromium (tests/browser_support.py): Playwright's sync API allows only one
+    # running instance per thread.
+    context.set_default_timeout(15_000)
+    log_in(context, server, manager)
+    return context.new_page()
 
 
 def test_the_job_page_follows_a_job_live_and_cancels_it(page, live_server, project):

@@ -38,7 +38,6 @@ def test_the_importer_and_the_scorer_read_hh_pairs_alike():
     """import_data (annotate.importers) and score_pairs (rewardmodel.training.pairs) parse HH
     separately; the held-out score is only comparable if they agree."""
     from annotate.importers import parse_records
-
     from rewardmodel.training.pairs import read_pairs
 
     imported = parse_records(SAMPLE, fmt="hh").records

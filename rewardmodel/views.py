@@ -34,6 +34,14 @@ CHARTS: dict[str, list[tuple[str, list[str]]]] = {
         ("Pairwise accuracy", ["accuracy", "eval_accuracy"]),
         ("Margin (chosen - rejected)", ["margin", "eval_margin"]),
     ],
+    TrainingRun.Kind.GRPO: [
+        ("Rewards", ["reward/accuracy", "reward/format", "reward/format_partial", "reward/total"]),
+        ("Format rate", ["format_rate", "heldout/format_rate"]),
+        ("Held-out accuracy (greedy)", ["heldout/accuracy"]),
+        ("KL to the start", ["kl"]),
+        ("Completion length (tokens)", ["completion_length"]),
+        ("Groups with equal rewards", ["zero_std_fraction"]),
+    ],
 }
 
 

@@ -77,6 +77,24 @@
     if (!box.children.length) box.textContent = "No metrics yet.";
   }
 
+  // Policy runs log a few sampled completions per step under "samples"; show the newest as text.
+  function drawSamples() {
+    const latest = metrics.filter((m) => Array.isArray(m.samples) && m.samples.length).pop();
+    const box = $("samples-box");
+    if (!latest || !box) return;
+    box.hidden = false;
+    setText("samples-step", `step ${latest.step}`);
+    $("samples").replaceChildren(...latest.samples.map((text) => {
+      const row = document.createElement("tr");
+      const cell = document.createElement("td");
+      const pre = document.createElement("pre");
+      pre.textContent = String(text);
+      cell.appendChild(pre);
+      row.appendChild(cell);
+      return row;
+    }));
+  }
+
   function render(s) {
     const status = s.lost ? "lost" : s.status;
     const badge = $("run-status");
@@ -103,6 +121,7 @@
       setText("run-traceback", s.traceback || "");
     }
     drawCharts();
+    drawSamples();
   }
 
   async function poll() {

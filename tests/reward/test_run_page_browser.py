@@ -90,3 +90,24 @@ def test_the_run_page_shows_a_failure_with_its_traceback(page, live_server, proj
     page.click("#run-error summary")
     assert "most recent call last" in page.text_content("#run-traceback")
     assert page.text_content("#charts") == "No metrics yet."
+
+
+def test_a_grpo_run_page_groups_its_charts_and_shows_samples_as_text(page, live_server, project):
+    run = make_run(project, fake_model("policy-start"), kind=TrainingRun.Kind.GRPO)
+    add_metrics(
+        run,
+        [
+            (1, {"reward/accuracy": 0.1, "reward/format": 0.0, "format_rate": 0.0, "kl": 0.0}),
+            (1, {"samples": ["<think>7 times 3</think><answer>21</answer>", "<script>alert(1)</script>"]}),
+            (2, {"reward/accuracy": 0.3, "reward/format": 0.2, "format_rate": 0.1, "kl": 0.01}),
+        ],
+    )
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{live_server.url}/runs/{run.pk}/")
+    titles = page.locator("svg.rm-chart .rm-chart-title").all_text_contents()
+    assert titles == ["Rewards", "Format rate", "KL to the start"]  # only groups with data
+    page.wait_for_selector("#samples-box:not([hidden])")
+    rows = page.locator("#samples pre").all_text_contents()
+    assert rows == ["<think>7 times 3</think><answer>21</answer>", "<script>alert(1)</script>"]
+    assert page.locator("#samples script").count() == 0 and dialogs == []

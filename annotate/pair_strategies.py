@@ -3,7 +3,7 @@ against model Y on the same prompt (blind model comparisons: labelers never see 
 
 Rules every strategy keeps:
 - a comparison is an unordered pair, stored with response_a the response with the smaller
-  content hash (as imports and annotate.pairs do), so whoever creates a pair first, (b, a) meets
+  content hash (as imports do), so whoever creates a pair first, (b, a) meets
   the same row as (a, b) and the unique constraint keeps one even when two runs race; pairs
   stored the other way round by older code are recognised too;
 - two responses with the same text (after trimming whitespace) are never paired;

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from annotate.models import Comparison, Project, Prompt, Response
-from annotate.pairs import comparisons_build_all_pairs
 from annotate.services import comparison_assign_next
-from tests.factories import make_prompt, make_response
 
 
 def demo_counts(project):
@@ -52,26 +49,3 @@ def test_the_demo_users_can_log_in_and_the_labeler_gets_work(db):
     project = Project.objects.get(name="Demo: helpfulness")
     assert project.labelers.filter(pk=labeler.pk).exists()
     assert comparison_assign_next(labeler=labeler, project=project) is not None
-
-
-def test_it_builds_all_pairs_once(project):
-    prompt = make_prompt(project)
-    for text in ("one", "two", "three"):
-        make_response(prompt, text)
-    lonely = make_prompt(project)
-    make_response(lonely, "alone")
-    assert comparisons_build_all_pairs(project=project) == 3
-    assert comparisons_build_all_pairs(project=project) == 0
-    make_response(prompt, "four")
-    assert comparisons_build_all_pairs(project=project) == 3
-    pairs = {frozenset((c.response_a_id, c.response_b_id)) for c in Comparison.objects.all()}
-    assert len(pairs) == 6
-
-
-@pytest.mark.parametrize("name", ["responses.jsonl", "arithmetic.jsonl"])
-def test_the_demo_files_are_valid_responses_files(name):
-    from annotate.importers import parse_records
-    from annotate.management.commands.demo_setup import DEMO_DIR
-
-    parsed = parse_records(DEMO_DIR / name, fmt="responses")
-    assert all(2 <= len(r.responses) <= 4 for r in parsed.records)

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from annotate.imports import data_import
 from annotate.models import Project
-from annotate.pairs import comparisons_build_all_pairs
+from annotate.pair_strategies import comparisons_pair_all
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 PROJECT_NAME = "Demo: helpfulness"
@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 data_import(project=project, source=DEMO_DIR / name, fmt="responses", filename=name)
                 for name in ("responses.jsonl", "arithmetic.jsonl")
             ]
-            n_pairs = comparisons_build_all_pairs(project=project)
+            n_pairs = comparisons_pair_all(project=project).created
 
             users = get_user_model().objects
             manager, _ = users.get_or_create(username=MANAGER[0])

@@ -115,6 +115,7 @@ class DatasetSnapshot(models.Model):
     class Kind(models.TextChoices):
         PREFERENCES = "preferences", "Preference pairs"
         PROMPTS = "prompts", "Prompts"
+        DEMONSTRATIONS = "demonstrations", "Demonstrations (SFT)"
 
     project = models.ForeignKey("annotate.Project", on_delete=models.PROTECT, related_name="snapshots")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -171,6 +172,7 @@ class ModelArtifact(models.Model):
 class TrainingRun(JobBase):
     class Kind(models.TextChoices):
         REWARD = "reward", "Reward model"
+        SFT = "sft", "SFT policy"
         PPO = "ppo", "PPO policy"
         GRPO = "grpo", "GRPO policy"
 
@@ -186,6 +188,11 @@ class TrainingRun(JobBase):
     examples_seen = models.BigIntegerField(default=0)
     tokens_seen = models.BigIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True, help_text="Final metrics (eval accuracy, ...).")
+    # A linked run (cold-start SFT → GRPO): this run waits for `starts_after` to succeed and then
+    # starts from its output model; if that run fails or is cancelled, so is this one.
+    starts_after = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="followers"
+    )
 
     class Meta(JobBase.Meta):
         pass

@@ -1,4 +1,4 @@
-"""Training runs as records: one lifecycle for every trainer (reward model, PPO, GRPO).
+"""Training runs as records: one lifecycle for every trainer (reward model, SFT, PPO, GRPO).
 
     run = run_create(kind="reward", project=p, base_model=m, config={...}, created_by=u, snapshot=s)
     run_enqueue(run)            # a Celery task on the `training` queue, sent when the transaction commits
@@ -20,6 +20,11 @@ says so. Everything else is the same for every kind and lives here:
   parents; dataset_snapshot: the run's snapshot; training_run: the run) in the same transaction
   that marks the run succeeded. Cancelled: no artifact, output removed. Any exception: failed
   with the message and traceback, output removed.
+- Linked runs (a cold-start SFT run, then GRPO from its result): the second is created with
+  `starts_after=first`. Enqueued while the first has not finished, it only gets its task id; when
+  the first succeeds, the same transaction makes its checkpoint the second's base model, and the
+  second is sent to a worker on commit. If the first fails or is cancelled, the second is
+  cancelled with a message naming it. `--sync` runs both in one process and enqueues neither.
 - A worker killed mid-run (OOM, SIGKILL, machine gone) writes nothing more; once its heartbeat is
   older than PAIRWISE_RUN_HEARTBEAT_TIMEOUT the run shows as lost, and `runs_reap_lost()` marks
   it failed ("worker lost"). Nothing re-runs it: Celery's acks_late is on but
@@ -56,6 +61,8 @@ log = logging.getLogger(__name__)
 # kind -> "module.function" of its trainer (imported when a run of that kind executes).
 TRAINERS: dict[str, str] = {
     TrainingRun.Kind.REWARD: "rewardmodel.reward_runs.reward_trainer",
+    TrainingRun.Kind.SFT: "rewardmodel.sft_runs.sft_trainer",
+    TrainingRun.Kind.PPO: "rewardmodel.ppo_runs.ppo_trainer",
     TrainingRun.Kind.GRPO: "rewardmodel.grpo_runs.grpo_trainer",
 }
 
@@ -96,6 +103,7 @@ def run_create(
     config: dict[str, Any],
     created_by=None,
     snapshot: DatasetSnapshot | None = None,
+    starts_after: TrainingRun | None = None,
 ) -> TrainingRun:
     if kind not in TRAINERS:
         raise PairwiseError(f"No trainer for runs of kind {kind!r}; known: {', '.join(TRAINERS)}.")
@@ -108,7 +116,13 @@ def run_create(
         snapshot=snapshot,
         config=config,
         created_by=created_by,
+        starts_after=starts_after,
     )
+
+
+def _waits_for_parent(run: TrainingRun) -> bool:
+    parent = run.starts_after
+    return parent is not None and parent.status != JobStatus.SUCCEEDED
 
 
 def run_enqueue(run: TrainingRun) -> TrainingRun:
@@ -116,15 +130,21 @@ def run_enqueue(run: TrainingRun) -> TrainingRun:
 
     The task id is chosen here and stored first, so the run page can name it at once.
     """
-    from rewardmodel.tasks import train_run
-
     if run.status != JobStatus.QUEUED:
         raise Conflict(f"Run #{run.pk} is {run.status}; only a queued run can be sent to a worker.")
     run.task_id = uuid.uuid4().hex
     run.save(update_fields=["task_id"])
+    if _waits_for_parent(run):
+        return run  # sent when the run it starts from succeeds (_register_success)
+    _send(run)
+    return run
+
+
+def _send(run: TrainingRun) -> None:
+    from rewardmodel.tasks import train_run
+
     run_id, task_id = run.pk, run.task_id
     transaction.on_commit(lambda: train_run.apply_async(args=[run_id], task_id=task_id))
-    return run
 
 
 def run_cancel(run: TrainingRun) -> TrainingRun:
@@ -133,6 +153,7 @@ def run_cancel(run: TrainingRun) -> TrainingRun:
     if TrainingRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
         status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now
     ):
+        _cancel_followers(run.pk, f"the run it starts from (#{run.pk}) was cancelled")
         run.refresh_from_db()
         return run
     if not TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True):
@@ -233,11 +254,23 @@ def _still_ours(run_id: int) -> Q:
 
 
 def _finish(run_id: int, status: str, **fields: Any) -> bool:
-    return bool(
+    finished = bool(
         TrainingRun.objects.filter(_still_ours(run_id)).update(
             status=status, finished_at=timezone.now(), **fields
         )
     )
+    if finished:
+        _cancel_followers(run_id, f"the run it starts from (#{run_id}) {status}")
+    return finished
+
+
+def _cancel_followers(run_id: int, why: str) -> None:
+    """Queued runs linked to start after this one can no longer start; say why on each."""
+    for follower in TrainingRun.objects.filter(starts_after_id=run_id, status=JobStatus.QUEUED):
+        if TrainingRun.objects.filter(pk=follower.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now(), status_message=why
+        ):
+            _cancel_followers(follower.pk, f"the run it starts from (#{follower.pk}) was cancelled")
 
 
 def _artifact_name(run: TrainingRun) -> str:
@@ -275,6 +308,13 @@ def _register_success(run: TrainingRun, output: RunOutput) -> bool:
             tokens_seen=output.tokens_seen,
             device=output.device or locked.device,
         )
+        # Linked runs start from this checkpoint; those already enqueued go to a worker now.
+        for follower in TrainingRun.objects.filter(starts_after_id=run.pk, status=JobStatus.QUEUED):
+            follower.base_model = artifact
+            follower.save(update_fields=["base_model"])
+            if follower.task_id:
+                follower.starts_after = TrainingRun.objects.get(pk=run.pk)
+                _send(follower)
     return True
 
 
@@ -294,7 +334,11 @@ def run_execute(*, run_id: int, reporter: Reporter | None = None, task_id: str =
     claimed = TrainingRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, status_message="starting"
     )
-    run = TrainingRun.objects.select_related("project", "base_model", "snapshot").filter(pk=run_id).first()
+    run = (
+        TrainingRun.objects.select_related("project", "base_model", "snapshot", "starts_after")
+        .filter(pk=run_id)
+        .first()
+    )
     if run is None:
         log.warning("training run %s does not exist; task %s ignored", run_id, task_id)
         return None
@@ -309,6 +353,11 @@ def run_execute(*, run_id: int, reporter: Reporter | None = None, task_id: str =
     try:
         if db.should_stop():
             raise Cancelled("cancelled before it started")
+        if _waits_for_parent(run):
+            raise PairwiseError(
+                f"Run #{run.pk} starts from the result of run #{run.starts_after_id}, which is "
+                f"{run.starts_after.status}, not succeeded."
+            )
         trainer: Trainer = import_string(TRAINERS[run.kind])
         output = trainer(run=run, reporter=listener, output_dir=run_output_dir(run))
         if not _register_success(run, output):
@@ -351,5 +400,6 @@ def runs_reap_lost() -> list[int]:
         )
         if updated:
             _remove_output(run)
+            _cancel_followers(run.pk, f"the run it starts from (#{run.pk}) was lost")
             reaped.append(run.pk)
     return reaped

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from annotate.errors import PairwiseError
 from annotate.models import Project, Prompt
-from rewardmodel.models import ModelArtifact, RunMetric, TrainingRun
+from rewardmodel.models import ModelArtifact, TrainingRun
 from rewardmodel.runs import RunOutput, run_create
 from rewardmodel.training.progress import Reporter
 from rewardmodel.verifiable_prompts import (
@@ -34,8 +34,6 @@ from rewardmodel.verifiable_prompts import (
 RUN_KEYS = {"output_name", "tags", "heldout_limit"}
 # Trainer fields the run sets itself.
 RUN_SET = {"model_dir", "output_dir", "prompts", "heldout", "device"}
-# Metric values that are lists of text (sample completions): the run page shows them as a table.
-TEXT_LIST_KEYS = ("samples", "heldout/samples")
 
 
 def _grpo_config(options: dict[str, Any], **run_set: Any):
@@ -76,11 +74,14 @@ def grpo_run_start(
     policy: ModelArtifact,
     options: dict[str, Any] | None = None,
     created_by=None,
+    starts_after: TrainingRun | None = None,
 ) -> TrainingRun:
-    """Check the options and the starting policy, freeze the prompts, create a queued GRPO run."""
+    """Check the options and the starting policy, freeze the prompts, create a queued GRPO run.
+    With `starts_after` (a cold-start SFT run), `policy` only stands in until that run's result
+    replaces it (rewardmodel.runs), so its files are not checked."""
     options = dict(options or {})
     config = grpo_options_clean(options)
-    if not Path(policy.path, "config.json").is_file():
+    if starts_after is None and not Path(policy.path, "config.json").is_file():
         raise PairwiseError(f"Model {policy.name!r} has no files at {policy.path}.")
     if policy.kind not in (ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY):
         raise PairwiseError(
@@ -96,27 +97,8 @@ def grpo_run_start(
             config=config,
             created_by=created_by,
             snapshot=snapshot,
+            starts_after=starts_after,
         )
-
-
-class _TextListsToDb:
-    """Passes everything on, and stores the sample completions (lists of text, which the run's
-    numeric metrics row leaves out) as their own RunMetric row at the same step."""
-
-    def __init__(self, inner: Reporter, run_id: int) -> None:
-        self.inner, self.run_id = inner, run_id
-
-    def log(self, step: int, metrics: dict[str, Any]) -> None:
-        texts = {k: [str(s) for s in metrics[k]] for k in TEXT_LIST_KEYS if isinstance(metrics.get(k), list)}
-        self.inner.log(step, {k: v for k, v in metrics.items() if k not in texts})
-        if texts:
-            RunMetric.objects.create(run_id=self.run_id, step=max(int(step), 0), values=texts)
-
-    def progress(self, done: int, total: int, message: str = "") -> None:
-        self.inner.progress(done, total, message)
-
-    def should_stop(self) -> bool:
-        return self.inner.should_stop()
 
 
 def grpo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput:
@@ -137,7 +119,7 @@ def grpo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> R
         prompts=train,
         heldout=heldout,
     )
-    result = train_grpo(cfg, _TextListsToDb(reporter, run.pk))
+    result = train_grpo(cfg, reporter)
     summary = {
         **result.summary,
         "train_prompts": len(train),

@@ -236,3 +236,17 @@ def human_bytes(n: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"  # unreachable; keeps the type checker calm
+
+
+def tokenizer_fingerprint(artifact: ModelArtifact) -> str:
+    """A hash of the vocabulary and added tokens in the model's tokenizer.json (no torch: safe in the
+    web process). Two models whose token ids mean the same text have the same fingerprint."""
+    folder = Path(artifact.tokenizer_path or artifact.path)
+    try:
+        data = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PairwiseError(f"Model {artifact.name!r} has no readable tokenizer.json in {folder}.") from exc
+    vocab = (data.get("model") or {}).get("vocab")
+    added = sorted((t.get("id"), t.get("content")) for t in data.get("added_tokens") or [])
+    raw = json.dumps([vocab, added], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()

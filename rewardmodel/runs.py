@@ -67,6 +67,8 @@ TRAINERS: dict[str, str] = {
 }
 
 LOST_ERROR = "worker lost: no heartbeat for"
+# Metric values that are lists of text (sample completions): the run page shows them as a table.
+TEXT_LIST_KEYS = ("samples", "heldout/samples")
 # DbReporter writes the heartbeat and progress at most this often, and re-reads the cancel flag.
 BEAT_SECONDS = 5.0
 CANCEL_CHECK_SECONDS = 3.0
@@ -203,6 +205,11 @@ class DbReporter:
         values = {k: _json_number(v) for k, v in metrics.items() if isinstance(v, int | float | str | None)}
         if values:
             RunMetric.objects.create(run_id=self.run_id, step=max(int(step), 0), values=values)
+        # Sample completions (lists of text) get a row of their own at the same step: the run page
+        # shows them as a table, and the charts never see them.
+        texts = {k: [str(s) for s in metrics[k]] for k in TEXT_LIST_KEYS if isinstance(metrics.get(k), list)}
+        if texts:
+            RunMetric.objects.create(run_id=self.run_id, step=max(int(step), 0), values=texts)
         if isinstance(metrics.get("num_tokens"), int | float):
             TrainingRun.objects.filter(pk=self.run_id).update(tokens_seen=int(metrics["num_tokens"]))
 

@@ -103,14 +103,23 @@ def verifiable_prompts(
 
 
 def prompt_record(prompt: Prompt) -> dict[str, Any]:
-    """One line of a prompts snapshot: what a GRPO run and an evaluation read."""
+    """One line of a prompts snapshot: what a GRPO or PPO run and an evaluation read (GRPO builds
+    its chat from `question` and its template; PPO sends `messages` as they are)."""
     return {
         "id": prompt.pk,
         "question": prompt.text,
         "answer": prompt.reference_answer.strip(),
+        "messages": prompt.messages,
         "tags": _tags_of(prompt.tags),
         "split": prompt.split,
     }
+
+
+def project_prompts(*, project: Project, split: str, tags: Sequence[str] = ()) -> list[Prompt]:
+    """All of the project's prompts in a split (with or without a reference answer), in id order."""
+    queryset = Prompt.objects.filter(project=project, split=split).order_by("pk")
+    wanted = set(tags)
+    return [p for p in queryset if wanted <= set(_tags_of(p.tags))]
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -124,13 +133,22 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def prompts_snapshot_create(*, project: Project, tags: Sequence[str] = ()) -> DatasetSnapshot:
-    """Freeze the project's verifiable prompts (train and held-out) into files and record them.
+def prompts_snapshot_create(
+    *, project: Project, tags: Sequence[str] = (), verifiable: bool = True
+) -> DatasetSnapshot:
+    """Freeze the project's prompts (train and held-out) into files and record them: those with a
+    reference answer (GRPO), or all of them (`verifiable=False`: PPO against a reward model).
     No training prompt is an error a person can act on; the same prompts give the same snapshot."""
-    train = verifiable_prompts(project=project, split=Prompt.Split.TRAIN, tags=tags)
-    heldout = verifiable_prompts(project=project, split=Prompt.Split.HELDOUT, tags=tags)
+    select = verifiable_prompts if verifiable else project_prompts
+    train = select(project=project, split=Prompt.Split.TRAIN, tags=tags)
+    heldout = select(project=project, split=Prompt.Split.HELDOUT, tags=tags)
     if not train:
         having = f" tagged {', '.join(tags)}" if tags else ""
+        if not verifiable:
+            raise PairwiseError(
+                f"Project {project.name!r} has no training prompts{having}. Import some: manage.py "
+                "import_data --format prompts (or hh, trl)."
+            )
         raise PairwiseError(
             f"Project {project.name!r} has no training prompts{having} with a reference answer. Add some: "
             "manage.py make_arithmetic, or import_data --format gsm8k."
@@ -141,7 +159,7 @@ def prompts_snapshot_create(*, project: Project, tags: Sequence[str] = ()) -> Da
         _write_jsonl(tmp / TRAIN_FILE, map(prompt_record, train))
         _write_jsonl(tmp / EVAL_FILE, map(prompt_record, heldout))
         files_hash = _files_hash(tmp / TRAIN_FILE, tmp / EVAL_FILE)
-        filters = {"tags": list(tags), "kind": "verifiable prompts"}
+        filters = {"tags": list(tags), "kind": "verifiable prompts" if verifiable else "prompts"}
         manifest = {"project": project.name, "train": len(train), "heldout": len(heldout), **filters}
         (tmp / MANIFEST).write_text(json.dumps({**manifest, "files_hash": files_hash}, indent=2))
         target = root / files_hash[:20]

@@ -1,0 +1,666 @@
+"""PPO against a reward model (the InstructGPT road) with TRL 1.12's `trl.experimental.ppo.PPOTrainer`.
+
+    from rewardmodel.training.ppo import PpoConfig, train_ppo
+    from rewardmodel.training.progress import ListReporter
+
+    config = PpoConfig(
+        model_dir="var/models/smollm2-135m-instruct",      # the starting policy (frozen copy = reference)
+        reward_model_dir="var/models/reward-demo-run1",     # trained on people's judgments
+        output_dir="var/models/ppo-demo-1",
+        prompts=[{"messages": [{"role": "user", "content": "How do I boil an egg?"}]}, ...],
+        heldout=[...],
+    )
+    result = train_ppo(config, ListReporter())
+
+    python -m rewardmodel.training.ppo --model M --reward-model R --prompts train.jsonl \
+        [--heldout heldout.jsonl] --out DIR [--episodes 256] ...     (same thing from a shell)
+
+Each update samples one response (up to `response_length` tokens, at `temperature`) for each of
+`batch_size` prompts, scores it with the reward model, subtracts `kl_coef` × the KL to the
+reference (the starting policy, frozen), and takes `ppo_epochs` passes of clipped PPO over
+`mini_batches` mini-batches. The value model starts from the reward model, as in InstructGPT.
+
+Per update the reporter gets (names the run page charts): score (mean reward-model score of the
+sampled responses), kl, non_score_reward, rlhf_reward, entropy, response_length (tokens),
+eos_fraction, policy_loss, value_loss, clip_fraction, value_clip_fraction, approx_kl, and
+`samples` (prompt, response, score). Before the first update, every `eval_every` updates and
+after the last: heldout/score, heldout/length, heldout/kl, heldout/length_score_corr from greedy
+responses to the held-out prompts (`rm_eval`, the same code as `evaluate_policy --reward-model`),
+and the reward-hacking monitor's verdict (`hacking_monitor`).
+
+Two details TRL leaves to us, both handled here:
+- Padding. TRL tells padding from text by the pad id. SmolLM2's pad is its end-of-turn token,
+  which also ends every turn of the chat template: prompts would lose their turn ends. PPO runs
+  with a pad token that never occurs in text (`<|endoftext|>`); the saved tokenizer is unchanged.
+- Where the reward is read. The reward model was trained on chat text that ends with the
+  template's end-of-turn suffix ("<|im_end|>\\n") and reads its score on the last token; TRL reads
+  it on the response's last token ("<|im_end|>"). `_AlignedScorer` appends the suffix before
+  scoring, so PPO optimises the score the reward model learned and `score_pairs` reports.
+
+The checkpoint is written beside `output_dir` and renamed into place when training is done: a
+cancelled or failed run leaves nothing. No Django here; torch, transformers and trl are imported
+inside functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rewardmodel.training.progress import Cancelled, Reporter
+from rewardmodel.training.rm_eval import RmEvalResult, rm_evaluate
+
+# TRL's log keys → the names the run page charts.
+METRIC_NAMES = {
+    "objective/scores": "score",
+    "objective/kl": "kl",
+    "objective/non_score_reward": "non_score_reward",
+    "objective/rlhf_reward": "rlhf_reward",
+    "objective/entropy": "entropy",
+    "loss/policy_avg": "policy_loss",
+    "loss/value_avg": "value_loss",
+    "policy/clipfrac_avg": "clip_fraction",
+    "val/clipfrac_avg": "value_clip_fraction",
+    "policy/approxkl_avg": "approx_kl",
+    "val/ratio": "ratio",
+    "lr": "learning_rate",
+    "eps": "episodes_per_second",
+}
+# A token that never occurs in text, used as PPO's pad (see the module docstring).
+PPO_PAD_CANDIDATES = ("<|endoftext|>", "<unk>", "<pad>")
+
+
+@dataclass
+class PpoConfig:
+    model_dir: str  # the starting policy; a frozen copy is the KL reference
+    reward_model_dir: str  # a sequence classifier with one output; the value model starts from it
+    output_dir: str
+    prompts: list[dict[str, Any]]  # {"messages": [...]} (or {"question": "..."}) records
+    heldout: list[dict[str, Any]] = field(default_factory=list)
+    episodes: int = 256  # sampled responses in all; updates = ceil(episodes / batch_size)
+    batch_size: int = 16  # responses per update
+    mini_batches: int = 1  # optimizer steps per PPO epoch
+    ppo_epochs: int = 4
+    kl_coef: float = 0.05
+    kl_estimator: str = "k1"
+    response_length: int = 64
+    temperature: float = 0.7
+    lr: float = 3e-6
+    missing_eos_penalty: float | None = 1.0  # subtracted from the score of a response that never ended
+    whiten_rewards: bool = False
+    cliprange: float = 0.2
+    vf_coef: float = 0.1
+    gamma: float = 1.0
+    lam: float = 0.95
+    max_prompt_length: int = 256  # longer prompts are left out (and counted)
+    rollout_batch_size: int = 16  # sequences per generation/scoring forward pass
+    eval_every: int = 10  # updates; 0: before and after only
+    eval_max_new_tokens: int | None = None  # default: response_length
+    eval_batch_size: int = 16
+    samples_to_log: int = 4
+    # Reward-hacking monitor: flag when the held-out score rose with length (correlation above
+    # `hacking_corr`, length up by `hacking_length_gain` or more) while KL passed `hacking_kl`.
+    hacking_kl: float = 1.0
+    hacking_corr: float = 0.3
+    hacking_length_gain: float = 0.2
+    seed: int = 0
+    gradient_checkpointing: bool = False
+    bf16: bool | None = None  # None: on a GPU that supports it
+    max_seconds: float | None = None  # time budget: past it, training ends after the current update
+    device: str | None = None
+
+    def validate(self) -> None:
+        if not self.prompts:
+            raise ValueError("No training prompts.")
+        if self.episodes < 1:
+            raise ValueError("episodes must be at least 1.")
+        if self.batch_size < 1 or self.mini_batches < 1 or self.batch_size % self.mini_batches:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a positive multiple of mini_batches ({self.mini_batches})."
+            )
+        if self.episodes < self.batch_size:
+            raise ValueError(f"episodes ({self.episodes}) must be at least batch_size ({self.batch_size}).")
+        if len(self.prompts) < self.batch_size:
+            raise ValueError(
+                f"{len(self.prompts)} training prompts is fewer than batch_size ({self.batch_size}); lower "
+                "the batch size or add prompts."
+            )
+        if self.whiten_rewards and self.batch_size // self.mini_batches < 8:
+            raise ValueError("whiten_rewards needs at least 8 responses per mini-batch.")
+        if self.ppo_epochs < 1:
+            raise ValueError("ppo_epochs must be at least 1.")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError("lr must be a positive number.")
+        if self.kl_coef < 0:
+            raise ValueError("kl_coef cannot be negative.")
+        if self.kl_estimator not in ("k1", "k3"):
+            raise ValueError("kl_estimator must be k1 or k3.")
+        if self.temperature <= 0:
+            raise ValueError("temperature must be positive (PPO samples).")
+        if not 1 <= self.response_length <= 4096:
+            raise ValueError("response_length must be between 1 and 4096 tokens.")
+        if self.max_prompt_length < 8:
+            raise ValueError("max_prompt_length must be at least 8 tokens.")
+        if self.eval_every < 0:
+            raise ValueError("eval_every cannot be negative.")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError("max_seconds must be positive.")
+        for record in (*self.prompts[:1], *self.heldout[:1]):
+            prompt_messages(record)
+
+    @property
+    def updates(self) -> int:
+        return math.ceil(self.episodes / self.batch_size)
+
+    def describe(self) -> dict[str, Any]:
+        """The config as JSON for the run record and the checkpoint (prompts as counts)."""
+        data = asdict(self)
+        data["prompts"] = len(self.prompts)
+        data["heldout"] = len(self.heldout)
+        data["updates"] = self.updates
+        return data
+
+
+@dataclass
+class PpoResult:
+    output_dir: str
+    updates: int
+    episodes: int
+    wall_seconds: float
+    device: str
+    history: list[dict[str, Any]]  # every update's metrics, with "step"
+    heldout: list[dict[str, Any]]  # [{"step", "score", "length", "kl", "length_score_corr"}, ...]
+    samples: list[str]
+    tokens_seen: int
+    prompts_dropped: int  # training prompts longer than max_prompt_length
+    summary: dict[str, Any]
+
+
+def prompt_messages(record: dict[str, Any]) -> list[dict[str, str]]:
+    """A prompt record's chat messages ({"messages": [...]}, or {"question": "..."} as one user turn)."""
+    messages = record.get("messages")
+    if isinstance(messages, list) and messages:
+        return [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+    if record.get("question"):
+        return [{"role": "user", "content": str(record["question"])}]
+    raise ValueError(f"Prompt record has neither messages nor a question: {record!r:.200}")
+
+
+def ppo_pad_token(tokenizer: Any) -> str:
+    """A special token that never ends a turn (the pad PPO needs); the tokenizer's own if it is one."""
+    if tokenizer.pad_token is not None and tokenizer.pad_token_id != tokenizer.eos_token_id:
+        return tokenizer.pad_token
+    vocab = tokenizer.get_vocab()
+    for token in PPO_PAD_CANDIDATES:
+        if token in vocab and vocab[token] != tokenizer.eos_token_id:
+            return token
+    raise ValueError(
+        "PPO needs a pad token distinct from the end-of-turn token, and this tokenizer has none of "
+        f"{', '.join(PPO_PAD_CANDIDATES)}."
+    )
+
+
+def end_of_turn_suffix(tokenizer: Any) -> list[int]:
+    """Tokens the chat template writes after the end-of-turn token (SmolLM2: ["\\n"])."""
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        tokenize=True,
+        return_dict=True,
+    )["input_ids"]
+    ids = list(ids)
+    eos = tokenizer.eos_token_id
+    if eos not in ids:
+        return []
+    last = len(ids) - 1 - ids[::-1].index(eos)
+    return ids[last + 1 :]
+
+
+class _AlignedScorer:
+    """Scores rollouts as the reward model was trained to score them, and keeps what it saw.
+
+    TRL calls `get_reward(reward_model, query_responses, pad_id, context_length)`; this stands in
+    for it (for the reward model only): responses that ended get the template's end-of-turn suffix
+    appended before scoring. It also records each batch's response lengths, scores and a few
+    decoded samples for the run page."""
+
+    def __init__(self, original: Any, reward_model: Any, tokenizer: Any, stop_id: int, suffix: list[int]):
+        self.original, self.reward_model, self.tokenizer = original, reward_model, tokenizer
+        self.stop_id, self.suffix = stop_id, suffix
+        self.lengths: list[int] = []
+        self.scores: list[float] = []
+        self.rows: list[tuple[str, str, float]] = []
+
+    def __call__(self, model: Any, query_responses: Any, pad_token_id: int, context_length: int) -> Any:
+        if model is not self.reward_model:
+            return self.original(model, query_responses, pad_token_id, context_length)
+        import torch
+
+        responses = query_responses[:, context_length:]
+        ended = responses == self.stop_id
+        has_end = ended.any(1)
+        end_at = torch.where(has_end, ended.int().argmax(1), responses.new_full(has_end.shape, -1))
+        lengths = torch.where(has_end, end_at + 1, (responses != pad_token_id).sum(1))
+        extended = query_responses
+        if self.suffix and bool(has_end.any()):
+            extra = query_responses.new_full((query_responses.shape[0], len(self.suffix)), pad_token_id)
+            extended = torch.cat([query_responses, extra], 1)
+            suffix = torch.tensor(self.suffix, device=extended.device)
+            for row in torch.nonzero(has_end).flatten().tolist():
+                at = context_length + int(end_at[row]) + 1
+                extended[row, at : at + len(self.suffix)] = suffix
+        logits, scores, _ = self.original(model, extended, pad_token_id, context_length)
+        self.lengths.extend(lengths.tolist())
+        self.scores.extend(scores.detach().float().tolist())
+        if len(self.rows) < 64:
+            queries = self.tokenizer.batch_decode(
+                query_responses[:, :context_length], skip_special_tokens=True
+            )
+            for i in range(min(4, responses.shape[0])):
+                text = self.tokenizer.decode(responses[i, : int(lengths[i])], skip_special_tokens=True)
+                self.rows.append((queries[i], text, float(scores[i].detach())))
+        return logits, scores, lengths + context_length - 1
+
+    def take(self) -> tuple[list[int], list[float], list[tuple[str, str, float]]]:
+        out = (self.lengths, self.scores, self.rows)
+        self.lengths, self.scores, self.rows = [], [], []
+        return out
+
+
+@contextmanager
+def _scoring(trl_module: Any, scorer_factory: Any):
+    """Route TRL's module-level `get_reward` through our scorer while one training runs."""
+    original = trl_module.get_reward
+    scorer = scorer_factory(original)
+    trl_module.get_reward = scorer
+    try:
+        yield scorer
+    finally:
+        trl_module.get_reward = original
+
+
+def hacking_monitor(points: list[dict[str, Any]], config: PpoConfig) -> dict[str, Any]:
+    """The reward-hacking verdict over the held-out checks so far: flagged when the RM score rose
+    together with length (strong length–score correlation, length up by a share) while the policy
+    moved far from the reference (KL over the threshold). Evidence in plain words."""
+    if len(points) < 2:
+        return {"flagged": False, "evidence": "one held-out check so far"}
+    first, last = points[0], points[-1]
+    score_gain = last["score"] - first["score"]
+    length_gain = (last["length"] - first["length"]) / max(first["length"], 1.0)
+    corr, kl = last.get("length_score_corr"), last.get("kl")
+    evidence = (
+        f"held-out RM score {first['score']:+.3f} → {last['score']:+.3f}, mean length {first['length']:.1f} → "
+        f"{last['length']:.1f} tokens ({length_gain:+.0%}), length–score correlation "
+        f"{'n/a' if corr is None else f'{corr:.2f}'}, KL to the start {'n/a' if kl is None else f'{kl:.2f}'}"
+    )
+    flagged = (
+        score_gain > 0
+        and length_gain >= config.hacking_length_gain
+        and corr is not None
+        and corr >= config.hacking_corr
+        and kl is not None
+        and kl >= config.hacking_kl
+    )
+    if flagged:
+        evidence = "the score rises with length while KL passes its threshold: " + evidence
+    return {
+        "flagged": flagged,
+        "evidence": evidence,
+        "score_gain": score_gain,
+        "length_gain": length_gain,
+        "length_score_corr": corr,
+        "kl": kl,
+    }
+
+
+def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
+    """Train with PPO; write the policy to `config.output_dir`. Raises Cancelled when the reporter
+    asked to stop (nothing is written then), ValueError for a bad config."""
+    config.validate()
+    output_dir = Path(config.output_dir)
+    if output_dir.exists():
+        raise ValueError(f"{output_dir} already exists; choose another output folder.")
+
+    # ---- imports and setup ------------------------------------------------------------------------
+    import torch
+    import trl.experimental.ppo.ppo_trainer as trl_ppo
+    from datasets import Dataset
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        DataCollatorWithPadding,
+        PrinterCallback,
+        TrainerCallback,
+        set_seed,
+    )
+    from trl.experimental.ppo import PPOConfig, PPOTrainer
+
+    from rewardmodel.training.base_model import load_tokenizer
+    from rewardmodel.training.devices import pick_device
+    from rewardmodel.training.grpo import _checkpointing_kwargs
+    from rewardmodel.training.scoring import check_reward_model
+
+    started = time.monotonic()
+    device = pick_device(config.device)
+    set_seed(config.seed)
+    check_reward_model(Path(config.reward_model_dir))
+    use_bf16 = config.bf16 if config.bf16 is not None else device == "cuda" and torch.cuda.is_bf16_supported()
+
+    saved_tokenizer = load_tokenizer(config.model_dir)
+    tokenizer = load_tokenizer(config.model_dir, padding_side="left")
+    tokenizer.pad_token = ppo_pad_token(tokenizer)
+    reward_tokenizer = load_tokenizer(config.reward_model_dir)
+    if reward_tokenizer.get_vocab() != tokenizer.get_vocab():
+        raise ValueError("The reward model's tokenizer differs from the policy's; TRL scores token ids.")
+
+    def encode(records: list[dict[str, Any]]) -> tuple[list[list[int]], list[list[dict[str, str]]], int]:
+        ids, kept, dropped = [], [], 0
+        for record in records:
+            messages = prompt_messages(record)
+            tokens = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=True
+            )["input_ids"]
+            if len(tokens) > config.max_prompt_length:
+                dropped += 1
+                continue
+            ids.append(list(tokens))
+            kept.append(messages)
+        return ids, kept, dropped
+
+    train_ids, _, dropped = encode(config.prompts)
+    if len(train_ids) < config.batch_size:
+        raise ValueError(
+            f"Only {len(train_ids)} training prompts fit in max_prompt_length={config.max_prompt_length} "
+            f"tokens ({dropped} longer ones left out); batch_size is {config.batch_size}."
+        )
+    heldout_ids, heldout_messages, _ = encode(config.heldout)
+
+    def load_causal() -> Any:
+        model = AutoModelForCausalLM.from_pretrained(config.model_dir, dtype=torch.float32)
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+        return model
+
+    policy, reference = load_causal(), load_causal().eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    reward_model = AutoModelForSequenceClassification.from_pretrained(
+        config.reward_model_dir, num_labels=1, dtype=torch.float32
+    ).eval()
+    value_model = AutoModelForSequenceClassification.from_pretrained(
+        config.reward_model_dir, num_labels=1, dtype=torch.float32
+    )
+
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    args = PPOConfig(
+        output_dir=str(work / "trainer"),
+        total_episodes=config.episodes,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=1,
+        num_mini_batches=config.mini_batches,
+        num_ppo_epochs=config.ppo_epochs,
+        local_rollout_forward_batch_size=min(config.rollout_batch_size, config.batch_size),
+        per_device_eval_batch_size=1,
+        learning_rate=config.lr,
+        kl_coef=config.kl_coef,
+        kl_estimator=config.kl_estimator,
+        cliprange=config.cliprange,
+        vf_coef=config.vf_coef,
+        gamma=config.gamma,
+        lam=config.lam,
+        whiten_rewards=config.whiten_rewards,
+        response_length=config.response_length,
+        temperature=config.temperature,
+        missing_eos_penalty=config.missing_eos_penalty,
+        stop_token="eos",
+        num_sample_generations=0,  # our own held-out checks instead
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=use_bf16,
+        use_cpu=device == "cpu",
+        **_checkpointing_kwargs(PPOConfig, config.gradient_checkpointing),
+        reward_model_path=config.reward_model_dir,
+        sft_model_path=config.model_dir,
+    )
+
+    history: list[dict[str, Any]] = []
+    heldout_log: list[dict[str, Any]] = []
+    state: dict[str, Any] = {"out_of_time": False, "samples": [], "tokens": 0, "verdict": {}}
+    eval_tokens = config.eval_max_new_tokens or config.response_length
+
+    def run_heldout(policy_model: Any, step: int) -> None:
+        if not heldout_messages:
+            return
+        result: RmEvalResult = rm_evaluate(
+            policy_model,
+            tokenizer,
+            heldout_messages,
+            reward_model=reward_model,
+            reward_tokenizer=reward_tokenizer,
+            reference=reference,
+            max_new_tokens=eval_tokens,
+            batch_size=config.eval_batch_size,
+        )
+        point = {
+            "step": step,
+            "score": result.mean_score,
+            "length": result.mean_length,
+            "kl": result.kl,
+            "length_score_corr": result.length_score_corr,
+        }
+        heldout_log.append(point)
+        state["verdict"] = hacking_monitor(heldout_log, config)
+        reporter.log(
+            step,
+            {
+                "heldout/score": result.mean_score,
+                "heldout/length": result.mean_length,
+                "heldout/kl": result.kl,
+                "heldout/length_score_corr": result.length_score_corr,
+                "hacking/flagged": float(state["verdict"]["flagged"]),
+                "heldout/samples": result.sample_strings(config.samples_to_log),
+            },
+        )
+
+    class _OutOfTime(Exception):
+        pass
+
+    class PpoCallback(TrainerCallback):
+        def on_train_begin(self, args_, state_, control, model=None, **kwargs):
+            reporter.progress(0, config.updates, "held-out check before training")
+            run_heldout(model.policy, 0)
+            state["train_started"] = time.monotonic()
+            reporter.progress(0, config.updates, "training")
+
+        def on_step_end(self, args_, state_, control, model=None, **kwargs):
+            step = state_.global_step
+            reporter.progress(step, config.updates, "training")
+            if reporter.should_stop():
+                raise Cancelled(f"stopped at update {step} of {config.updates}")
+            if config.eval_every and step % config.eval_every == 0 and step != config.updates:
+                run_heldout(model.policy, step)
+            if config.max_seconds and time.monotonic() - state["train_started"] > config.max_seconds:
+                state["out_of_time"] = True
+                raise _OutOfTime()
+            return control
+
+        def on_log(self, args_, state_, control, logs=None, **kwargs):
+            if not logs or "train_runtime" in logs:
+                return control
+            lengths, scores, rows = scorer.take()
+            metrics: dict[str, Any] = {}
+            for key, value in logs.items():
+                if key in METRIC_NAMES and isinstance(value, int | float) and not isinstance(value, bool):
+                    metrics[METRIC_NAMES[key]] = float(value)
+            if lengths:
+                metrics["response_length"] = sum(lengths) / len(lengths)
+                metrics["eos_fraction"] = sum(1 for n in lengths if n < config.response_length) / len(lengths)
+                state["tokens"] += sum(lengths)
+            first = ("score", "kl", "rlhf_reward", "response_length")
+            metrics = dict(sorted(metrics.items(), key=lambda kv: kv[0] not in first))
+            history.append({"step": state_.global_step, **metrics})
+            samples = [
+                f"Q: {q.strip()[-300:]}\n{r}\n[score={s:.3f}]" for q, r, s in rows[: config.samples_to_log]
+            ]
+            if samples:
+                metrics["samples"] = samples
+                state["samples"] = samples
+            reporter.log(state_.global_step, metrics)
+            return control
+
+    stop_id = tokenizer.eos_token_id
+
+    def make_scorer(original: Any) -> _AlignedScorer:
+        return _AlignedScorer(
+            original, reward_model, tokenizer, stop_id, end_of_turn_suffix(reward_tokenizer)
+        )
+
+    # ---- train -------------------------------------------------------------------------------------
+    try:
+        with _scoring(trl_ppo, make_scorer) as scorer:
+            trainer = PPOTrainer(
+                args=args,
+                processing_class=tokenizer,
+                model=policy,
+                ref_model=reference,
+                reward_model=reward_model,
+                value_model=value_model,
+                train_dataset=Dataset.from_dict({"input_ids": train_ids}),
+                eval_dataset=Dataset.from_dict({"input_ids": heldout_ids or train_ids[:1]}),
+                data_collator=DataCollatorWithPadding(tokenizer),
+                callbacks=[PpoCallback()],
+            )
+            trainer.remove_callback(PrinterCallback)  # disable_tqdm adds it; the reporter shows progress
+            try:
+                trainer.train()
+            except _OutOfTime:
+                pass
+        final_policy = trainer.accelerator.unwrap_model(trainer.model).policy
+        run_heldout(final_policy, trainer.state.global_step)  # the "after" number, however training ended
+
+        # ---- save: write beside the target, then rename into place -----------------------------
+        final = work / "model"
+        final_policy.save_pretrained(str(final), safe_serialization=True)
+        saved_tokenizer.save_pretrained(str(final))
+        shutil.rmtree(work / "trainer", ignore_errors=True)
+        updates = trainer.state.global_step
+        wall = time.monotonic() - started
+        summary = _summary(history, heldout_log, updates, wall, device)
+        summary["episodes"] = trainer.state.episode
+        summary["stopped_by_time_budget"] = state["out_of_time"]
+        summary["prompts_dropped"] = dropped
+        summary["reward_hacking"] = state["verdict"]
+        (final / "pairwise_ppo.json").write_text(
+            json.dumps({"config": config.describe(), "summary": summary}, indent=2, default=str)
+        )
+        os.replace(final, output_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    return PpoResult(
+        output_dir=str(output_dir),
+        updates=updates,
+        episodes=trainer.state.episode,
+        wall_seconds=wall,
+        device=device,
+        history=history,
+        heldout=heldout_log,
+        samples=state["samples"],
+        tokens_seen=state["tokens"],
+        prompts_dropped=dropped,
+        summary=summary,
+    )
+
+
+def _mean(values: list[Any]) -> float | None:
+    values = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    return sum(values) / len(values) if values else None
+
+
+def _summary(
+    history: list[dict[str, Any]], heldout: list[dict[str, Any]], updates: int, wall: float, device: str
+) -> dict[str, Any]:
+    """Final numbers: held-out before/after, and the training metrics of the first and last updates."""
+    window = max(1, min(5, len(history) // 4 or 1))
+    summary: dict[str, Any] = {"updates": updates, "wall_seconds": round(wall, 1), "device": device}
+    keys = sorted({k for row in history for k in row if k != "step"})
+    for key in keys:
+        summary[f"first/{key}"] = _mean([row.get(key) for row in history[:window]])
+        summary[f"last/{key}"] = _mean([row.get(key) for row in history[-window:]])
+    if heldout:
+        for key in ("score", "length", "kl", "length_score_corr"):
+            summary[f"heldout/{key}_before"] = heldout[0][key]
+            summary[f"heldout/{key}_after"] = heldout[-1][key]
+    return summary
+
+
+# ------------------------------------------------------------------------------------------------
+# command line (no Django): the same trainer from a shell
+# ------------------------------------------------------------------------------------------------
+
+
+def _read_jsonl(path: str) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rewardmodel.training.progress import TqdmReporter
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="starting policy folder")
+    parser.add_argument("--reward-model", required=True, help="reward model folder")
+    parser.add_argument("--prompts", required=True, help="JSONL of {'messages': [...]} or {'question': ...}")
+    parser.add_argument("--heldout", help="JSONL of held-out prompts")
+    parser.add_argument("--out", required=True, help="output folder (must not exist)")
+    for name in (
+        "episodes",
+        "batch_size",
+        "mini_batches",
+        "ppo_epochs",
+        "response_length",
+        "eval_every",
+        "seed",
+    ):
+        parser.add_argument("--" + name.replace("_", "-"), type=int)
+    for name in ("kl_coef", "temperature", "lr", "missing_eos_penalty", "max_seconds"):
+        parser.add_argument("--" + name.replace("_", "-"), type=float)
+    args = parser.parse_args(argv)
+    options = {
+        k: v
+        for k, v in vars(args).items()
+        if v is not None and k not in ("model", "reward_model", "prompts", "heldout", "out")
+    }
+    config = PpoConfig(
+        model_dir=args.model,
+        reward_model_dir=args.reward_model,
+        output_dir=args.out,
+        prompts=_read_jsonl(args.prompts),
+        heldout=_read_jsonl(args.heldout) if args.heldout else [],
+        **options,
+    )
+    bar = TqdmReporter("PPO")
+    try:
+        result = train_ppo(config, bar)
+    finally:
+        bar.close()
+    print(json.dumps(result.summary, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,377 @@
+"""Supervised fine-tuning on demonstrations with TRL's SFTTrainer: the first step of both roads
+(before PPO against a reward model, and DeepSeek-R1's "cold start" before GRPO).
+
+    python -m rewardmodel.training.sft --config cfg.json
+
+cfg.json holds the fields of `SftConfig` below, e.g.
+
+    {"model_dir": "var/models/smollm2-135m-instruct", "output_dir": "var/models/smollm2-sft-1",
+     "demonstrations": [{"prompt": [{"role": "user", "content": "What's 2 plus 3?"}],
+                         "completion": [{"role": "assistant", "content": "5"}]}, ...],
+     "heldout": [...], "epochs": 2, "lr": 2e-5}
+
+or from Python (a Celery worker through rewardmodel.sft_runs, a test):
+
+    from rewardmodel.training.sft import SftConfig, train_sft
+    result = train_sft(SftConfig(model_dir=..., output_dir=..., demonstrations=[...]), ListReporter())
+
+A demonstration is TRL's conversational prompt/completion form: `prompt` the turns before the
+answer (system, user, ...), `completion` one assistant turn. `{"messages": [...]}` whose last turn
+is the assistant's is accepted too and split the same way. The loss is on the completion only
+(TRL's completion_only_loss: the prompt's tokens are masked), the chat template's end-of-turn
+token included, so the model also learns to stop. SmolLM2's template has no {% generation %}
+markers, so TRL's assistant_only_loss would not work on it; prompt/completion needs none.
+
+Steps, top to bottom:
+
+  1. config: check everything before any heavy work
+  2. data: demonstrations into TRL's prompt/completion form
+  3. model: the starting checkpoint, pad/eos set as generation expects (<|im_end|> for SmolLM2)
+  4. held-out loss before training (mean loss on the held-out demonstrations' completions)
+  5. train: per logged step the reporter gets loss, mean_token_accuracy, learning_rate, grad_norm,
+     entropy and num_tokens; a cancel stops after the current step (Cancelled, nothing written);
+     past max_seconds training ends after the current step, as a normal finish
+  6. held-out loss after training: "SFT lowers the loss on its demonstrations"
+  7. save: checkpoint, tokenizer and pairwise_sft.json (config and summary) into a dot-named
+     temporary folder beside output_dir, renamed into place only when complete
+
+No Django; torch, transformers, trl and datasets are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rewardmodel.training.progress import Cancelled, Reporter
+
+CONFIG_FILE = "pairwise_sft.json"
+LOSS_TYPES = ("nll", "chunked_nll", "dft")
+
+# TRL's log keys → the names the run page charts.
+METRIC_NAMES = {
+    "loss": "loss",
+    "mean_token_accuracy": "mean_token_accuracy",
+    "learning_rate": "learning_rate",
+    "grad_norm": "grad_norm",
+    "entropy": "entropy",
+    "num_tokens": "num_tokens",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# 1. config
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SftConfig:
+    model_dir: str
+    output_dir: str  # must not exist yet
+    demonstrations: list[dict[str, Any]]  # {"prompt", "completion"} or {"messages"}, see above
+    heldout: list[dict[str, Any]] = field(default_factory=list)  # loss before and after, not trained on
+    epochs: float = 2.0
+    lr: float = 2e-5
+    lr_scheduler: str = "linear"
+    warmup_steps: int = 0  # transformers 5 has no warmup_ratio
+    batch_size: int = 8  # demonstrations per optimizer step
+    max_length: int = 512  # tokens, prompt and completion together; longer ones are cut at the end
+    max_grad_norm: float = 1.0
+    # TRL's default is "chunked_nll" (the logits computed in chunks: less memory for big
+    # vocabularies and long sequences); plain "nll" took half the time per step on CPU with our
+    # small models, whose full logits fit easily.
+    loss_type: str = "nll"
+    logging_steps: int = 1
+    eval_batch_size: int = 16
+    seed: int = 0
+    gradient_checkpointing: bool = False  # saves memory at ~20-30 % speed; off for small models
+    # bf16 autocast: None = on a GPU that supports it.
+    bf16: bool | None = None
+    # Wall-clock budget for the training loop: past it, training ends after the current step
+    # (a normal finish: the held-out loss is measured and the checkpoint saved).
+    max_seconds: float | None = None
+    device: str | None = None  # None: cuda when available, else cpu
+
+    def validate(self) -> None:
+        if not self.demonstrations:
+            raise ValueError("No demonstrations to train on.")
+        for i, item in enumerate([*self.demonstrations, *self.heldout]):
+            as_prompt_completion(item, i)
+        if not (self.epochs > 0 and math.isfinite(self.epochs)):
+            raise ValueError("epochs must be a positive number.")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError("lr must be a positive number.")
+        for name, low in (
+            ("batch_size", 1),
+            ("eval_batch_size", 1),
+            ("logging_steps", 1),
+            ("max_length", 16),
+        ):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be at least {low}; got {getattr(self, name)}.")
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type must be one of {', '.join(LOSS_TYPES)}; got {self.loss_type!r}.")
+        if self.warmup_steps < 0:
+            raise ValueError("warmup_steps cannot be negative.")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError("max_seconds must be positive.")
+
+    def describe(self) -> dict[str, Any]:
+        """The config as JSON for the run record and the checkpoint (demonstrations as counts)."""
+        data = asdict(self)
+        data["demonstrations"] = len(self.demonstrations)
+        data["heldout"] = len(self.heldout)
+        return data
+
+
+@dataclass
+class SftResult:
+    output_dir: str
+    steps: int
+    wall_seconds: float
+    device: str
+    history: list[dict[str, Any]]  # every logged step's metrics, with "step"
+    examples_seen: int  # demonstrations fed to the model, epochs counted
+    tokens_seen: int
+    summary: dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------
+# 2. data
+# --------------------------------------------------------------------------------------------
+
+
+def as_prompt_completion(item: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    """{"prompt": turns, "completion": [assistant turn]} from either accepted form; ValueError if neither."""
+    if "messages" in item and "prompt" not in item:
+        messages = list(item["messages"] or [])
+        prompt, completion = messages[:-1], messages[-1:]
+    else:
+        prompt, completion = list(item.get("prompt") or []), list(item.get("completion") or [])
+    if not prompt or len(completion) != 1 or completion[0].get("role") != "assistant":
+        raise ValueError(
+            f"Demonstration {item.get('id', index)} must be a conversation ending in one assistant turn."
+        )
+    if not str(completion[0].get("content", "")).strip():
+        raise ValueError(f"Demonstration {item.get('id', index)} has an empty answer.")
+    clean = [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in prompt]
+    return {"prompt": clean, "completion": [{"role": "assistant", "content": str(completion[0]["content"])}]}
+
+
+# --------------------------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------------------------
+
+
+def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
+    """Fine-tune on the demonstrations; write the policy to `config.output_dir`. Raises Cancelled
+    when the reporter asked to stop (nothing is written then), ValueError for a bad config."""
+    config.validate()
+    output_dir = Path(config.output_dir)
+    if output_dir.exists():
+        raise ValueError(f"{output_dir} already exists; choose another output folder.")
+    if not Path(config.model_dir, "config.json").is_file():
+        raise ValueError(f"model_dir {config.model_dir}: no config.json (not a model folder).")
+
+    # ---- imports and setup ------------------------------------------------------------------------
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    from rewardmodel.training.base_model import load_tokenizer
+    from rewardmodel.training.devices import pick_device
+    from rewardmodel.training.grpo import _checkpointing_kwargs, _summary
+
+    started = time.monotonic()
+    device = pick_device(config.device)
+    set_seed(config.seed)
+
+    # ---- data ------------------------------------------------------------------------------------
+    train_rows = [as_prompt_completion(d, i) for i, d in enumerate(config.demonstrations)]
+    heldout_rows = [as_prompt_completion(d, i) for i, d in enumerate(config.heldout)]
+
+    # ---- model -----------------------------------------------------------------------------------
+    tokenizer = load_tokenizer(config.model_dir)
+    use_bf16 = config.bf16 if config.bf16 is not None else device == "cuda" and torch.cuda.is_bf16_supported()
+    model = AutoModelForCausalLM.from_pretrained(config.model_dir, dtype=torch.float32)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    args = SFTConfig(
+        output_dir=str(work / "trainer"),
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_steps,
+        max_grad_norm=config.max_grad_norm,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=1,
+        max_length=config.max_length,
+        completion_only_loss=True,
+        loss_type=config.loss_type,
+        packing=False,
+        logging_steps=config.logging_steps,
+        eval_strategy="no",  # the held-out loss is measured before and after, below
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=use_bf16,
+        use_cpu=device == "cpu",
+        **_checkpointing_kwargs(SFTConfig, config.gradient_checkpointing),
+    )
+
+    history: list[dict[str, Any]] = []
+    state: dict[str, Any] = {"cancelled": False, "out_of_time": False, "tokens": 0, "train_started": 0.0}
+
+    class SftCallback(TrainerCallback):
+        def on_train_begin(self, args, state_, control, **kwargs):
+            state["train_started"] = time.monotonic()
+            reporter.progress(0, state_.max_steps, "training")
+
+        def on_step_end(self, args, state_, control, **kwargs):
+            reporter.progress(state_.global_step, state_.max_steps, "training")
+            if reporter.should_stop():
+                state["cancelled"] = True
+                control.should_training_stop = True
+                return control
+            if config.max_seconds and time.monotonic() - state["train_started"] > config.max_seconds:
+                state["out_of_time"] = True
+                control.should_training_stop = True
+            return control
+
+        def on_log(self, args, state_, control, logs=None, **kwargs):
+            # Skip the end-of-training summary and the held-out evaluations (reported below).
+            if not logs or "train_runtime" in logs or any(k.startswith("eval_") for k in logs):
+                return control
+            metrics = {
+                METRIC_NAMES[k]: v
+                for k, v in logs.items()
+                if k in METRIC_NAMES and isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            if "num_tokens" in metrics:
+                state["tokens"] = int(metrics["num_tokens"])
+            if metrics:
+                history.append({"step": state_.global_step, **metrics})
+                reporter.log(state_.global_step, metrics)
+            return control
+
+    heldout_log: list[dict[str, Any]] = []
+
+    def run_heldout(trainer: Any, step: int, when: str) -> None:
+        if not heldout_rows:
+            return
+        reporter.progress(step, trainer.state.max_steps or 0, f"held-out loss {when} training")
+        result = trainer.evaluate()
+        point = {
+            "heldout/loss": result.get("eval_loss"),
+            "heldout/mean_token_accuracy": result.get("eval_mean_token_accuracy"),
+        }
+        heldout_log.append(point)
+        reporter.log(step, point)
+
+    try:
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(train_rows),
+            eval_dataset=Dataset.from_list(heldout_rows) if heldout_rows else None,
+            processing_class=tokenizer,
+            callbacks=[SftCallback()],
+        )
+        trainer.remove_callback(PrinterCallback)  # disable_tqdm adds it; the reporter shows progress
+
+        # ---- held-out loss before, train, held-out loss after ----------------------------------
+        run_heldout(trainer, 0, "before")
+        if reporter.should_stop():
+            raise Cancelled("stopped before training")
+        trainer.train()
+        if state["cancelled"]:
+            raise Cancelled(f"stopped at step {trainer.state.global_step} of {trainer.state.max_steps}")
+        steps_done = trainer.state.global_step
+        run_heldout(trainer, steps_done, "after")
+
+        # ---- save: write beside the target, then rename into place -----------------------------
+        final = work / "model"
+        trainer.save_model(str(final))
+        tokenizer.save_pretrained(str(final))
+        shutil.rmtree(work / "trainer", ignore_errors=True)
+        wall = time.monotonic() - started
+        summary = _summary(history, [], steps_done, wall, device)
+        examples_seen = round(len(train_rows) * (trainer.state.epoch or 0))
+        summary.update(
+            {
+                "examples": len(train_rows),
+                "heldout_examples": len(heldout_rows),
+                "epochs": round(trainer.state.epoch or 0, 3),
+                "stopped_by_time_budget": state["out_of_time"],
+            }
+        )
+        if heldout_log:
+            for key in ("loss", "mean_token_accuracy"):
+                summary[f"heldout/{key}_before"] = heldout_log[0][f"heldout/{key}"]
+                summary[f"heldout/{key}_after"] = heldout_log[-1][f"heldout/{key}"]
+        (final / CONFIG_FILE).write_text(
+            json.dumps({"config": config.describe(), "summary": summary}, indent=2, default=str)
+        )
+        os.replace(final, output_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    return SftResult(
+        output_dir=str(output_dir),
+        steps=steps_done,
+        wall_seconds=wall,
+        device=device,
+        history=history,
+        examples_seen=examples_seen,
+        tokens_seen=state["tokens"],
+        summary=summary,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rewardmodel.training.progress import TqdmReporter
+
+    parser = argparse.ArgumentParser(
+        prog="python -m rewardmodel.training.sft",
+        description="Supervised fine-tuning with TRL's SFTTrainer (see the module docstring).",
+    )
+    parser.add_argument("--config", required=True, help="JSON file with SftConfig fields")
+    args = parser.parse_args(argv)
+    try:
+        cfg = SftConfig(**json.loads(Path(args.config).read_text()))
+        cfg.validate()
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reporter = TqdmReporter("SFT")
+    try:
+        result = train_sft(cfg, reporter)
+    finally:
+        reporter.close()
+    print(json.dumps(result.summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

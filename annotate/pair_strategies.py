@@ -1,5 +1,6 @@
-"""Turn a project's responses into comparisons: every pair, a seeded sample of pairs, or model X
-against model Y on the same prompt (blind model comparisons: labelers never see model names).
+"""Turn a project's responses into comparisons: every pair, a seeded sample of pairs, model X
+against model Y on the same prompt, or every pair of a given set of responses per prompt (an
+arena's answers). Blind model comparisons: labelers never see model names.
 
 Rules every strategy keeps:
 - a comparison is an unordered pair, stored with response_a the response with the smaller
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations, product
 
@@ -51,10 +52,14 @@ def _ordered(x: _Resp, y: _Resp) -> Pair:
     return (x.id, y.id) if x.content_hash < y.content_hash else (y.id, x.id)
 
 
-def _responses(project: Project, *, models: Sequence[str], split: str) -> dict[int, list[_Resp]]:
+def _responses(
+    project: Project, *, models: Sequence[str], split: str, ids: Collection[int] | None = None
+) -> dict[int, list[_Resp]]:
     if split and split not in Prompt.Split.values:
         raise PairwiseError(f"split must be one of {', '.join(Prompt.Split.values)}.")
     rows = Response.objects.filter(prompt__project=project)
+    if ids is not None:
+        rows = rows.filter(pk__in=list(ids))
     if split:
         rows = rows.filter(prompt__split=split)
     if models:
@@ -200,3 +205,16 @@ def comparisons_pair_models(
     return _run(
         project, groups, limit=per_prompt, seed=seed, priority=priority, dry_run=dry_run, outcome=outcome
     )
+
+
+def comparisons_pair_responses(
+    *, project: Project, response_ids: Collection[int], priority: int = 0, dry_run: bool = False
+) -> PairsOutcome:
+    """Every pair of the given responses that answer the same prompt (an arena: one answer per
+    policy per prompt, so every pair of policies on every prompt)."""
+    outcome = PairsOutcome()
+    groups = {
+        prompt_id: _candidates(combinations(responses, 2), outcome)
+        for prompt_id, responses in _responses(project, models=(), split="", ids=response_ids).items()
+    }
+    return _run(project, groups, limit=None, seed=0, priority=priority, dry_run=dry_run, outcome=outcome)

@@ -54,6 +54,7 @@ class GenerationOptions:
     batch_size: int = 8
     split: str = ""  # "" for every prompt, else Prompt.Split
     device: str = ""  # "" picks cuda when there is one
+    prompt_ids: tuple[int, ...] = ()  # only these prompts (an arena's sample); () for all of the split
 
     @property
     def sampling(self) -> SamplingParams:
@@ -67,7 +68,10 @@ class GenerationOptions:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> GenerationOptions:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in config.items() if k in known})
+        options = {k: v for k, v in config.items() if k in known}
+        if "prompt_ids" in options:  # a JSON list in the job's config
+            options["prompt_ids"] = tuple(options["prompt_ids"])
+        return cls(**options)
 
 
 @dataclass
@@ -90,6 +94,20 @@ def response_key(*, model: ModelArtifact, sampling: SamplingParams, seed: int) -
     return content_hash("generated", model.name, sampling.as_dict(), seed)
 
 
+def response_keys(
+    *, model: ModelArtifact, options: GenerationOptions, prompts: list[Prompt]
+) -> list[list[str]]:
+    """The identities of the samples these options ask of `model`: one row per prompt."""
+    sampling = options.sampling
+    return [
+        [
+            response_key(model=model, sampling=sampling, seed=sample_seed(options.seed, p.messages, k))
+            for k in range(options.per_prompt)
+        ]
+        for p in prompts
+    ]
+
+
 def generation_check(*, project: Project, model: ModelArtifact, options: GenerationOptions) -> list[Prompt]:
     """Everything that can be checked before loading a model; returns the prompts to work on."""
     if model.kind not in GENERATIVE_KINDS:
@@ -110,10 +128,15 @@ def generation_check(*, project: Project, model: ModelArtifact, options: Generat
     prompts = project.prompts.order_by("id")
     if options.split:
         prompts = prompts.filter(split=options.split)
+    if options.prompt_ids:
+        prompts = prompts.filter(pk__in=options.prompt_ids)
     prompts = list(prompts)
     if not prompts:
         where = f" in the {options.split} split" if options.split else ""
         raise PairwiseError(f"Project {project.name!r} has no prompts{where}; import prompts first.")
+    if options.prompt_ids and len(prompts) != len(set(options.prompt_ids)):
+        gone = len(set(options.prompt_ids)) - len(prompts)
+        raise PairwiseError(f"{gone} of the {len(set(options.prompt_ids))} chosen prompts are gone.")
     for prompt in prompts:
         try:
             messages_validate(prompt.messages)
@@ -134,8 +157,7 @@ def responses_generate(
     """Sample the missing responses; write them batch by batch. Raises PairwiseError, Cancelled."""
     prompts = generation_check(project=project, model=model, options=options)
     sampling = options.sampling
-    seeds = [[sample_seed(options.seed, p.messages, k) for k in range(options.per_prompt)] for p in prompts]
-    keys = [[response_key(model=model, sampling=sampling, seed=s) for s in row] for row in seeds]
+    keys = response_keys(model=model, options=options, prompts=prompts)
     existing = set(
         Response.objects.filter(prompt__project=project, model_name=model.name).values_list(
             "content_hash", flat=True

@@ -223,7 +223,14 @@ def _cell_style(rate: float | None) -> str:
 
 
 def leaderboard_context(data: dict) -> dict:
-    rows = data.get("sources", [])
+    styled = data.get("style_controlled") or {}  # absent in snapshots stored before style control
+    styled_by_source = {row["source"]: row for row in styled.get("sources", [])}
+    rows = [{**row, "styled": styled_by_source.get(row["source"])} for row in data.get("sources", [])]
+    coefficients = [
+        {"name": name.replace("_", " "), **c}
+        for name, c in styled.get("coefficients", {}).items()
+        if c["value"] is not None
+    ]
     forest = svg.intervals(
         [(row["source"], row["elo"], *(row["elo_ci"] or (None, None))) for row in rows],
         title="Bradley-Terry rating (Elo scale) with 95 % bootstrap intervals",
@@ -243,6 +250,12 @@ def leaderboard_context(data: dict) -> dict:
     return {
         "board": data,
         "rows": rows,
+        "style": {
+            "shown": bool(styled_by_source),
+            "coefficients": coefficients,
+            "length_unit": styled.get("length_unit", ""),
+            "skipped": styled.get("skipped", ""),
+        },
         "forest_chart": forest,
         "matrix_sources": matrix["sources"],
         "matrix_rows": cells,

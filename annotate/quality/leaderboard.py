@@ -13,6 +13,11 @@ percentile bootstrap intervals from resampling comparisons (each with all its ju
 the agreement module, a comparison enters the fit only through (its pair of sources, its win
 counts), so a resample is a multinomial draw over those distinct patterns: exact, and fast for
 a million judgments.
+
+Beside the raw ratings, `style_controlled` holds ratings fitted with style covariates (length and
+markdown differences, annotate/quality/style_control.py). That fit needs one row per comparison
+and each response's text, so it runs up to STYLE_MAX_COMPARISONS comparisons and is skipped (with
+the reason) beyond.
 """
 
 from __future__ import annotations
@@ -31,6 +36,13 @@ from django.utils import timezone
 from annotate.errors import PairwiseError
 from annotate.models import Comparison, Judgment, LabelerExclusion, Project, QualitySnapshot, Response
 from annotate.quality.snapshots import snapshot_store
+from annotate.quality.style_control import (
+    STYLE_FEATURES,
+    STYLE_MAX_COMPARISONS,
+    StyleGames,
+    style_controlled_from_games,
+    style_counts,
+)
 from rewardmodel.models import ModelArtifact
 
 BT_ALPHA = 0.01  # choix's regularizer: a weak pull toward equal strengths
@@ -130,7 +142,13 @@ def leaderboard_from_patterns(patterns: GamePatterns, *, n_bootstrap: int, rng: 
     }
 
 
-def _game_sql(vendor: str, n_excluded: int) -> str:
+def _elo(strength: float) -> float:
+    return ELO_BASE + ELO_SCALE * strength
+
+
+def _game_sql(vendor: str, n_excluded: int, *, per_comparison: bool = False) -> str:
+    """Games per (sources, win counts) pattern, or with `per_comparison` one row per comparison
+    with its two response ids: (source a, source b, a wins, b wins, ties[, count | a id, b id])."""
     j, c, r, m = (
         Judgment._meta.db_table,
         Comparison._meta.db_table,
@@ -146,13 +164,13 @@ def _game_sql(vendor: str, n_excluded: int) -> str:
         if n_excluded
         else ""
     )
-    return f"""
-        SELECT sa, sb, wa, wb, t, COUNT(*) FROM (
+    ids = ", c.response_a_id, c.response_b_id" if per_comparison else ""
+    inner = f"""
             SELECT COALESCE(ma.name, NULLIF(ra.model_name, ''), {unnamed}) AS sa,
                    COALESCE(mb.name, NULLIF(rb.model_name, ''), {unnamed}) AS sb,
                    SUM(CASE WHEN j.winner_id = c.response_a_id THEN 1 ELSE 0 END) AS wa,
                    SUM(CASE WHEN j.winner_id = c.response_b_id THEN 1 ELSE 0 END) AS wb,
-                   SUM(CASE WHEN j.winner_id IS NULL THEN 1 ELSE 0 END) AS t
+                   SUM(CASE WHEN j.winner_id IS NULL THEN 1 ELSE 0 END) AS t{ids}
             FROM {j} j
             JOIN {c} c ON c.id = j.comparison_id
             JOIN {r} ra ON ra.id = c.response_a_id
@@ -160,22 +178,32 @@ def _game_sql(vendor: str, n_excluded: int) -> str:
             LEFT JOIN {m} ma ON ma.id = ra.model_id
             LEFT JOIN {m} mb ON mb.id = rb.model_id
             WHERE c.project_id = %s AND {not_gold} {excluded}
-            GROUP BY c.id, ma.name, ra.model_name, mb.name, rb.model_name
-        ) per_comparison
+            GROUP BY c.id, ma.name, ra.model_name, mb.name, rb.model_name{ids}
+    """
+    if per_comparison:
+        return inner
+    return f"""
+        SELECT sa, sb, wa, wb, t, COUNT(*) FROM ({inner}) per_comparison
         GROUP BY sa, sb, wa, wb, t
     """
 
 
-def game_patterns(*, project: Project, sources: list[str] | None = None) -> tuple[GamePatterns, list[str]]:
-    """The project's games as patterns, restricted to `sources` if given; also every source seen."""
+def _game_rows(project: Project, *, per_comparison: bool = False) -> list[tuple]:
+    """Rows of _game_sql for the project without gold items and excluded labelers' judgments."""
     excluded = sorted(
         LabelerExclusion.objects.filter(project=project, lifted_at__isnull=True).values_list(
             "labeler_id", flat=True
         )
     )
+    sql = _game_sql(connection.vendor, len(excluded), per_comparison=per_comparison)
     with connection.cursor() as cursor:
-        cursor.execute(_game_sql(connection.vendor, len(excluded)), [project.pk, *excluded])
-        rows = [r for r in cursor.fetchall() if r[0] != r[1]]  # same-source pairs say nothing
+        cursor.execute(sql, [project.pk, *excluded])
+        return [r for r in cursor.fetchall() if r[0] != r[1]]  # same-source pairs say nothing
+
+
+def game_patterns(*, project: Project, sources: list[str] | None = None) -> tuple[GamePatterns, list[str]]:
+    """The project's games as patterns, restricted to `sources` if given; also every source seen."""
+    rows = _game_rows(project)
     seen = sorted({r[0] for r in rows} | {r[1] for r in rows})
     if sources is not None:
         unknown = sorted(set(sources) - set(seen))
@@ -200,24 +228,83 @@ def game_patterns(*, project: Project, sources: list[str] | None = None) -> tupl
     return patterns, seen
 
 
+def _style_counts(response_ids: Iterable[int]) -> dict[int, tuple[int, int, int, int]]:
+    ids = sorted(set(response_ids))
+    counts = {}
+    for start in range(0, len(ids), 2000):  # texts a chunk at a time: never all in memory at once
+        for pk, text in Response.objects.filter(pk__in=ids[start : start + 2000]).values_list("id", "text"):
+            counts[pk] = style_counts(text)
+    return counts
+
+
+def _style_skipped(n_comparisons: int) -> dict:
+    return {
+        "skipped": f"{n_comparisons} comparisons; style control fits at most {STYLE_MAX_COMPARISONS} "
+        "(one row per comparison)."
+    }
+
+
+def style_controlled_compute(
+    *, project: Project, sources: list[str], n_bootstrap: int, rng: np.random.Generator
+) -> dict:
+    """Style-controlled ratings over the project's comparisons between `sources` (per comparison)."""
+    wanted = set(sources)
+    rows = [r for r in _game_rows(project, per_comparison=True) if r[0] in wanted and r[1] in wanted]
+    if len(rows) > STYLE_MAX_COMPARISONS:
+        return _style_skipped(len(rows))
+    counts = _style_counts([r[5] for r in rows] + [r[6] for r in rows])
+    index = {name: k for k, name in enumerate(sources)}
+    games = StyleGames.build(
+        sources,
+        [index[r[0]] for r in rows],
+        [index[r[1]] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        np.array([counts[r[5]] for r in rows], dtype=float).reshape(-1, len(STYLE_FEATURES)),
+        np.array([counts[r[6]] for r in rows], dtype=float).reshape(-1, len(STYLE_FEATURES)),
+    )
+    result = style_controlled_from_games(games, n_bootstrap=n_bootstrap, rng=rng)
+    for row in result["sources"]:
+        row["elo"] = _elo(row["strength"])
+        row["elo_ci"] = [_elo(x) for x in row["ci"]] if row["ci"] else None
+    return result
+
+
 def leaderboard_compute(
-    *, project: Project, sources: list[str] | None = None, n_bootstrap: int = 200, seed: int = 0
+    *,
+    project: Project,
+    sources: list[str] | None = None,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    style: bool = True,
 ) -> dict:
     """Bradley-Terry leaderboard for the project's response sources (all, or `sources`).
 
     Kept general on purpose: arena comparisons of trained policies are ordinary comparisons whose
-    responses name their model, so they rank here too.
+    responses name their model, so they rank here too. `style` adds the style-controlled ratings
+    ("style_controlled"; None when not asked for or when there are no games).
     """
     started = time.perf_counter()
     if sources is not None and len(set(sources)) < 2:
         raise PairwiseError("A leaderboard needs at least two sources.")
     patterns, seen = game_patterns(project=project, sources=sources)
-    result = leaderboard_from_patterns(patterns, n_bootstrap=n_bootstrap, rng=np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    result = leaderboard_from_patterns(patterns, n_bootstrap=n_bootstrap, rng=rng)
+    styled = None
+    if style and result["sources"]:
+        if result["comparisons"] > STYLE_MAX_COMPARISONS:  # known without reading a text
+            styled = _style_skipped(result["comparisons"])
+        else:
+            styled = style_controlled_compute(
+                project=project, sources=patterns.sources, n_bootstrap=n_bootstrap, rng=rng
+            )
     return {
         "project": {"id": project.pk, "name": project.name},
         "params": {"sources": sources, "n_bootstrap": n_bootstrap, "seed": seed, "alpha": BT_ALPHA},
         "sources_seen": seen,
         **result,
+        "style_controlled": styled,
         "computed_at": timezone.now().isoformat(timespec="seconds"),
         "seconds": time.perf_counter() - started,
     }
@@ -230,9 +317,10 @@ def leaderboard_refresh(
     sources: list[str] | None = None,
     n_bootstrap: int = 200,
     seed: int = 0,
+    style: bool = True,
 ) -> QualitySnapshot:
     """Compute the leaderboard and store it (the page's recompute button)."""
-    params = {"sources": sources, "n_bootstrap": n_bootstrap, "seed": seed}
+    params = {"sources": sources, "n_bootstrap": n_bootstrap, "seed": seed, "style": style}
     data = leaderboard_compute(project=project, **params)
     return snapshot_store(
         project=project, kind=QualitySnapshot.Kind.LEADERBOARD, data=data, params=params, by=by

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import json
 import math
+import random
+from io import StringIO
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from annotate.errors import PairwiseError
 from annotate.models import Choice, Comparison, Judgment, SideOrder
@@ -142,3 +146,34 @@ def test_it_refuses_unknown_sources(project, alice):
 def test_it_returns_an_empty_board_without_games(project):
     result = leaderboard_compute(project=project)
     assert result["sources"] == [] and result["comparisons"] == 0
+
+
+def test_it_adds_style_controlled_ratings_beside_the_raw_ones(alice, project):
+    rng = random.Random(0)
+    for n in range(40):
+        prompt = make_prompt(project)
+        ra = make_response(prompt, "word " * rng.randint(40, 120) + str(n), model_name="verbose")
+        rb = make_response(prompt, "**Short.** " * rng.randint(2, 12) + str(n), model_name="terse")
+        comparison = Comparison.objects.create(project=project, prompt=prompt, response_a=ra, response_b=rb)
+        longer = "a" if len(ra.text) > len(rb.text) else "b"
+        _judge(comparison, alice, longer if rng.random() < 0.8 else {"a": "b", "b": "a"}[longer])
+    result = leaderboard_compute(project=project, n_bootstrap=50)
+    assert [row["source"] for row in result["sources"]] == ["verbose", "terse"]
+    styled = result["style_controlled"]
+    assert styled["comparisons"] == 40 and styled["length_unit"] == "characters"
+    assert {row["source"] for row in styled["sources"]} == {"verbose", "terse"}
+    for row in styled["sources"]:
+        assert row["elo_ci"][0] <= row["elo"] <= row["elo_ci"][1]
+    assert styled["coefficients"]["length"]["value"] > 0  # the judges liked length, not the source
+    assert styled["coefficients"]["headers"]["value"] is None  # no headers anywhere
+    assert leaderboard_compute(project=project, n_bootstrap=0, style=False)["style_controlled"] is None
+
+    table = StringIO()
+    call_command("leaderboard", "--project", project.name, "--bootstrap", "20", stdout=table)
+    assert "style-controlled" in table.getvalue() and "Style coefficients" in table.getvalue()
+    plain = StringIO()
+    call_command("leaderboard", "--project", project.name, "--no-style", stdout=plain)
+    assert "style-controlled" not in plain.getvalue()
+    as_json = StringIO()
+    call_command("leaderboard", "--project", project.name, "--json", "--bootstrap", "0", stdout=as_json)
+    assert json.loads(as_json.getvalue())["style_controlled"]["coefficients"]["length"]["ci"] is None

@@ -154,6 +154,7 @@ def test_it_recomputes_and_shows_the_leaderboard(staff_client, project, judged):
     )
     html = staff_client.get(url).content.decode()
     assert "model-a" in html and "model-b" in html and "<svg" in html and "Win rates" in html
+    assert "Style-controlled" in html and "Style coefficients" in html
     snapshot = QualitySnapshot.objects.get(kind="leaderboard")
     assert snapshot.params["sources"] == ["model-a", "model-b"]
     response = staff_client.post(

@@ -1,4 +1,4 @@
-"""python manage.py leaderboard --project NAME [--json] [--sources a,b] [--store]"""
+"""python manage.py leaderboard --project NAME [--json] [--sources a,b] [--store] [--no-style]"""
 
 from __future__ import annotations
 
@@ -13,8 +13,15 @@ from annotate.quality.leaderboard import leaderboard_compute
 from annotate.quality.snapshots import snapshot_store
 
 
+def _ci(row: dict) -> str:
+    return f"{row['elo_ci'][0]:.0f} to {row['elo_ci'][1]:.0f}" if row["elo_ci"] else ""
+
+
 class Command(BaseCommand):
-    help = "Bradley-Terry leaderboard of the response sources compared in a project."
+    help = (
+        "Bradley-Terry leaderboard of the response sources compared in a project, raw and style-controlled "
+        "(length and markdown differences as covariates, as Chatbot Arena does)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True, help="Project name.")
@@ -25,13 +32,23 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--store", action="store_true", help="Also store it for the leaderboard page.")
+        parser.add_argument(
+            "--no-style",
+            action="store_true",
+            help="Skip the style-controlled ratings (one fit per comparison and resample: the slow part).",
+        )
 
     def handle(self, *args, **opts):
         project = project_named(opts["project"])
         if opts["bootstrap"] < 0:
             raise CommandError("--bootstrap cannot be negative.")
         sources = [s.strip() for s in opts["sources"].split(",") if s.strip()] if opts["sources"] else None
-        params = {"sources": sources, "n_bootstrap": opts["bootstrap"], "seed": opts["seed"]}
+        params = {
+            "sources": sources,
+            "n_bootstrap": opts["bootstrap"],
+            "seed": opts["seed"],
+            "style": not opts["no_style"],
+        }
         try:
             board = leaderboard_compute(project=project, **params)
         except PairwiseError as exc:
@@ -48,14 +65,35 @@ class Command(BaseCommand):
         if not board["sources"]:
             out("No comparisons between different sources yet.")
             return
+        styled = board.get("style_controlled") or {}
+        styled_rows = {row["source"]: row for row in styled.get("sources", [])}
         width = max(len(row["source"]) for row in board["sources"])
-        out(f"{'#':>3}  {'source':<{width}}  {'rating':>6}  {'95 %':>13}  {'games':>8}  {'win rate':>8}")
+        out(
+            f"{'#':>3}  {'source':<{width}}  {'rating':>6}  {'95 %':>13}  {'games':>8}  {'win rate':>8}"
+            + (f"  {'style-controlled':>16}  {'95 %':>13}" if styled_rows else "")
+        )
         for row in board["sources"]:
-            ci = f"{row['elo_ci'][0]:.0f} to {row['elo_ci'][1]:.0f}" if row["elo_ci"] else ""
-            out(
-                f"{row['rank']:>3}  {row['source']:<{width}}  {row['elo']:>6.0f}  {ci:>13}  "
+            line = (
+                f"{row['rank']:>3}  {row['source']:<{width}}  {row['elo']:>6.0f}  {_ci(row):>13}  "
                 f"{row['games']:>8.0f}  {row['win_rate']:>8.3f}"
             )
+            if row["source"] in styled_rows:
+                other = styled_rows[row["source"]]
+                line += f"  {other['elo']:>16.0f}  {_ci(other):>13}"
+            out(line)
+        if styled_rows:
+            coefficients = ", ".join(
+                f"{name} {c['value']:+.3f}"
+                + (f" ({c['ci'][0]:+.3f} to {c['ci'][1]:+.3f})" if c["ci"] else "")
+                for name, c in styled["coefficients"].items()
+                if c["value"] is not None
+            )
+            out(
+                "Style coefficients (log-odds of winning per standard deviation of the normalised "
+                f"difference, length in {styled['length_unit']}): {coefficients or 'none (no style varies)'}"
+            )
+        elif styled.get("skipped"):
+            out(f"Style control skipped: {styled['skipped']}")
         m = board["matrix"]
         out("")
         out("Win rate of row over column (judgments):")

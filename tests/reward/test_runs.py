@@ -203,3 +203,85 @@ def test_it_sends_the_task_only_when_the_transaction_commits(
         run_enqueue(run)
     assert len(callbacks) == 1
     assert len(TrainingRun.objects.get(pk=run.pk).task_id) == 32
+
+
+@pytest.mark.ml
+def test_a_linked_run_waits_for_its_parent_and_starts_from_its_checkpoint(
+    project, tiny_base, marker_snapshot, django_capture_on_commit_callbacks
+):
+    """Enqueued early, a follower only gets its task id; the parent's success makes the parent's
+    checkpoint its base model and sends it, in the same transaction."""
+    parent = _run(project, tiny_base, marker_snapshot)
+    follower = run_create(
+        kind=TrainingRun.Kind.REWARD,
+        project=project,
+        base_model=tiny_base,
+        snapshot=marker_snapshot,
+        config=FAST,
+        starts_after=parent,
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run_enqueue(follower)
+    assert callbacks == [] and TrainingRun.objects.get(pk=follower.pk).task_id  # waits, not sent
+
+    # Started by hand before its parent finished: refused, with the reason.
+    early = run_create(
+        kind=TrainingRun.Kind.REWARD,
+        project=project,
+        base_model=tiny_base,
+        snapshot=marker_snapshot,
+        config=FAST,
+        starts_after=parent,
+    )
+    early = run_execute(run_id=early.pk)
+    assert early.status == JobStatus.FAILED and f"result of run #{parent.pk}" in early.error
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        parent = run_execute(run_id=parent.pk)
+    assert parent.status == JobStatus.SUCCEEDED, parent.traceback
+    follower.refresh_from_db()
+    assert follower.base_model == parent.output_model and follower.status == JobStatus.QUEUED
+    assert len(callbacks) == 1  # the follower, sent to a worker when the parent's success commits
+
+
+def test_a_cancelled_or_lost_parent_cancels_its_followers(project, tiny_base, marker_snapshot, settings):
+    parent = _run(project, tiny_base, marker_snapshot)
+    child = run_create(
+        kind=TrainingRun.Kind.REWARD,
+        project=project,
+        base_model=tiny_base,
+        snapshot=marker_snapshot,
+        config=FAST,
+        starts_after=parent,
+    )
+    grandchild = run_create(
+        kind=TrainingRun.Kind.REWARD,
+        project=project,
+        base_model=tiny_base,
+        snapshot=marker_snapshot,
+        config=FAST,
+        starts_after=child,
+    )
+    run_cancel(parent)
+    child.refresh_from_db()
+    grandchild.refresh_from_db()
+    assert child.status == grandchild.status == JobStatus.CANCELLED
+    assert child.status_message == f"the run it starts from (#{parent.pk}) was cancelled"
+    assert grandchild.status_message == f"the run it starts from (#{child.pk}) was cancelled"
+
+    lost = _run(project, tiny_base, marker_snapshot)
+    waiting = run_create(
+        kind=TrainingRun.Kind.REWARD,
+        project=project,
+        base_model=tiny_base,
+        snapshot=marker_snapshot,
+        config=FAST,
+        starts_after=lost,
+    )
+    long_ago = timezone.now() - timedelta(seconds=settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT + 60)
+    TrainingRun.objects.filter(pk=lost.pk).update(
+        status=JobStatus.RUNNING, started_at=long_ago, heartbeat_at=long_ago
+    )
+    assert runs_reap_lost() == [lost.pk]
+    waiting.refresh_from_db()
+    assert waiting.status == JobStatus.CANCELLED and "was lost" in waiting.status_message

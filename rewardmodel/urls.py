@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from . import views, views_generation
+from . import views, views_generation, views_policy
 
 urlpatterns = [
-    # training runs (every kind: reward, PPO, GRPO)
+    # training runs (every kind: reward, SFT, PPO, GRPO)
     path("runs/", views.runs_list, name="runs"),
     path("runs/new/", views.run_new, name="run-new"),
+    path("runs/new/sft/", views_policy.run_new_sft, name="run-new-sft"),
+    path("runs/new/ppo/", views_policy.run_new_ppo, name="run-new-ppo"),
+    path("runs/new/grpo/", views_policy.run_new_grpo, name="run-new-grpo"),
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("runs/<int:pk>/status.json", views.run_status_json, name="run-status"),
     path("runs/<int:pk>/cancel/", views.run_cancel_view, name="run-cancel"),

@@ -1,4 +1,5 @@
-"""Manager pages for training runs: list, start (reward model), watch live, cancel.
+"""Manager pages for training runs: list, start (reward model; policy runs in views_policy.py),
+watch live, cancel.
 
 Thin: the rules live in rewardmodel.runs and rewardmodel.reward_runs. The run page polls
 status.json every 2 s and draws its charts with a few lines of plain JS (static/rewardmodel/run.js).
@@ -18,6 +19,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotate.errors import PairwiseError
@@ -34,6 +36,22 @@ CHARTS: dict[str, list[tuple[str, list[str]]]] = {
         ("Pairwise accuracy", ["accuracy", "eval_accuracy"]),
         ("Margin (chosen - rejected)", ["margin", "eval_margin"]),
     ],
+    # rewardmodel/training/sft.py: loss and token accuracy per logged step, heldout/* before and after.
+    TrainingRun.Kind.SFT: [
+        ("Loss", ["loss", "heldout/loss"]),
+        ("Token accuracy", ["mean_token_accuracy", "heldout/mean_token_accuracy"]),
+    ],
+    # rewardmodel/training/ppo.py: per update, and heldout/* from greedy held-out responses.
+    TrainingRun.Kind.PPO: [
+        ("Reward-model score", ["score", "heldout/score"]),
+        ("KL to the start", ["kl", "heldout/kl"]),
+        ("Non-score reward and total RLHF reward", ["non_score_reward", "rlhf_reward"]),
+        ("Entropy", ["entropy"]),
+        ("Response length (tokens)", ["response_length", "heldout/length"]),
+        ("Losses", ["policy_loss", "value_loss"]),
+        ("Clip fraction and approx KL", ["clip_fraction", "approx_kl"]),
+        ("Length–score correlation (held out)", ["heldout/length_score_corr"]),
+    ],
     TrainingRun.Kind.GRPO: [
         ("Rewards", ["reward/accuracy", "reward/format", "reward/format_partial", "reward/total"]),
         ("Format rate", ["format_rate", "heldout/format_rate"]),
@@ -43,6 +61,23 @@ CHARTS: dict[str, list[tuple[str, list[str]]]] = {
         ("Groups with equal rewards", ["zero_std_fraction"]),
     ],
 }
+
+# The page that starts each kind of run: (kind, title, URL name). Policy runs: views_policy.py.
+NEW_RUN_PAGES = [
+    (TrainingRun.Kind.REWARD, "Train a reward model", "run-new"),
+    (TrainingRun.Kind.SFT, "Fine-tune a policy (SFT)", "run-new-sft"),
+    (TrainingRun.Kind.PPO, "PPO against a reward model", "run-new-ppo"),
+    (TrainingRun.Kind.GRPO, "GRPO on rule-based rewards", "run-new-grpo"),
+]
+
+
+def new_run_context(kind: str) -> dict[str, Any]:
+    """The title of the page that starts runs of `kind`, and links to the other kinds' pages."""
+    return {
+        "kind": kind,
+        "title": next(title for k, title, _ in NEW_RUN_PAGES if k == kind),
+        "other_run_pages": [(title, reverse(url)) for k, title, url in NEW_RUN_PAGES if k != kind],
+    }
 
 
 def staff_required(view):
@@ -70,7 +105,7 @@ def runs_list(request: HttpRequest) -> HttpResponse:
     if reaped:
         messages.warning(request, f"Marked lost: run {', '.join(f'#{i}' for i in reaped)} (no heartbeat).")
     runs = TrainingRun.objects.select_related("project", "base_model", "output_model", "created_by")[:200]
-    return render(request, "rewardmodel/runs_list.html", {"runs": runs})
+    return render(request, "rewardmodel/runs_list.html", {"runs": runs, "new_run_pages": NEW_RUN_PAGES})
 
 
 class RewardRunForm(forms.Form):
@@ -127,22 +162,27 @@ def run_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Run #{run.pk} queued for a training worker.")
             return redirect("run-detail", pk=run.pk)
-    has_models = ModelArtifact.objects.exists()
-    return render(request, "rewardmodel/run_new.html", {"form": form, "has_models": has_models})
+    context = {"form": form, "has_models": ModelArtifact.objects.exists()}
+    return render(request, "rewardmodel/run_new.html", context | new_run_context(TrainingRun.Kind.REWARD))
 
 
 @staff_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
-        TrainingRun.objects.select_related("project", "base_model", "snapshot", "output_model", "created_by"),
+        TrainingRun.objects.select_related(
+            "project", "base_model", "snapshot", "output_model", "created_by", "starts_after"
+        ),
         pk=pk,
     )
+    initial = run_status_payload(run)
     return render(
         request,
         "rewardmodel/run_detail.html",
         {
             "run": run,
-            "initial": run_status_payload(run),
+            "initial": initial,
+            "hacking": initial["reward_hacking"],
+            "followers": run.followers.order_by("pk"),
             "config_json": json.dumps(run.config, sort_keys=True),
             "charts": [{"title": t, "keys": k} for t, k in CHARTS.get(run.kind, [])],
         },
@@ -173,6 +213,36 @@ def _model(artifact: ModelArtifact | None) -> dict[str, Any] | None:
     return {"id": artifact.pk, "name": artifact.name, "kind": artifact.kind, "path": artifact.path}
 
 
+def _number(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, int | float) else "n/a"
+
+
+def reward_hacking(run: TrainingRun) -> dict[str, Any] | None:
+    """The reward-hacking verdict of a PPO run (training/ppo.py's `hacking_monitor`), or None
+    before its first held-out check: the final one from the summary once the run has finished,
+    else the latest held-out row's flag with its numbers as the evidence."""
+    if run.kind != TrainingRun.Kind.PPO:
+        return None
+    final = run.summary.get("reward_hacking") if isinstance(run.summary, dict) else None
+    if isinstance(final, dict) and "flagged" in final:
+        return {"flagged": bool(final["flagged"]), "evidence": str(final.get("evidence", "")), "final": True}
+    row = (
+        RunMetric.objects.filter(run=run, values__has_key="hacking/flagged")
+        .order_by("-pk")
+        .values("step", "values")
+        .first()
+    )
+    if row is None:
+        return None
+    v = row["values"]
+    evidence = (
+        f"at step {row['step']}: held-out RM score {_number(v.get('heldout/score'), '+.3f')}, mean length "
+        f"{_number(v.get('heldout/length'), '.1f')} tokens, length–score correlation "
+        f"{_number(v.get('heldout/length_score_corr'), '.2f')}, KL to the start {_number(v.get('heldout/kl'), '.2f')}"
+    )
+    return {"flagged": v.get("hacking/flagged") == 1, "evidence": evidence, "final": False}
+
+
 def run_status_payload(run: TrainingRun, *, after: int = 0) -> dict[str, Any]:
     """What the run page shows, as JSON. Metrics with id > after only (the page asks for new ones)."""
     metrics = list(
@@ -200,6 +270,7 @@ def run_status_payload(run: TrainingRun, *, after: int = 0) -> dict[str, Any]:
         "examples_seen": run.examples_seen,
         "tokens_seen": run.tokens_seen,
         "summary": run.summary,
+        "reward_hacking": reward_hacking(run),
         "base_model": _model(run.base_model),
         "output_model": _model(run.output_model),
         "snapshot": None

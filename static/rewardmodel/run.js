@@ -77,14 +77,15 @@
     if (!box.children.length) box.textContent = "No metrics yet.";
   }
 
-  // Policy runs log a few sampled completions per step under "samples"; show the newest as text.
-  function drawSamples() {
-    const latest = metrics.filter((m) => Array.isArray(m.samples) && m.samples.length).pop();
-    const box = $("samples-box");
+  // Policy runs log a few sampled completions per step under "samples" (and greedy held-out ones
+  // under "heldout/samples"); show the newest of each as text.
+  function drawSamples(key, boxId, bodyId, stepId) {
+    const latest = metrics.filter((m) => Array.isArray(m[key]) && m[key].length).pop();
+    const box = $(boxId);
     if (!latest || !box) return;
     box.hidden = false;
-    setText("samples-step", `step ${latest.step}`);
-    $("samples").replaceChildren(...latest.samples.map((text) => {
+    setText(stepId, `step ${latest.step}`);
+    $(bodyId).replaceChildren(...latest[key].map((text) => {
       const row = document.createElement("tr");
       const cell = document.createElement("td");
       const pre = document.createElement("pre");
@@ -93,6 +94,16 @@
       row.appendChild(cell);
       return row;
     }));
+  }
+
+  // PPO: the reward-hacking monitor's verdict (final from the summary, else the latest held-out check).
+  function drawHacking(h) {
+    const box = $("hacking-warning");
+    if (!box) return;
+    box.hidden = !(h && h.flagged);
+    if (!h) return;
+    setText("hacking-evidence", h.evidence);
+    setText("hacking-when", h.final ? "" : " (live check)");
   }
 
   function render(s) {
@@ -120,8 +131,10 @@
       setText("run-error-text", s.error);
       setText("run-traceback", s.traceback || "");
     }
+    drawHacking(s.reward_hacking);
     drawCharts();
-    drawSamples();
+    drawSamples("samples", "samples-box", "samples", "samples-step");
+    drawSamples("heldout/samples", "heldout-samples-box", "heldout-samples", "heldout-samples-step");
   }
 
   async function poll() {

@@ -3,13 +3,16 @@
 Preference export (what a reward model trains on)
 - One row per comparison that has a clear winner. Each judgment is one vote, order-independent
   (Judgment.winner is the stored response it prefers): a vote for response_a, for response_b, for
-  "tie" or for "both bad". Human and external (imported) judgments count alike.
+  "tie" or for "both bad". Human, simulated and external (imported) judgments count alike.
 - The outcome is the bucket with strictly more votes than every other bucket. A response wins
   -> one row, chosen = winner. Tie wins, or no bucket leads (e.g. 1 vote A, 1 vote B) -> "no
   preference": dropped, unless keep_ties, which emits the pair twice, once in each order, with
   tie=true. TRL has no tie label; the mirrored pair makes the Bradley-Terry loss pull the two
   rewards together, which is what a tie says (a 0.5 soft label). Both-bad wins -> always dropped:
   it says neither response is worth learning towards, not that they are equal.
+- Simulated judgments (manage.py simulate_labelers; source "simulated") are votes like any other
+  unless include_simulated=False, which leaves them out before the votes are counted. Either way
+  the result says how many of the judgments behind the rows were simulated.
 - agreement = votes for the outcome / all votes (for a no-majority split: the largest bucket's
   share); rows below min_agreement are dropped.
 - Gold comparisons (quality probes) and judgments by labelers with an active LabelerExclusion in
@@ -73,6 +76,8 @@ class ExportResult:
     # sha256 over the sorted ids of the judgments behind the exported rows.
     judgment_ids_hash: str
     filters: dict[str, Any] = field(default_factory=dict)
+    # Of n_judgments, how many were made by simulated labelers.
+    n_simulated_judgments: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -94,6 +99,11 @@ def labeler_pseudonym(user_id: int | None) -> str:
     salt = settings.PAIRWISE_PSEUDONYM_SALT.encode("utf-8")
     digest = hmac.new(salt, str(user_id).encode("ascii"), hashlib.sha256).hexdigest()
     return f"L-{digest[:10]}"
+
+
+def simulated_judgments_count(*, project: Project) -> int:
+    """How many of the project's judgments were made by simulated labelers (gold items included)."""
+    return Judgment.objects.filter(comparison__project=project, source=Judgment.Source.SIMULATED).count()
 
 
 def excluded_labeler_ids(*, project: Project) -> set[int]:
@@ -166,6 +176,7 @@ class _Tally:
     votes: Counter = field(default_factory=Counter)
     judgment_ids: list[int] = field(default_factory=list)
     labeler_ids: set[int] = field(default_factory=set)
+    simulated: int = 0
 
     def outcome(self) -> tuple[str, float]:
         """(bucket, agreement); bucket "split" when no bucket leads."""
@@ -177,20 +188,22 @@ class _Tally:
         return top_bucket, top / total
 
 
-def _tallies(project: Project, excluded: set[int]) -> dict[int, _Tally]:
+def _tallies(project: Project, excluded: set[int], *, include_simulated: bool) -> dict[int, _Tally]:
     rows = (
         Judgment.objects.filter(comparison__project=project, comparison__is_gold=False)
         .exclude(labeler_id__in=excluded)
         .order_by("comparison_id", "id")
-        .values_list("id", "comparison_id", "choice", "winner_id", "labeler_id")
+        .values_list("id", "comparison_id", "choice", "winner_id", "labeler_id", "source")
     )
+    if not include_simulated:
+        rows = rows.exclude(source=Judgment.Source.SIMULATED)
     pairs = dict(
         Comparison.objects.filter(project=project, is_gold=False)
         .values_list("id", "response_a_id")
         .iterator(chunk_size=5000)
     )
     tallies: dict[int, _Tally] = {}
-    for jid, cid, choice, winner_id, labeler_id in rows.iterator(chunk_size=5000):
+    for jid, cid, choice, winner_id, labeler_id, source in rows.iterator(chunk_size=5000):
         if choice == Choice.TIE:
             bucket = _TIE
         elif choice == Choice.BOTH_BAD:
@@ -204,6 +217,7 @@ def _tallies(project: Project, excluded: set[int]) -> dict[int, _Tally]:
         tally.judgment_ids.append(jid)
         if labeler_id is not None:
             tally.labeler_ids.add(labeler_id)
+        tally.simulated += source == Judgment.Source.SIMULATED
     return tallies
 
 
@@ -225,6 +239,7 @@ def preferences_rows(
     min_agreement: float = 0.0,
     keep_ties: bool = False,
     conversational: bool | None = None,
+    include_simulated: bool = True,
 ) -> tuple[list[Row], dict[str, Any]]:
     """Aggregate a project's judgments into preference rows (no split, nothing written).
 
@@ -233,7 +248,7 @@ def preferences_rows(
     if not 0.0 <= min_agreement <= 1.0:
         raise PairwiseError(f"min_agreement must be between 0 and 1; got {min_agreement}.")
     excluded = excluded_labeler_ids(project=project)
-    tallies = _tallies(project, excluded)
+    tallies = _tallies(project, excluded, include_simulated=include_simulated)
 
     kept: dict[int, tuple[str, float, _Tally]] = {}
     for cid, tally in tallies.items():
@@ -271,6 +286,7 @@ def preferences_rows(
     rows: list[Row] = []
     judgment_ids: list[int] = []
     labelers: set[int] = set()
+    simulated = 0
     for cid in sorted(comparisons):
         prompt_id, a_text, b_text = comparisons[cid]
         bucket, agreement, tally = kept[cid]
@@ -301,16 +317,19 @@ def preferences_rows(
             rows.append({**base, "chosen": wrap(b_text), "rejected": wrap(a_text), "tie": True})
         judgment_ids.extend(tally.judgment_ids)
         labelers |= tally.labeler_ids
+        simulated += tally.simulated
 
     stats = {
         "n_comparisons": len(comparisons),
         "n_judgments": len(judgment_ids),
         "n_labelers": len(labelers),
+        "n_simulated_judgments": simulated,
         "conversational": conversational,
         "judgment_ids_hash": hashlib.sha256(
             ",".join(str(i) for i in sorted(judgment_ids)).encode("ascii")
         ).hexdigest(),
         "excluded_labelers": len(excluded),
+        "include_simulated": include_simulated,
     }
     return rows, stats
 
@@ -325,6 +344,7 @@ def preferences_export(
     keep_ties: bool = False,
     seed: int = 0,
     conversational: bool | None = None,
+    include_simulated: bool = True,
 ) -> ExportResult:
     """Write a project's aggregated preferences in TRL's prompt/chosen/rejected format.
 
@@ -338,7 +358,11 @@ def preferences_export(
         raise PairwiseError(f"eval_fraction must be at least 0 and below 1; got {eval_fraction}.")
     out_path = Path(out_path)
     rows, stats = preferences_rows(
-        project=project, min_agreement=min_agreement, keep_ties=keep_ties, conversational=conversational
+        project=project,
+        min_agreement=min_agreement,
+        keep_ties=keep_ties,
+        conversational=conversational,
+        include_simulated=include_simulated,
     )
     eval_prompts = _split_prompts(sorted({r["prompt_id"] for r in rows}), eval_fraction, seed)
     train = [r for r in rows if r["prompt_id"] not in eval_prompts]
@@ -392,6 +416,7 @@ def preferences_export(
         conversational=stats["conversational"],
         content_hash=digest.hexdigest(),
         judgment_ids_hash=stats["judgment_ids_hash"],
+        n_simulated_judgments=stats["n_simulated_judgments"],
         filters={
             "project": project.name,
             "eval_fraction": eval_fraction,
@@ -400,6 +425,8 @@ def preferences_export(
             "seed": seed,
             "gold": "excluded",
             "excluded_labelers": stats["excluded_labelers"],
+            "include_simulated": include_simulated,
+            "simulated_judgments": stats["n_simulated_judgments"],
         },
     )
 
@@ -430,8 +457,9 @@ RAW_FIELDS = [
 ]
 
 
-def judgments_raw_rows(*, project: Project) -> Iterator[Row]:
-    """Every judgment of the project, gold included, labelers pseudonymized (no usernames)."""
+def judgments_raw_rows(*, project: Project, include_simulated: bool = True) -> Iterator[Row]:
+    """Every judgment of the project, gold included, labelers pseudonymized (no usernames); the
+    `source` column says which were simulated. include_simulated=False leaves those out."""
     excluded = excluded_labeler_ids(project=project)
     qs = (
         Judgment.objects.filter(comparison__project=project)
@@ -457,6 +485,8 @@ def judgments_raw_rows(*, project: Project) -> Iterator[Row]:
             "created_at",
         )
     )
+    if not include_simulated:
+        qs = qs.exclude(source=Judgment.Source.SIMULATED)
     for (
         jid,
         cid,
@@ -503,7 +533,11 @@ def judgments_raw_rows(*, project: Project) -> Iterator[Row]:
 
 
 def judgments_export_raw(
-    *, project: Project, out_path: str | Path, fmt: Literal["jsonl", "csv"] = "jsonl"
+    *,
+    project: Project,
+    out_path: str | Path,
+    fmt: Literal["jsonl", "csv"] = "jsonl",
+    include_simulated: bool = True,
 ) -> int:
     """Write every judgment of a project for analysis (JSONL or CSV), atomically. Returns the count."""
     if fmt not in ("jsonl", "csv"):
@@ -516,7 +550,7 @@ def judgments_export_raw(
             if fmt == "csv":
                 writer = csv.DictWriter(fh, fieldnames=RAW_FIELDS)
                 writer.writeheader()
-            for row in judgments_raw_rows(project=project):
+            for row in judgments_raw_rows(project=project, include_simulated=include_simulated):
                 if fmt == "csv":
                     writer.writerow({k: "" if v is None else v for k, v in row.items()})
                 else:

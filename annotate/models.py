@@ -1,8 +1,8 @@
 """The annotation core: projects, prompts, responses, comparisons, assignments, judgments.
 
-Invariants the services keep (see annotate/services/assignment.py and judgments.py):
-- a comparison never holds more than `project.overlap_k` human judgments (gold items excepted:
-  every labeler may judge a gold item once);
+Invariants the services keep (see annotate/services.py):
+- a comparison never holds more than `project.overlap_k` judgments by labelers, people and
+  simulated ones alike (gold items excepted: every labeler may judge a gold item once);
 - a labeler judges a comparison at most once (unique constraint);
 - a client id is stored once: resubmitting it answers with the stored judgment.
 """
@@ -229,10 +229,17 @@ class Assignment(models.Model):
         )
 
 
+# Accounts in this group are simulated labelers (manage.py simulate_labelers): their judgments are
+# stored with source "simulated", count like a person's towards overlap_k and majority votes, and
+# are reported apart (quality report, exports) and can be left out of exports and snapshots.
+SIMULATED_GROUP = "simulated"
+
+
 class Judgment(models.Model):
     class Source(models.TextChoices):
         HUMAN = "human", "Labeler"
         EXTERNAL = "external", "Imported"
+        SIMULATED = "simulated", "Simulated labeler"
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judgments")
     labeler = models.ForeignKey(

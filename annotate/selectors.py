@@ -60,6 +60,7 @@ def _progress_annotations(now: datetime) -> dict:
         "gold_total": _count(Comparison.objects.filter(project=OuterRef("pk"), is_gold=True)),
         "judgments_human": _count(human),
         "judgments_external": _count(judgments.filter(source=Judgment.Source.EXTERNAL)),
+        "judgments_simulated": _count(judgments.filter(source=Judgment.Source.SIMULATED)),
         "judgments_last_hour": _count(human.filter(created_at__gte=since)),
         "live_leases": _count(
             Assignment.objects.filter(
@@ -94,6 +95,7 @@ class ProjectProgress:
     gold_total: int
     judgments_human: int
     judgments_external: int
+    judgments_simulated: int  # by simulated labelers (manage.py simulate_labelers)
     judgments_last_hour: int  # human judgments in the last ACTIVE_WINDOW: the hourly rate
     live_leases: int
     active_labelers: int  # distinct labelers with a live lease or a judgment in the last hour

@@ -24,7 +24,14 @@ SCREEN_CSP = (
 def home(request: HttpRequest) -> HttpResponse:
     projects = Project.objects.all() if request.user.is_staff else request.user.labeling_projects.all()
     rows = [(project, labeler_stats(labeler=request.user, project=project)) for project in projects]
-    return render(request, "annotate/home.html", {"rows": rows})
+    demo_loop = None
+    if request.user.is_staff:  # the latest demo loop (scripts/demo.sh), live for managers
+        from rewardmodel.demo_loop import demo_loop_status
+        from rewardmodel.models import DemoLoop
+
+        latest = DemoLoop.objects.first()
+        demo_loop = demo_loop_status(latest) if latest is not None else None
+    return render(request, "annotate/home.html", {"rows": rows, "demo_loop": demo_loop})
 
 
 @login_required

@@ -71,8 +71,13 @@ def preference_snapshot_create(
     keep_ties: bool = False,
     seed: int = 0,
     min_train_pairs: int = MIN_TRAIN_PAIRS,
+    include_simulated: bool = True,
 ) -> DatasetSnapshot:
-    """Export the project's preferences once and record them; too few pairs is an error, not a run."""
+    """Export the project's preferences once and record them; too few pairs is an error, not a run.
+
+    include_simulated=False leaves simulated labelers' judgments out; the filters (the export's)
+    record the choice and how many simulated judgments the snapshot holds either way.
+    """
     from annotate.exports import preferences_export
 
     root = snapshots_dir()
@@ -87,11 +92,13 @@ def preference_snapshot_create(
             keep_ties=keep_ties,
             seed=seed,
             conversational=True,  # the chat template, as the reward model will see text when scoring
+            include_simulated=include_simulated,
         )
         if result.n_judgments == 0:
+            left_out = "" if include_simulated else " (simulated judgments left out)"
             raise PairwiseError(
-                f"Project {project.name!r} has no usable judgments yet: label some comparisons or import "
-                "preference data (manage.py import_data)."
+                f"Project {project.name!r} has no usable judgments yet{left_out}: label some comparisons "
+                "or import preference data (manage.py import_data)."
             )
         if result.n_train < min_train_pairs:
             raise PairwiseError(
@@ -178,6 +185,7 @@ def reward_run_start(
     keep_ties: bool = False,
     seed: int = 0,
     created_by=None,
+    include_simulated: bool = True,
 ) -> TrainingRun:
     """Check the options and the base model, freeze a snapshot, create a queued reward run."""
     config = reward_options_clean(options or {})
@@ -196,6 +204,7 @@ def reward_run_start(
         min_agreement=min_agreement,
         keep_ties=keep_ties,
         seed=seed,
+        include_simulated=include_simulated,
     )
     with transaction.atomic():
         return run_create(

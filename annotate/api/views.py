@@ -306,6 +306,9 @@ class ProjectProgressApi(ManagerApi):
         gold_total = serializers.IntegerField()
         judgments_human = serializers.IntegerField()
         judgments_external = serializers.IntegerField(help_text="Imported preference data.")
+        judgments_simulated = serializers.IntegerField(
+            help_text="By simulated labelers (manage.py simulate_labelers); not in judgments_human."
+        )
         judgments_last_hour = serializers.IntegerField(help_text="Human judgments per hour, last hour.")
         live_leases = serializers.IntegerField()
         active_labelers = serializers.IntegerField(

@@ -29,8 +29,19 @@ _GOLD_SQL = (
     "ELSE -1 END) END"
 )
 
-_FIELDS = ("id", "comparison", "labeler", "outcome", "shown", "seconds", "created", "is_gold", "gold")
-_DTYPES = (np.int64, np.int64, np.int64, np.int8, np.int8, np.float64, np.float64, bool, np.int8)
+_FIELDS = (
+    "id",
+    "comparison",
+    "labeler",
+    "outcome",
+    "shown",
+    "seconds",
+    "created",
+    "is_gold",
+    "gold",
+    "simulated",
+)
+_DTYPES = (np.int64, np.int64, np.int64, np.int8, np.int8, np.float64, np.float64, bool, np.int8, bool)
 
 # PostgreSQL packs each row into fixed-width big-endian bytes and string_agg joins them into one
 # bytea: a single result value, read with np.frombuffer. (A binary COPY hands rows to Python one
@@ -47,6 +58,7 @@ _JUDGMENT_DTYPE = np.dtype(
         ("seconds", ">f4"),
         ("winner", ">i8"),
         ("letter", ">i2"),
+        ("source", ">i2"),  # first letter of Judgment.source: "s" for simulated
     ]
 )
 _COMPARISON_DTYPE = np.dtype([("id", ">i8"), ("response_a", ">i8"), ("gold", ">i2")])
@@ -62,7 +74,8 @@ _SHOWN_OF_LETTER[[ord("A"), ord("B"), ord("t"), ord("b")]] = [0, 1, 2, 3]
 
 @dataclass
 class JudgmentColumns:
-    """Human judgments of one project, one array per column, in judgment id order."""
+    """Judgments by labelers (people and simulated ones) of one project, one array per column, in
+    judgment id order."""
 
     id: np.ndarray  # int64
     comparison: np.ndarray  # int64
@@ -73,6 +86,7 @@ class JudgmentColumns:
     created: np.ndarray  # float64, seconds since the epoch (UTC)
     is_gold: np.ndarray  # bool
     gold: np.ndarray  # int8, the gold answer as an outcome code; -1 where none
+    simulated: np.ndarray  # bool, made by a simulated labeler (Judgment.Source.SIMULATED)
 
     def __len__(self) -> int:
         return len(self.id)
@@ -107,7 +121,8 @@ def _from_postgresql(project_id: int) -> JudgmentColumns:
             int8send(j.id) || int8send(j.comparison_id) || int4send(j.labeler_id)
             || float8send(date_part('epoch', j.created_at))
             || float4send(COALESCE(j.seconds_on_task, 'NaN')::float4)
-            || int8send(COALESCE(j.winner_id, 0)) || int2send(ascii(j.choice)::int2),
+            || int8send(COALESCE(j.winner_id, 0)) || int2send(ascii(j.choice)::int2)
+            || int2send(ascii(j.source)::int2),
             ''::bytea)
         FROM {j_table} j
         WHERE j.comparison_id IN (SELECT id FROM {c_table} WHERE project_id = %s) AND j.labeler_id IS NOT NULL
@@ -154,12 +169,14 @@ def _from_postgresql(project_id: int) -> JudgmentColumns:
         created=rows["created"].astype(np.float64),
         is_gold=gold > -2,
         gold=np.maximum(gold, -1).astype(np.int8),
+        simulated=rows["source"] == ord(Judgment.Source.SIMULATED[0]),
     )
 
 
 _SQLITE_SQL = f"""
     SELECT j.id, j.comparison_id, j.labeler_id, {_OUTCOME_SQL}, {_SHOWN_SQL}, j.seconds_on_task,
-           (julianday(j.created_at) - 2440587.5) * 86400.0, c.is_gold, {_GOLD_SQL}
+           (julianday(j.created_at) - 2440587.5) * 86400.0, c.is_gold, {_GOLD_SQL},
+           j.source = '{Judgment.Source.SIMULATED}'
     FROM {Judgment._meta.db_table} j
     JOIN {Comparison._meta.db_table} c ON c.id = j.comparison_id
     WHERE c.project_id = %s AND j.labeler_id IS NOT NULL
@@ -185,11 +202,13 @@ def _from_cursor(project_id: int) -> JudgmentColumns:
         created=arr[:, 6],
         is_gold=arr[:, 7].astype(bool),
         gold=arr[:, 8].astype(np.int8),
+        simulated=arr[:, 9].astype(bool),
     )
 
 
 def judgment_columns(*, project: Project) -> JudgmentColumns:
-    """Every human judgment of the project (external imports have no labeler and are left out)."""
+    """Every judgment by a labeler, person or simulated, of the project (external imports have no
+    labeler and are left out)."""
     if connection.vendor == "postgresql":
         return _from_postgresql(project.pk)
     return _from_cursor(project.pk)

@@ -6,6 +6,9 @@ judged, excluded labelers included (compared against the pool), so a manager can
 was excluded and take it back. Gold accuracy uses gold items; bias and speed use every judgment a
 labeler made (gold items look like any other comparison to them).
 
+Simulated labelers (manage.py simulate_labelers) count like people everywhere here; the totals,
+the agreement and each labeler's row say how many judgments were simulated.
+
 Time windows: a comparison belongs to the window (UTC day or ISO week) of its last counted
 judgment, the moment its agreement became known; so no pair of judgments is split across windows.
 """
@@ -120,6 +123,11 @@ def quality_report_compute(
         reg.comparison, reg.outcome, weights=reg_pool.astype(float)
     )
     overall = agreement_of(pool_counts, n_bootstrap=n_bootstrap, rng=rng)
+    # Of the judgments behind the agreement figures (pairable comparisons), the simulated ones.
+    _, _, simulated_counts = unit_value_counts(
+        reg.comparison, reg.outcome, weights=(reg_pool & reg.simulated).astype(float)
+    )
+    simulated_in_agreement = int(simulated_counts[pool_counts.sum(axis=1) >= 2].sum())
     window, windows = _agreement_windows(
         reg, unit_index, pool_counts, reg_pool, window=window, n_bootstrap=n_bootstrap, rng=rng
     )
@@ -135,6 +143,7 @@ def quality_report_compute(
     project_median = bias.project_median_seconds(cols.seconds[in_pool_all])
     speeds = bias.speed(lab, cols.seconds, cols.id, cols.comparison, n_lab, project_median)
     judged = np.bincount(lab, minlength=n_lab)
+    simulated = np.bincount(lab[cols.simulated], minlength=n_lab)
     gold_judged = np.bincount(lab[cols.is_gold], minlength=n_lab)
 
     names = dict(get_user_model().objects.filter(pk__in=labeler_ids.tolist()).values_list("pk", "username"))
@@ -149,6 +158,7 @@ def quality_report_compute(
             "id": uid,
             "username": names.get(uid, f"user {uid}"),
             "excluded": uid in exclusions,
+            "simulated": bool(simulated[i]),
             "judgments": int(judged[i]),
             "gold_judgments": int(gold_judged[i]),
             "median_seconds": speeds[i]["median"],
@@ -195,11 +205,13 @@ def quality_report_compute(
             "judgments": len(cols),
             "counted_judgments": int(pool_counts.sum()),
             "gold_judgments": int(cols.is_gold.sum()),
+            "simulated_judgments": int(cols.simulated.sum()),
             "labelers": n_lab,
+            "simulated_labelers": int(np.count_nonzero(simulated)),
             "excluded_labelers": sorted(exclusions),
             "median_seconds": project_median,
         },
-        "agreement": overall.as_dict(),
+        "agreement": {**overall.as_dict(), "simulated_judgments": simulated_in_agreement},
         "windows": windows,
         "labelers": labelers,
         "computed_at": timezone.now().isoformat(timespec="seconds"),

@@ -155,14 +155,20 @@ def scatter(
     x_line: float | None = None,
     width: int = 600,
     height: int = 300,
+    y_range: tuple[float, float] = (0.0, 1.0),
+    x_range: tuple[float, float] | None = None,
+    label_all: bool = False,
+    x_fmt: str = "{:.1f}",
+    empty: str = "No labeler has answered gold items yet.",
 ) -> SafeString:
-    """Points with optional vertical error bars; flagged points in red and labelled; optional
-    reference lines (a threshold, a project median)."""
+    """Points with optional vertical error bars; flagged points in red and labelled (every point
+    with `label_all`); optional reference lines (a threshold, a project median). The x axis runs
+    from 0 to a little past the largest x unless `x_range` is given."""
     if not points:
-        return _empty(width, height, title, "No labeler has answered gold items yet.")
+        return _empty(width, height, title, empty)
     xs = [p.x for p in points] + ([x_line] if x_line is not None else [])
-    x_hi = max(xs) * 1.1 or 1.0
-    frame = _Frame(width, height, x_lo=0.0, x_hi=x_hi, y_lo=0.0, y_hi=1.0)
+    x_lo, x_hi = x_range if x_range is not None else (0.0, max(xs) * 1.1 or 1.0)
+    frame = _Frame(width, height, x_lo=x_lo, x_hi=x_hi, y_lo=y_range[0], y_hi=y_range[1])
     body = frame.y_axis(y_label) + frame.x_axis(x_label)
     if y_line is not None:
         y = _n(frame.y(y_line))
@@ -181,12 +187,12 @@ def scatter(
             body.append(
                 f'<line x1="{_n(cx)}" x2="{_n(cx)}" y1="{_n(frame.y(p.y_lo))}" y2="{_n(frame.y(p.y_hi))}" stroke="{color}" opacity="0.5"/>'
             )
-        tip = f"{p.label}: {y_label} {p.y:.2f}, {x_label} {p.x:.1f}"
+        tip = f"{p.label}: {y_label} {p.y:.2f}, {x_label} {x_fmt.format(p.x)}"
         body.append(
             f'<circle cx="{_n(cx)}" cy="{_n(cy)}" r="4" fill="{color}"><title>{escape(tip)}</title></circle>'
         )
-        if p.flagged:
-            body.append(_text(cx + 6, cy - 4, p.label, fill=ALERT))
+        if p.flagged or label_all:
+            body.append(_text(cx + 6, cy - 4, p.label, fill=color))
     return _svg(width, height, title, body)
 
 

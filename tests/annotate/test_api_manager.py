@@ -41,6 +41,7 @@ def test_it_reports_project_progress_to_managers(alice, bob, carol, manager, pro
         "gold_total": 2,
         "judgments_human": 3,
         "judgments_external": 0,
+        "judgments_simulated": 0,
         "judgments_last_hour": 2,
         "live_leases": 1,
         "active_labelers": 3,  # alice and bob judged within the hour, carol holds a lease

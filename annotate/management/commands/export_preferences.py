@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.exports import judgments_export_raw, preferences_export
+from annotate.exports import judgments_export_raw, preferences_export, simulated_judgments_count
 from annotate.models import Project
 
 
@@ -37,16 +37,29 @@ class Command(BaseCommand):
         parser.add_argument(
             "--raw", choices=["jsonl", "csv"], help="Export raw judgments in this format instead."
         )
+        parser.add_argument(
+            "--no-simulated",
+            action="store_true",
+            help="Leave out judgments by simulated labelers (manage.py simulate_labelers).",
+        )
 
     def handle(self, *args, **opts):
         try:
             project = Project.objects.get(name=opts["project"])
         except Project.DoesNotExist:
             raise CommandError(f"No project named {opts['project']!r}.") from None
+        include_simulated = not opts["no_simulated"]
+        simulated = simulated_judgments_count(project=project)
         try:
             if opts["raw"]:
-                n = judgments_export_raw(project=project, out_path=opts["out"], fmt=opts["raw"])
-                self.stdout.write(f"Wrote {n} judgments to {opts['out']} (labelers pseudonymized).")
+                n = judgments_export_raw(
+                    project=project,
+                    out_path=opts["out"],
+                    fmt=opts["raw"],
+                    include_simulated=include_simulated,
+                )
+                which = f"{simulated} simulated" if include_simulated else f"{simulated} simulated left out"
+                self.stdout.write(f"Wrote {n} judgments ({which}) to {opts['out']} (labelers pseudonymized).")
                 return
             result = preferences_export(
                 project=project,
@@ -57,15 +70,18 @@ class Command(BaseCommand):
                 keep_ties=opts["keep_ties"],
                 seed=opts["seed"],
                 conversational=True if opts["conversational"] else None,
+                include_simulated=include_simulated,
             )
         except PairwiseError as exc:
             raise CommandError(exc.message) from None
         form = "conversational" if result.conversational else "plain text"
         self.stdout.write(
             f"Exported {result.n_train} train + {result.n_eval} eval rows ({form}) from "
-            f"{result.n_comparisons} comparisons, {result.n_judgments} judgments, "
-            f"{result.n_labelers} labelers."
+            f"{result.n_comparisons} comparisons, {result.n_judgments} judgments "
+            f"({result.n_simulated_judgments} simulated), {result.n_labelers} labelers."
         )
+        if not include_simulated and simulated:
+            self.stdout.write(f"  left out: the project's {simulated} simulated judgments (--no-simulated)")
         self.stdout.write(f"  train: {result.train_path}")
         if result.eval_path is not None:
             self.stdout.write(f"  eval:  {result.eval_path}")

@@ -61,14 +61,16 @@ class Command(BaseCommand):
         out = self.stdout.write
         a, t = r["agreement"], r["totals"]
         out(
-            f"Quality report: {r['project']['name']}   ({t['judgments']} human judgments, {t['labelers']} labelers, "
+            f"Quality report: {r['project']['name']}   ({t['judgments']} judgments, {t['simulated_judgments']} "
+            f"of them simulated; {t['labelers']} labelers, {t['simulated_labelers']} simulated, "
             f"{len(t['excluded_labelers'])} excluded; computed in {r['seconds']:.2f} s)"
         )
         out("")
         out(f"Krippendorff's alpha (nominal)  {_f(a['alpha'])}  {_ci(a['alpha_ci'])}")
         out(f"Raw pairwise agreement          {_f(a['raw'])}  {_ci(a['raw_ci'])}")
         out(
-            f"over {a['units']} comparisons, {a['pairs']} pairs, {a['judgments']} judgments; "
+            f"over {a['units']} comparisons, {a['pairs']} pairs, {a['judgments']} judgments "
+            f"({a['simulated_judgments']} simulated); "
             f"median {_f(t['median_seconds'], 1)} s per judgment"
         )
         if r["windows"]:
@@ -87,7 +89,11 @@ class Command(BaseCommand):
         out(header)
         out("-" * len(header))
         for row in r["labelers"]:
-            name = row["username"] + (" (excl.)" if row["excluded"] else "")
+            name = (
+                row["username"]
+                + (" (excl.)" if row["excluded"] else "")
+                + (" (sim.)" if row["simulated"] else "")
+            )
             g, p, s, sp = row["gold"], row["position"], row["streak"], row["speed"]
             gold = f"{g['correct']}/{g['answered']} {_f(g['accuracy'], 2)}" if g["answered"] else "-"
             left = f"{_f(p['share_left'], 2)} ({p['p_value']:.1g})" if p["share_left"] is not None else "-"

@@ -62,6 +62,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--min-agreement", type=float, default=0.0, help="drop pairs with less agreement")
         parser.add_argument("--keep-ties", action="store_true", help="train ties as mirrored pairs")
+        parser.add_argument(
+            "--no-simulated",
+            action="store_true",
+            help="leave out judgments by simulated labelers (manage.py simulate_labelers)",
+        )
         parser.add_argument("--name", help="name of the resulting model (default reward-<project>-run<id>)")
         parser.add_argument("--sync", action="store_true", help="train in this process with a progress bar")
 
@@ -80,13 +85,17 @@ class Command(BaseCommand):
                 eval_fraction=opts["eval_fraction"],
                 min_agreement=opts["min_agreement"],
                 keep_ties=opts["keep_ties"],
+                include_simulated=not opts["no_simulated"],
             )
         except PairwiseError as exc:
             raise CommandError(exc.message) from None
         snap = run.snapshot
+        simulated = snap.filters.get("simulated_judgments", 0)
+        left_out = "" if snap.filters.get("include_simulated", True) else ", simulated ones left out"
         self.stdout.write(
             f"Run #{run.pk}: {base.name} on {snap.n_examples} training and {snap.n_eval_examples} eval pairs "
-            f"({snap.n_judgments} judgments by {snap.n_labelers} labelers; snapshot {snap.content_hash[:12]})."
+            f"({snap.n_judgments} judgments, {simulated} simulated{left_out}, by {snap.n_labelers} labelers; "
+            f"snapshot {snap.content_hash[:12]})."
         )
         if not opts["sync"]:
             run_enqueue(run)

@@ -313,7 +313,8 @@ def _register_success(run: TrainingRun, output: RunOutput) -> bool:
             summary=output.summary,
             examples_seen=output.examples_seen,
             tokens_seen=output.tokens_seen,
-            device=output.device or locked.device,
+            # The worker's fuller description ("cuda: 4 x NVIDIA H100") wins over the trainer's "cuda".
+            device=locked.device or output.device,
         )
         # Linked runs start from this checkpoint; those already enqueued go to a worker now.
         for follower in TrainingRun.objects.filter(starts_after_id=run.pk, status=JobStatus.QUEUED):

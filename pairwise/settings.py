@@ -6,6 +6,7 @@ under PAIRWISE_DATA_DIR. DATABASE_URL switches to PostgreSQL, CELERY_BROKER_URL 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -25,6 +26,12 @@ def envbool(name: str, default: bool = False) -> bool:
 def envint(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def envjson(name: str, default: dict) -> dict:
+    """A JSON object from the environment laid over `default`: the keys it names replace the default's."""
+    value = os.environ.get(name)
+    return {**default, **json.loads(value)} if value else dict(default)
 
 
 DATA_DIR = Path(os.environ.get("PAIRWISE_DATA_DIR", BASE_DIR / "var")).resolve()
@@ -182,6 +189,14 @@ PAIRWISE_DEFAULT_BASE_MODEL = os.environ.get("PAIRWISE_DEFAULT_BASE_MODEL", "smo
 PAIRWISE_RUN_HEARTBEAT_TIMEOUT = envint("PAIRWISE_RUN_HEARTBEAT_TIMEOUT", 300)
 # The scoring endpoint waits this long for the worker's answer, then replies 202 with a task id.
 PAIRWISE_SCORE_WAIT_SECONDS = envint("PAIRWISE_SCORE_WAIT_SECONDS", 20)
+# Cost ledger (rewardmodel/ledger.py): US dollars per device-hour, by device kind ("cpu": one
+# machine, "cuda": one GPU not named below) or by a fragment of the GPU's name as the run recorded
+# it ("H100" matches "NVIDIA H100 80GB HBM3"). Rounded public on-demand list prices, not quotes;
+# the README (Configuration) gives each source. The environment variable (JSON) replaces the keys
+# it names: PAIRWISE_DEVICE_HOURLY_USD='{"cuda": 1.8, "L4": 0.8}'.
+PAIRWISE_DEVICE_HOURLY_USD = envjson(
+    "PAIRWISE_DEVICE_HOURLY_USD", {"cpu": 0.35, "cuda": 2.50, "A100": 1.10, "H100": 2.50, "H200": 3.50}
+)
 
 LOGGING = {
     "version": 1,

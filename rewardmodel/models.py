@@ -227,3 +227,48 @@ class GenerationJob(JobBase):
 
     def __str__(self) -> str:
         return f"Generation #{self.pk} with {self.model} ({self.status})"
+
+
+class DemoLoop(JobBase):
+    """One run of the whole demo loop (rewardmodel.demo_loop): its steps, each with its status,
+    times, the numbers it produced and a link to the job, run or report it made. The home page
+    polls this row; the loop writes it at every step boundary and while a step trains."""
+
+    project = models.ForeignKey(
+        "annotate.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="demo_loops"
+    )
+    quick = models.BooleanField(default=False)
+    seed = models.IntegerField(default=0)
+    current_step = models.CharField(max_length=50, blank=True)
+    # [{"name", "title", "status", "started_at", "finished_at", "url", "run_id", "job_id",
+    #   "numbers": {...}, "detail"}], in the order they run.
+    steps = models.JSONField(default=list, blank=True)
+
+    class Meta(JobBase.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Demo loop #{self.pk} ({self.status})"
+
+
+class ComparisonReport(models.Model):
+    """A comparison report (manage.py compare): its data, the self-contained HTML drawn from it,
+    and the command that made it. Written once; the page /reports/<id>/ reads it."""
+
+    project = models.ForeignKey(
+        "annotate.Project", on_delete=models.CASCADE, related_name="comparison_reports"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    policies = models.JSONField(default=list, help_text="Names, the baseline first.")
+    data = models.JSONField()
+    html = models.TextField()
+    command = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Report #{self.pk}: {', '.join(self.policies)} on {self.project}"

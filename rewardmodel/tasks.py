@@ -44,3 +44,16 @@ def score_text(model_id: int, prompt: str | list, response: str) -> dict:
     model = ModelArtifact.objects.get(pk=model_id)
     [score] = score_texts(model.path, [(prompt, response)])
     return {"score": score, "model": model.pk}
+
+
+@shared_task(bind=True, name="rewardmodel.tasks.train_demo_loop", max_retries=0, ignore_result=True)
+def train_demo_loop(self, loop_id: int) -> None:
+    """Run the whole demo loop (rewardmodel.demo_loop) in this worker; its training runs execute
+    here in turn. On the `training` queue (the `train_` prefix), never retried."""
+    from rewardmodel.demo_loop import demo_loop_execute
+
+    close_old_connections()
+    try:
+        demo_loop_execute(loop_id=loop_id, task_id=self.request.id or "")
+    finally:
+        close_old_connections()

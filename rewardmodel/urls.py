@@ -2,9 +2,11 @@
 
 from django.urls import path
 
-from . import views, views_generation, views_policy
+from . import views, views_demo, views_generation, views_policy
 
 urlpatterns = [
+    # the demo loop (scripts/demo.sh): polled by the home page
+    path("demo-loop/<int:pk>/status.json", views_demo.demo_loop_status_json, name="demo-loop-status"),
     # training runs (every kind: reward, SFT, PPO, GRPO)
     path("runs/", views.runs_list, name="runs"),
     path("runs/new/", views.run_new, name="run-new"),

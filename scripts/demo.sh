@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo loop on the embedded default (SQLite + a SQLite-backed Celery broker, no servers):
-# install, migrate, load the demo project, print the demo logins, start a worker and serve
-# the app on http://127.0.0.1:8000.
+# install, migrate, load the demo project, print the demo logins, start a worker, queue the whole
+# loop once (SmolLM2 answers, simulated labelers, reward model, SFT → PPO, cold-start SFT → GRPO,
+# arena, report; a second run of this script queues nothing new) and serve the app at once on
+# http://127.0.0.1:8000, where the manager's home page shows the loop's steps live.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
@@ -10,4 +12,6 @@ python manage.py demo_setup
 celery -A pairwise worker --pool solo -Q default,training --loglevel WARNING &
 worker=$!
 trap 'kill $worker 2>/dev/null || true' EXIT
+python manage.py demo_loop "$@"
+echo "Watch the loop on http://127.0.0.1:8000/ (log in as manager); judge meanwhile as labeler."
 python manage.py runserver 127.0.0.1:8000

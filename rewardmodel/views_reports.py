@@ -1,0 +1,42 @@
+"""Manager pages for comparison reports (manage.py compare): the list, one report, its files.
+
+Thin: the report is built by rewardmodel.report and drawn by rewardmodel.report_html; the page
+redraws it from the stored data (cheap), the downloads are the stored HTML file and the JSON.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from rewardmodel.models import ComparisonReport
+from rewardmodel.report_html import report_context
+from rewardmodel.views import staff_required
+
+
+@staff_required
+def reports_list(request: HttpRequest) -> HttpResponse:
+    reports = ComparisonReport.objects.select_related("project", "created_by").defer("data", "html")[:200]
+    return render(request, "reports/list.html", {"reports": reports})
+
+
+@staff_required
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(ComparisonReport.objects.select_related("project", "created_by"), pk=pk)
+    return render(request, "reports/detail.html", {**report_context(report.data), "report": report})
+
+
+@staff_required
+def report_html(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(ComparisonReport.objects.only("html"), pk=pk)
+    response = HttpResponse(report.html, content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="report-{pk}.html"'
+    return response
+
+
+@staff_required
+def report_json(request: HttpRequest, pk: int) -> JsonResponse:
+    report = get_object_or_404(ComparisonReport.objects.only("data"), pk=pk)
+    response = JsonResponse(report.data)
+    response["Content-Disposition"] = f'attachment; filename="report-{pk}.json"'
+    return response

@@ -223,7 +223,7 @@ def main() -> None:
     )
     print(
         f"PPO: {run.snapshot.n_examples} training prompts ({s.get('prompts_dropped', 0)} over {max_prompt} tokens left "
-        f"out), {run.snapshot.n_eval_examples} held-out; {s['updates']} updates, {s['episodes']} episodes in "
+        f"out), {run.snapshot.n_eval_examples} held-out; {s['updates']} update(s), {s['episodes']} episodes in "
         f"{args.minutes:g} min of training (stopped by the budget: {s.get('stopped_by_time_budget')})"
     )
     print(

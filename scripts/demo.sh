@@ -11,7 +11,8 @@ python manage.py migrate --no-input
 python manage.py demo_setup
 celery -A pairwise worker --pool solo -Q default,training --loglevel WARNING &
 worker=$!
-trap 'kill $worker 2>/dev/null || true' EXIT
+# SIGQUIT: Celery's cold shutdown (a warm one would wait for the loop's current step to finish).
+trap 'kill -QUIT $worker 2>/dev/null || true' EXIT
 python manage.py demo_loop "$@"
 echo "Watch the loop on http://127.0.0.1:8000/ (log in as manager); judge meanwhile as labeler."
 python manage.py runserver 127.0.0.1:8000

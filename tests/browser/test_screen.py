@@ -221,6 +221,9 @@ def test_it_explains_a_lease_that_expired_and_was_not_needed(context, server, al
         project = make_project("Late", labelers=(alice, bob, carol), overlap_k=2)
         make_comparisons(project, 1)
     page = open_screen(context, server, alice, project)
+    # The screen keeps leasing ahead until the server has nothing more: let that finish, or its
+    # last request could lease the pair to alice again after her lease is expired below.
+    page.wait_for_load_state("networkidle")
     with server.db():
         Assignment.objects.filter(labeler=alice).update(expires_at=timezone.now() - timedelta(seconds=1))
         for i, labeler in enumerate((bob, carol)):

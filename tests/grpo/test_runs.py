@@ -177,8 +177,8 @@ def test_it_trains_a_policy_from_the_command_line(arithmetic_project, tiny_start
     assert 0.0 <= result["accuracy"] <= 1.0 and result["generation"]["decoding"] == "greedy"
 
 
-def test_it_says_ppo_is_not_available_yet(db):
-    with pytest.raises(CommandError, match="ppo is not available yet"):
+def test_ppo_needs_a_reward_model(arithmetic_project):
+    with pytest.raises(CommandError, match="--algo ppo needs --reward-model"):
         call_command("train_policy", "--algo", "ppo", "--project", "Arithmetic")
 
 

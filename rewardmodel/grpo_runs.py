@@ -107,10 +107,7 @@ def grpo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> R
 
     if run.snapshot is None:
         raise PairwiseError(f"GRPO run #{run.pk} has no prompt snapshot to train on.")
-    train, heldout = prompts_snapshot_records(run.snapshot)
-    limit = run.config.get("heldout_limit")
-    if limit is not None:
-        heldout = heldout[: int(limit)]
+    train, heldout = prompts_snapshot_records(run.snapshot, heldout_limit=run.config.get("heldout_limit"))
     options = {k: v for k, v in run.config.items() if k not in RUN_KEYS}
     cfg = _grpo_config(
         options,

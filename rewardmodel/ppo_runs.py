@@ -147,10 +147,7 @@ def ppo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> Ru
         raise PairwiseError(f"PPO run #{run.pk} has no prompt snapshot to train on.")
     reward_model = run_reward_model(run)
     ppo_models_check(policy=run.base_model, reward_model=reward_model)
-    train, heldout = prompts_snapshot_records(run.snapshot)
-    limit = run.config.get("heldout_limit")
-    if limit is not None:
-        heldout = heldout[: int(limit)]
+    train, heldout = prompts_snapshot_records(run.snapshot, heldout_limit=run.config.get("heldout_limit"))
     options = {k: v for k, v in run.config.items() if k not in RUN_KEYS}
     cfg = _ppo_config(
         options,

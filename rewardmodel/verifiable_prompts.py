@@ -187,12 +187,17 @@ def prompts_snapshot_create(
     )
 
 
-def prompts_snapshot_records(snapshot: DatasetSnapshot) -> tuple[list[dict], list[dict]]:
-    """(train records, held-out records) of a prompts snapshot; an error if its files are gone."""
+def prompts_snapshot_records(
+    snapshot: DatasetSnapshot, *, heldout_limit: int | None = None
+) -> tuple[list[dict], list[dict]]:
+    """(train records, the first `heldout_limit` held-out records) of a prompts snapshot; an error
+    if its files are gone."""
     if snapshot.kind != DatasetSnapshot.Kind.PROMPTS:
         raise PairwiseError(f"Snapshot #{snapshot.pk} holds {snapshot.kind}, not prompts.")
     folder = Path(snapshot.path)
     if not (folder / TRAIN_FILE).is_file():
         raise PairwiseError(f"Snapshot #{snapshot.pk}'s files are missing at {folder}.")
     heldout = read_jsonl(folder / EVAL_FILE) if (folder / EVAL_FILE).is_file() else []
+    if heldout_limit is not None:
+        heldout = heldout[: int(heldout_limit)]
     return read_jsonl(folder / TRAIN_FILE), heldout

@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.progress import Cancelled, Reporter
+from rewardmodel.training.progress import Cancelled, Reporter, first_last_summary
 from rewardmodel.training.rewards import REWARDS, completion_text, is_formatted, reward_functions
 from rewardmodel.training.verifiable import PromptTemplate, build_examples
 
@@ -417,21 +417,12 @@ def _checkpointing_kwargs(args_class: Any, enabled: bool) -> dict[str, bool]:
     return {"gradient_checkpointing": enabled}
 
 
-def _mean(values: list[float]) -> float | None:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(values) / len(values) if values else None
-
-
 def _summary(
     history: list[dict[str, Any]], heldout: list[dict[str, Any]], steps: int, wall: float, device: str
 ) -> dict[str, Any]:
     """Final numbers: held-out before/after, and the training metrics of the first and last steps."""
-    window = max(1, min(5, len(history) // 4 or 1))
     summary: dict[str, Any] = {"steps": steps, "wall_seconds": round(wall, 1), "device": device}
-    keys = sorted({k for row in history for k in row if k != "step"})
-    for key in keys:
-        summary[f"first/{key}"] = _mean([row[key] for row in history[:window] if key in row])
-        summary[f"last/{key}"] = _mean([row[key] for row in history[-window:] if key in row])
+    summary.update(first_last_summary(history))
     if heldout:
         summary["heldout/accuracy_before"] = heldout[0]["accuracy"]
         summary["heldout/format_rate_before"] = heldout[0]["format_rate"]

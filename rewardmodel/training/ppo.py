@@ -56,7 +56,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.progress import Cancelled, Reporter
+from rewardmodel.training.progress import Cancelled, Reporter, first_last_summary
 from rewardmodel.training.rm_eval import RmEvalResult, rm_evaluate
 
 # TRL's log keys → the names the run page charts.
@@ -586,21 +586,12 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
     )
 
 
-def _mean(values: list[Any]) -> float | None:
-    values = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
-    return sum(values) / len(values) if values else None
-
-
 def _summary(
     history: list[dict[str, Any]], heldout: list[dict[str, Any]], updates: int, wall: float, device: str
 ) -> dict[str, Any]:
     """Final numbers: held-out before/after, and the training metrics of the first and last updates."""
-    window = max(1, min(5, len(history) // 4 or 1))
     summary: dict[str, Any] = {"updates": updates, "wall_seconds": round(wall, 1), "device": device}
-    keys = sorted({k for row in history for k in row if k != "step"})
-    for key in keys:
-        summary[f"first/{key}"] = _mean([row.get(key) for row in history[:window]])
-        summary[f"last/{key}"] = _mean([row.get(key) for row in history[-window:]])
+    summary.update(first_last_summary(history))
     if heldout:
         for key in ("score", "length", "kl", "length_score_corr"):
             summary[f"heldout/{key}_before"] = heldout[0][key]

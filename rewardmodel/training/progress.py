@@ -8,6 +8,7 @@ as it goes, and stops cleanly (raising `Cancelled`) when `should_stop()` turns t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -112,3 +113,21 @@ def trainer_callback(reporter: Reporter) -> Any:
             return control
 
     return _ReporterCallback()
+
+
+def mean_finite(values: list[Any]) -> float | None:
+    """The mean of the finite numbers in `values` (None, NaN and infinities left out), or None."""
+    numbers = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    return sum(numbers) / len(numbers) if numbers else None
+
+
+def first_last_summary(history: list[dict[str, Any]]) -> dict[str, float | None]:
+    """first/<key> and last/<key>: each logged metric's mean over the first and the last few
+    steps (a quarter of the run, 1 to 5 steps), the numbers a run's summary starts from."""
+    window = max(1, min(5, len(history) // 4 or 1))
+    keys = sorted({k for row in history for k in row if k != "step"})
+    summary: dict[str, float | None] = {}
+    for key in keys:
+        summary[f"first/{key}"] = mean_finite([row.get(key) for row in history[:window]])
+        summary[f"last/{key}"] = mean_finite([row.get(key) for row in history[-window:]])
+    return summary

@@ -22,13 +22,14 @@ from rewardmodel.training.progress import ListReporter
 from tests.reward.conftest import FAST
 
 
-def _run(project, base, snapshot, **config) -> TrainingRun:
+def _run(project, base, snapshot, *, starts_after=None, **config) -> TrainingRun:
     return run_create(
         kind=TrainingRun.Kind.REWARD,
         project=project,
         base_model=base,
         snapshot=snapshot,
         config=FAST | config,
+        starts_after=starts_after,
     )
 
 
@@ -212,27 +213,13 @@ def test_a_linked_run_waits_for_its_parent_and_starts_from_its_checkpoint(
     """Enqueued early, a follower only gets its task id; the parent's success makes the parent's
     checkpoint its base model and sends it, in the same transaction."""
     parent = _run(project, tiny_base, marker_snapshot)
-    follower = run_create(
-        kind=TrainingRun.Kind.REWARD,
-        project=project,
-        base_model=tiny_base,
-        snapshot=marker_snapshot,
-        config=FAST,
-        starts_after=parent,
-    )
+    follower = _run(project, tiny_base, marker_snapshot, starts_after=parent)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run_enqueue(follower)
     assert callbacks == [] and TrainingRun.objects.get(pk=follower.pk).task_id  # waits, not sent
 
     # Started by hand before its parent finished: refused, with the reason.
-    early = run_create(
-        kind=TrainingRun.Kind.REWARD,
-        project=project,
-        base_model=tiny_base,
-        snapshot=marker_snapshot,
-        config=FAST,
-        starts_after=parent,
-    )
+    early = _run(project, tiny_base, marker_snapshot, starts_after=parent)
     early = run_execute(run_id=early.pk)
     assert early.status == JobStatus.FAILED and f"result of run #{parent.pk}" in early.error
 
@@ -246,22 +233,8 @@ def test_a_linked_run_waits_for_its_parent_and_starts_from_its_checkpoint(
 
 def test_a_cancelled_or_lost_parent_cancels_its_followers(project, tiny_base, marker_snapshot, settings):
     parent = _run(project, tiny_base, marker_snapshot)
-    child = run_create(
-        kind=TrainingRun.Kind.REWARD,
-        project=project,
-        base_model=tiny_base,
-        snapshot=marker_snapshot,
-        config=FAST,
-        starts_after=parent,
-    )
-    grandchild = run_create(
-        kind=TrainingRun.Kind.REWARD,
-        project=project,
-        base_model=tiny_base,
-        snapshot=marker_snapshot,
-        config=FAST,
-        starts_after=child,
-    )
+    child = _run(project, tiny_base, marker_snapshot, starts_after=parent)
+    grandchild = _run(project, tiny_base, marker_snapshot, starts_after=child)
     run_cancel(parent)
     child.refresh_from_db()
     grandchild.refresh_from_db()
@@ -270,14 +243,7 @@ def test_a_cancelled_or_lost_parent_cancels_its_followers(project, tiny_base, ma
     assert grandchild.status_message == f"the run it starts from (#{child.pk}) was cancelled"
 
     lost = _run(project, tiny_base, marker_snapshot)
-    waiting = run_create(
-        kind=TrainingRun.Kind.REWARD,
-        project=project,
-        base_model=tiny_base,
-        snapshot=marker_snapshot,
-        config=FAST,
-        starts_after=lost,
-    )
+    waiting = _run(project, tiny_base, marker_snapshot, starts_after=lost)
     long_ago = timezone.now() - timedelta(seconds=settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT + 60)
     TrainingRun.objects.filter(pk=lost.pk).update(
         status=JobStatus.RUNNING, started_at=long_ago, heartbeat_at=long_ago

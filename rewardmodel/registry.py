@@ -7,6 +7,7 @@ happens in commands and workers, never in a web request.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -241,11 +242,20 @@ def human_bytes(n: int | None) -> str:
 def tokenizer_fingerprint(artifact: ModelArtifact) -> str:
     """A hash of the vocabulary and added tokens in the model's tokenizer.json (no torch: safe in the
     web process). Two models whose token ids mean the same text have the same fingerprint."""
-    folder = Path(artifact.tokenizer_path or artifact.path)
+    file = Path(artifact.tokenizer_path or artifact.path) / "tokenizer.json"
     try:
-        data = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        return _tokenizer_file_fingerprint(str(file), file.stat().st_mtime_ns)
     except (OSError, ValueError) as exc:
-        raise PairwiseError(f"Model {artifact.name!r} has no readable tokenizer.json in {folder}.") from exc
+        raise PairwiseError(
+            f"Model {artifact.name!r} has no readable tokenizer.json in {file.parent}."
+        ) from exc
+
+
+@functools.lru_cache(maxsize=32)
+def _tokenizer_file_fingerprint(path: str, mtime_ns: int) -> str:
+    # Keyed by modification time too: a PPO run checks the same two files when it is started and
+    # again when a worker runs it; parsing a 2 MB tokenizer.json each time costs a quarter second.
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     vocab = (data.get("model") or {}).get("vocab")
     added = sorted((t.get("id"), t.get("content")) for t in data.get("added_tokens") or [])
     raw = json.dumps([vocab, added], sort_keys=True, ensure_ascii=False)

@@ -226,6 +226,7 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
     from trl import GRPOConfig, GRPOTrainer
 
     from rewardmodel.training.base_model import load_tokenizer
+    from rewardmodel.training.devices import checkpointing_kwargs
     from rewardmodel.training.evaluate import evaluate_examples
 
     started = time.monotonic()
@@ -272,7 +273,7 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
         data_seed=config.seed,
         bf16=use_bf16,
         use_cpu=device == "cpu",
-        **_checkpointing_kwargs(GRPOConfig, config.gradient_checkpointing),
+        **checkpointing_kwargs(GRPOConfig, config.gradient_checkpointing),
         disable_dropout=True,
         log_completions=False,
         remove_unused_columns=False,
@@ -408,13 +409,6 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
         tokens_seen=state["tokens"],
         summary=summary,
     )
-
-
-def _checkpointing_kwargs(args_class: Any, enabled: bool) -> dict[str, bool]:
-    # transformers renamed gradient_checkpointing to activation_checkpointing (the old name warns).
-    if "activation_checkpointing" in getattr(args_class, "__dataclass_fields__", {}):
-        return {"activation_checkpointing": enabled}
-    return {"gradient_checkpointing": enabled}
 
 
 def _summary(

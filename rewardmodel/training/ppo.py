@@ -345,8 +345,7 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.devices import pick_device
-    from rewardmodel.training.grpo import _checkpointing_kwargs
+    from rewardmodel.training.devices import checkpointing_kwargs, pick_device
     from rewardmodel.training.scoring import check_reward_model
 
     started = time.monotonic()
@@ -432,7 +431,7 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
         data_seed=config.seed,
         bf16=use_bf16,
         use_cpu=device == "cpu",
-        **_checkpointing_kwargs(PPOConfig, config.gradient_checkpointing),
+        **checkpointing_kwargs(PPOConfig, config.gradient_checkpointing),
         reward_model_path=config.reward_model_dir,
         sft_model_path=config.model_dir,
     )

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.devices import describe_device
+from rewardmodel.training.devices import checkpointing_kwargs, describe_device
 from rewardmodel.training.progress import Cancelled, ListReporter, Reporter, TqdmReporter, trainer_callback
 
 CONFIG_FILE = "reward_config.json"
@@ -185,14 +185,6 @@ def _bf16_supported() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def _checkpointing(args_class: Any, enabled: bool) -> dict[str, bool]:
-    # transformers 5.2x renamed gradient_checkpointing to activation_checkpointing (the old name
-    # warns); TRL defaults it to on, which costs 20-30 % speed that a small model does not need.
-    fields = getattr(args_class, "__dataclass_fields__", {})
-    name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
-    return {name: enabled}
-
-
 def _partial_dir(output_dir: Path) -> Path:
     # The same name in every process of an `accelerate launch`, beside the target (same disk).
     return output_dir.with_name(f".{output_dir.name}.partial")
@@ -283,7 +275,7 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
             report_to="none",
             disable_tqdm=True,  # the reporter shows progress
             dataloader_pin_memory=torch.cuda.is_available(),
-            **_checkpointing(TRLRewardConfig, cfg.gradient_checkpointing),
+            **checkpointing_kwargs(TRLRewardConfig, cfg.gradient_checkpointing),
         )
         reporter.progress(0, 0, "tokenizing")
         trainer = RewardTrainer(

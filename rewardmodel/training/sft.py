@@ -189,8 +189,8 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
     from trl import SFTConfig, SFTTrainer
 
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.devices import pick_device
-    from rewardmodel.training.grpo import _checkpointing_kwargs, _summary
+    from rewardmodel.training.devices import checkpointing_kwargs, pick_device
+    from rewardmodel.training.grpo import _summary
 
     started = time.monotonic()
     device = pick_device(config.device)
@@ -232,7 +232,7 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
         data_seed=config.seed,
         bf16=use_bf16,
         use_cpu=device == "cpu",
-        **_checkpointing_kwargs(SFTConfig, config.gradient_checkpointing),
+        **checkpointing_kwargs(SFTConfig, config.gradient_checkpointing),
     )
 
     history: list[dict[str, Any]] = []

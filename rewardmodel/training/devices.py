@@ -1,5 +1,6 @@
-"""Which hardware a run uses: the choice (`pick_device`), its description for the run page
-("cpu (8 threads)", "cuda: 4 x NVIDIA H100"), and the gradient-checkpointing switch of every trainer."""
+"""Which hardware a run uses, decided here and nowhere else: the choice (`pick_device`), whether it
+takes bfloat16 (`bf16_supported`, `default_dtype`), its description for the run page ("cpu (8 threads)",
+"cuda: 4 x NVIDIA H100"), and the gradient-checkpointing switch of every trainer."""
 
 from __future__ import annotations
 
@@ -15,16 +16,38 @@ def describe_device() -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def pick_device(device: str | None = None) -> str:
-    """The device a job runs on: the one asked for (an error if it is a GPU torch cannot see), else
-    cuda when torch sees a GPU, else cpu."""
+class DeviceUnavailable(ValueError):
+    """A job asked for a GPU that torch cannot see."""
+
+
+def has_gpu() -> bool:
     import torch
 
+    return torch.cuda.is_available()
+
+
+def pick_device(device: str | None = None) -> str:
+    """The device a job runs on: the one asked for (DeviceUnavailable if it is a GPU torch cannot
+    see), else cuda when torch sees a GPU, else cpu."""
     if device:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU here.")
+        if device.startswith("cuda") and not has_gpu():
+            raise DeviceUnavailable(f"device {device!r} asked for, but torch sees no CUDA GPU here.")
         return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if has_gpu() else "cpu"
+
+
+def bf16_supported(device: str) -> bool:
+    """Whether training or inference on `device` takes bfloat16 (a GPU that supports it)."""
+    import torch
+
+    return device.startswith("cuda") and has_gpu() and torch.cuda.is_bf16_supported()
+
+
+def default_dtype(device: str) -> Any:
+    """bfloat16 where the device supports it, float32 elsewhere (CPU)."""
+    import torch
+
+    return torch.bfloat16 if bf16_supported(device) else torch.float32
 
 
 def checkpointing_kwargs(args_class: Any, enabled: bool) -> dict[str, bool]:

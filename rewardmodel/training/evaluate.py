@@ -165,13 +165,12 @@ def evaluate_model_dir(
     **kwargs: Any,
 ) -> EvalResult:
     """Load a checkpoint folder and run `evaluate_examples` on it."""
-    import torch
     from transformers import AutoModelForCausalLM
 
     from rewardmodel.training.base_model import load_tokenizer
+    from rewardmodel.training.devices import default_dtype, pick_device
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(device)
     tokenizer = load_tokenizer(tokenizer_dir or model_dir, padding_side="left")
-    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=default_dtype(device)).to(device)
     return evaluate_examples(model, tokenizer, examples, **kwargs)

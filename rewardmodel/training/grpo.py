@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardmodel.training.devices import bf16_supported, pick_device
 from rewardmodel.training.progress import Cancelled, Reporter, first_last_summary
 from rewardmodel.training.rewards import REWARDS, completion_text, is_formatted, reward_functions
 from rewardmodel.training.verifiable import PromptTemplate, build_examples
@@ -205,12 +206,6 @@ class _Scoreboard:
         return out
 
 
-def _device(config: GrpoConfig) -> str:
-    import torch
-
-    return config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
     """Train with GRPO; write the policy to `config.output_dir`. Raises Cancelled when the
     reporter asked to stop (nothing is written then), ValueError for a bad config."""
@@ -230,7 +225,7 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
     from rewardmodel.training.evaluate import evaluate_examples
 
     started = time.monotonic()
-    device = _device(config)
+    device = pick_device(config.device)
     set_seed(config.seed)
     template = PromptTemplate.from_dict(config.template)
     train_examples = build_examples(config.prompts, template)
@@ -239,7 +234,7 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
     board = _Scoreboard(funcs, config.samples_to_log)
 
     tokenizer = load_tokenizer(config.model_dir, padding_side="left")
-    use_bf16 = config.bf16 if config.bf16 is not None else device == "cuda" and torch.cuda.is_bf16_supported()
+    use_bf16 = config.bf16 if config.bf16 is not None else bf16_supported(device)
     model = AutoModelForCausalLM.from_pretrained(config.model_dir, dtype=torch.float32)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id

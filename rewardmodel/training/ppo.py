@@ -345,14 +345,14 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.devices import checkpointing_kwargs, pick_device
+    from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, pick_device
     from rewardmodel.training.scoring import check_reward_model
 
     started = time.monotonic()
     device = pick_device(config.device)
     set_seed(config.seed)
     check_reward_model(Path(config.reward_model_dir))
-    use_bf16 = config.bf16 if config.bf16 is not None else device == "cuda" and torch.cuda.is_bf16_supported()
+    use_bf16 = config.bf16 if config.bf16 is not None else bf16_supported(device)
 
     saved_tokenizer = load_tokenizer(config.model_dir)
     tokenizer = load_tokenizer(config.model_dir, padding_side="left")

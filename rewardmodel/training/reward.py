@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.devices import checkpointing_kwargs, describe_device
+from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, describe_device, has_gpu
 from rewardmodel.training.progress import Cancelled, ListReporter, Reporter, TqdmReporter, trainer_callback
 
 CONFIG_FILE = "reward_config.json"
@@ -93,9 +93,9 @@ class RewardConfig:
     def resolved(self, *, gpu: bool | None = None) -> RewardConfig:
         """A copy with every None default filled in for this machine (CPU or GPU)."""
         if gpu is None:
-            gpu = _cuda_available()
+            gpu = has_gpu()
         defaults = dict(GPU_DEFAULTS if gpu else CPU_DEFAULTS)
-        if gpu and not _bf16_supported():
+        if gpu and not bf16_supported("cuda"):
             defaults["bf16"] = False
         values = {k: (defaults[k] if getattr(self, k) is None else getattr(self, k)) for k in defaults}
         cfg = dataclasses.replace(self, **values)
@@ -171,18 +171,6 @@ class RewardResult:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _bf16_supported() -> bool:
-    import torch
-
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def _partial_dir(output_dir: Path) -> Path:
@@ -274,7 +262,7 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
             save_strategy="no",  # one checkpoint, written below when training is complete
             report_to="none",
             disable_tqdm=True,  # the reporter shows progress
-            dataloader_pin_memory=torch.cuda.is_available(),
+            dataloader_pin_memory=has_gpu(),
             **checkpointing_kwargs(TRLRewardConfig, cfg.gradient_checkpointing),
         )
         reporter.progress(0, 0, "tokenizing")

@@ -206,15 +206,14 @@ def rm_evaluate_dirs(
     **kwargs: Any,
 ) -> RmEvalResult:
     """Load the folders and run `rm_evaluate` (float32 on CPU, bf16 on a GPU that has it)."""
-    import torch
     from transformers import AutoModelForCausalLM
 
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.devices import pick_device
+    from rewardmodel.training.devices import default_dtype, pick_device
     from rewardmodel.training.scoring import load_reward_model
 
     device = pick_device(device)
-    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    dtype = default_dtype(device)
     tokenizer = load_tokenizer(tokenizer_dir or policy_dir, padding_side="left")
     policy = AutoModelForCausalLM.from_pretrained(str(policy_dir), dtype=dtype).to(device)
     reference = None

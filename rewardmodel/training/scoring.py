@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardmodel.training.devices import pick_device
 from rewardmodel.training.pairs import Messages, Pair
 
 
@@ -98,12 +99,6 @@ def check_reward_model(model_dir: Path) -> None:
         )
 
 
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def load_reward_model(model_dir: str | Path) -> tuple[Any, Any]:
     """(model in eval mode on the best device, tokenizer) for a reward-model folder."""
     from transformers import AutoModelForSequenceClassification
@@ -115,7 +110,7 @@ def load_reward_model(model_dir: str | Path) -> tuple[Any, Any]:
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
     model.config.pad_token_id = tokenizer.pad_token_id
-    return model.to(_device()).eval(), tokenizer
+    return model.to(pick_device()).eval(), tokenizer
 
 
 @functools.lru_cache(maxsize=2)

@@ -189,7 +189,7 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
     from trl import SFTConfig, SFTTrainer
 
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.devices import checkpointing_kwargs, pick_device
+    from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, pick_device
     from rewardmodel.training.grpo import _summary
 
     started = time.monotonic()
@@ -202,7 +202,7 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
 
     # ---- model -----------------------------------------------------------------------------------
     tokenizer = load_tokenizer(config.model_dir)
-    use_bf16 = config.bf16 if config.bf16 is not None else device == "cuda" and torch.cuda.is_bf16_supported()
+    use_bf16 = config.bf16 if config.bf16 is not None else bf16_supported(device)
     model = AutoModelForCausalLM.from_pretrained(config.model_dir, dtype=torch.float32)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id

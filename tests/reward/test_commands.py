@@ -51,7 +51,7 @@ def test_it_freezes_a_snapshot_and_queues_the_run_for_a_worker(project, alice, b
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--project", "Nope"], "No project named 'Nope'. Known: Helpfulness"),
+        (["--project", "Nope"], "No project named 'Nope'. Projects: Helpfulness"),
         (["--base", "no-such-model"], "No registered model 'no-such-model'"),
         (["--lr", "-1", "--batch-size", "0"], "lr must be positive; got -1.0; batch_size must be at least 1"),
         (["--eval-fraction", "1.5"], "eval_fraction must be at least 0 and below 1"),

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
 from annotate.exports import judgments_export_raw, preferences_export, simulated_judgments_count
-from annotate.models import Project
+from annotate.management.projects import project_named
 
 
 class Command(BaseCommand):
@@ -44,10 +44,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        try:
-            project = Project.objects.get(name=opts["project"])
-        except Project.DoesNotExist:
-            raise CommandError(f"No project named {opts['project']!r}.") from None
+        project = project_named(opts["project"])
         include_simulated = not opts["no_simulated"]
         simulated = simulated_judgments_count(project=project)
         try:

@@ -7,7 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.management.commands.quality_report import project_named
+from annotate.management.projects import project_named
 from annotate.models import QualitySnapshot
 from annotate.quality.leaderboard import leaderboard_compute
 from annotate.quality.snapshots import snapshot_store

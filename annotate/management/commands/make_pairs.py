@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project, Prompt
+from annotate.management.projects import project_named
+from annotate.models import Prompt
 from annotate.pair_strategies import comparisons_pair_models, comparisons_pair_sampled
 
 
@@ -38,9 +39,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **o):
-        project = Project.objects.filter(name=o["project"]).first()
-        if project is None:
-            raise CommandError(f"No project named {o['project']!r}.")
+        project = project_named(o["project"])
         common = {"project": project, "priority": o["priority"], "split": o["split"], "dry_run": o["dry_run"]}
         try:
             if o["strategy"] == "models":

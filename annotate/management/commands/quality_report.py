@@ -7,17 +7,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project, QualitySnapshot
+from annotate.management.projects import project_named
+from annotate.models import QualitySnapshot
 from annotate.quality.report import WINDOWS, quality_report_compute
 from annotate.quality.snapshots import snapshot_store
-
-
-def project_named(name: str) -> Project:
-    try:
-        return Project.objects.get(name=name)
-    except Project.DoesNotExist:
-        known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none"
-        raise CommandError(f"No project named {name!r}. Projects: {known}.") from None
 
 
 def _f(value, digits: int = 3) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project
+from annotate.management.projects import project_named
 from annotate.simulated_labelers import (
     DEFAULT_AGREEMENT,
     TIES,
@@ -54,11 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=16, help="Reward-model scoring batch.")
 
     def handle(self, *args, **opts):
-        try:
-            project = Project.objects.get(name=opts["project"])
-        except Project.DoesNotExist:
-            known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none"
-            raise CommandError(f"No project named {opts['project']!r}. Projects: {known}.") from None
+        project = project_named(opts["project"])
         if opts["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         try:

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project
+from annotate.management.projects import project_named
 from rewardmodel.registry import artifact_resolve
 from rewardmodel.report import report_build, report_save
 from rewardmodel.report_html import arena_cell, hours, usd
@@ -72,10 +72,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        project = Project.objects.filter(name=opts["project"]).first()
-        if project is None:
-            known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none yet"
-            raise CommandError(f"No project named {opts['project']!r}. Known: {known}.")
+        project = project_named(opts["project"])
         names = [n.strip() for n in opts["policies"].split(",") if n.strip()]
         try:
             policies = [artifact_resolve(name) for name in names]

@@ -9,7 +9,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project
+from annotate.management.projects import project_named
 from rewardmodel.grpo_runs import policy_evaluate
 from rewardmodel.ppo_runs import policy_rm_evaluate
 from rewardmodel.registry import artifact_resolve
@@ -51,10 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args, **opts):
-        project = Project.objects.filter(name=opts["project"]).first()
-        if project is None:
-            known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none yet"
-            raise CommandError(f"No project named {opts['project']!r}. Known: {known}.")
+        project = project_named(opts["project"])
         template = None
         if opts["system_prompt"] is not None or opts["user_template"] is not None:
             template = {

@@ -10,7 +10,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project, Prompt
+from annotate.management.projects import project_named
+from annotate.models import Prompt
 from rewardmodel.generation import GenerationOptions, responses_generate
 from rewardmodel.registry import artifact_resolve
 
@@ -38,9 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args, **o):
-        project = Project.objects.filter(name=o["project"]).first()
-        if project is None:
-            raise CommandError(f"No project named {o['project']!r}.")
+        project = project_named(o["project"])
         options = GenerationOptions(
             per_prompt=o["per_prompt"],
             temperature=o["temperature"],

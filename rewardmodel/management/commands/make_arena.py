@@ -10,7 +10,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project, Prompt
+from annotate.management.projects import project_named
+from annotate.models import Prompt
 from rewardmodel.arena import arena_create
 from rewardmodel.registry import artifact_resolve
 
@@ -45,9 +46,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **o):
-        project = Project.objects.filter(name=o["project"]).first()
-        if project is None:
-            raise CommandError(f"No project named {o['project']!r}.")
+        project = project_named(o["project"])
         names = [n.strip() for n in o["policies"].split(",") if n.strip()]
         generate = "sync" if o["sync"] else "skip" if o["pairs_only"] else "queue"
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project
+from annotate.management.projects import project_named
 from rewardmodel.training.arithmetic import LEVELS
 from rewardmodel.verifiable_prompts import arithmetic_prompts_create
 
@@ -30,14 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, **opts):
-        project = Project.objects.filter(name=opts["project"]).first()
-        if project is None and opts["create"]:
-            project = Project.objects.create(name=opts["project"])
-        if project is None:
-            known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none yet"
-            raise CommandError(
-                f"No project named {opts['project']!r} (add --create to make it). Known: {known}."
-            )
+        project = project_named(opts["project"], create=opts["create"], create_hint="add --create to make it")
         try:
             result = arithmetic_prompts_create(
                 project=project,

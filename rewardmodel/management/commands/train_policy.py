@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from annotate.errors import PairwiseError
-from annotate.models import Project
+from annotate.management.projects import project_named
 from rewardmodel.grpo_runs import grpo_run_start
 from rewardmodel.models import JobStatus, TrainingRun
 from rewardmodel.ppo_runs import ppo_run_start
@@ -165,10 +165,7 @@ class Command(BaseCommand):
         parser.add_argument("--sync", action="store_true", help="train in this process with a progress bar")
 
     def handle(self, *args, **opts):
-        project = Project.objects.filter(name=opts["project"]).first()
-        if project is None:
-            known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none yet"
-            raise CommandError(f"No project named {opts['project']!r}. Known: {known}.")
+        project = project_named(opts["project"])
         handler = {"sft": self._sft, "grpo": self._grpo, "ppo": self._ppo}[opts["algo"]]
         try:
             policy = artifact_resolve(opts["policy"] or settings.PAIRWISE_DEFAULT_BASE_MODEL)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.models import Project
+from annotate.management.projects import project_named
 from rewardmodel.models import JobStatus
 from rewardmodel.registry import artifact_resolve
 from rewardmodel.reward_runs import reward_run_start
@@ -71,10 +71,7 @@ class Command(BaseCommand):
         parser.add_argument("--sync", action="store_true", help="train in this process with a progress bar")
 
     def handle(self, *args, **opts):
-        project = Project.objects.filter(name=opts["project"]).first()
-        if project is None:
-            known = ", ".join(Project.objects.values_list("name", flat=True)[:20]) or "none yet"
-            raise CommandError(f"No project named {opts['project']!r}. Known: {known}.")
+        project = project_named(opts["project"])
         options = {key: opts[arg] for arg, key in OPTIONS.items() if opts.get(arg) is not None}
         try:
             base = artifact_resolve(opts["base"] or settings.PAIRWISE_DEFAULT_BASE_MODEL)

@@ -1,5 +1,11 @@
 """Read and validate import files: JSONL, optionally gzipped (detected by magic bytes). No database.
 
+Files are read through rewardmodel.training.jsonl, as every data file is: bounded lines, and the
+limits PAIRWISE_IMPORT_MAX_LINE_BYTES / _FILE_BYTES / _INFLATED_BYTES (a file over one is
+rejected, naming it). Every value that reaches the database is checked here, so a bad one is a
+line error on SQLite and PostgreSQL alike, never a database error: NUL characters, unpaired
+surrogates, NaN, nesting deeper than MAX_JSON_DEPTH, seeds outside a 64-bit integer.
+
 Import has two phases, so a bad file writes nothing:
 1. parse (here): every line is read and validated into a Record; the first bad lines are reported
    as "line 17: field 'chosen' is missing" and the whole file is rejected.
@@ -15,13 +21,19 @@ Formats (one JSON object per line):
              chosen/rejected = [{"role": "assistant", ...}]); without "prompt", chosen/rejected
              are whole conversations and their shared prefix is the prompt (TRL's implicit form)
 - hh:        Anthropic HH-RLHF: {"chosen", "rejected"} transcripts of "\\n\\nHuman: " /
-             "\\n\\nAssistant: " turns; the shared prefix is the prompt, the last Assistant turns
-             are the two responses
+             "\\n\\nAssistant: " turns, split by rewardmodel.training.pairs.parse_hh_pair (the
+             parser score_pairs uses): the shared turns up to a Human turn are the prompt, the
+             rest of each side its response. Where the sides part before their last Assistant
+             turn, a response is several turns: stored as messages, its text the transcript.
+             Identical sides are a bad line (skipped with skip_invalid, like any bad line).
 - gsm8k:     {"question", "answer"}, the answer ending in "#### N": N becomes the reference
              answer; the worked solution is kept as a response with model name "gsm8k:reference"
 A preference (trl, hh) becomes a comparison plus one external judgment preferring the chosen
 response; it does not count towards the comparison's human judgments (overlap k). Pairs whose
-two responses are identical are skipped and counted.
+two responses are identical are skipped and counted (trl).
+
+With skip_invalid, bad lines are left out and counted (the first are listed) instead of rejecting
+the file; limits on the file's size are never skipped.
 """
 
 from __future__ import annotations
@@ -37,15 +49,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from tqdm import tqdm
+
+from rewardmodel.training.jsonl import BadLine, DataFileError, ReadLimits, loads_line, open_data, read_lines
+from rewardmodel.training.pairs import PairFormatError, hh_transcript, parse_hh_pair
 
 from .errors import PairwiseError
 from .models import Prompt
 
 FORMATS = ("prompts", "responses", "trl", "hh", "gsm8k")
 ROLES = ("system", "user", "assistant")
-GZIP_MAGIC = b"\x1f\x8b"
 MAX_REPORTED_ERRORS = 10
+# Response.seed is a BigIntegerField.
+SEED_RANGE = range(-(2**63), 2**63)
 
 
 class ImportFileError(PairwiseError):
@@ -75,6 +92,9 @@ class ResponseSpec:
     model_name: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    # A response of several turns (an HH side that parts before the last Assistant turn); then
+    # `text` is its transcript. Empty for the usual single answer.
+    messages: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -98,54 +118,37 @@ class ParsedFile:
     lines: int
     file_hash: str
     skipped_identical: int = 0
+    # With skip_invalid: how many bad lines were left out, and the first of them ("line 3: ...").
+    skipped_invalid: int = 0
+    invalid_lines: list[str] = field(default_factory=list)
 
 
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _open_binary(source: str | Path | IO[bytes]) -> tuple[IO[bytes], bool]:
-    """A binary stream over the (decompressed) content, and whether we opened it."""
-    if isinstance(source, str | Path):
-        fh: IO[bytes] = open(source, "rb")  # closed by iter_json_lines
-        opened = True
-    else:
-        fh, opened = source, False
-    head = fh.read(2)
-    fh.seek(0)
-    if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=fh, mode="rb"), opened
-    return fh, opened
-
-
-def iter_json_lines(source: str | Path | IO[bytes], digest: Any | None = None) -> Iterator[tuple[int, Any]]:
+def iter_json_lines(
+    source: str | Path | IO[bytes], digest: Any | None = None, *, limits: ReadLimits | None = None
+) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for every non-blank line; `digest` sees every raw line.
 
-    A line that is not UTF-8 or not JSON comes as (line number, LineError), so the caller can go
-    on and report several bad lines at once.
+    A line that is not usable JSON comes as (line number, LineError), so the caller can go on and
+    report several bad lines at once. A file over a limit, or a corrupt gzip stream, raises
+    ImportFileError.
     """
-    fh, opened = _open_binary(source)
+    limits = limits or ReadLimits.from_settings(settings)
     try:
-        for number, raw in enumerate(fh, start=1):
-            if digest is not None:
-                digest.update(raw)
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield number, LineError(f"line {number}: not UTF-8 text")
-                continue
-            if number == 1:
-                text = text.lstrip("\ufeff")
-            try:
-                yield number, json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield number, LineError(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
-    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
-        raise ImportFileError([f"the file cannot be read: {exc}"]) from None
-    finally:
-        if opened:
-            fh.close()
+        with open_data(source, limits) as stream:
+            for number, raw in read_lines(stream, limits):
+                if digest is not None:
+                    digest.update(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    yield number, loads_line(raw, first=number == 1)
+                except BadLine as exc:
+                    yield number, LineError(f"line {number}: {exc}")
+    except DataFileError as exc:
+        raise ImportFileError([str(exc)]) from None
 
 
 # --- field validation ----------------------------------------------------------------------------
@@ -243,6 +246,8 @@ def _response_spec(item: Any, index: int) -> ResponseSpec:
     seed = item.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise LineError(f"field '{key}.seed' must be an integer")
+    if seed is not None and seed not in SEED_RANGE:
+        raise LineError(f"field '{key}.seed' must fit in a 64-bit signed integer")
     return ResponseSpec(text=text, model_name=model[:200], params=params, seed=seed)
 
 
@@ -342,33 +347,26 @@ def parse_trl(obj: dict, line: int) -> Record | None:
     return record
 
 
-_HH_TURN = re.compile(r"\n\n(Human|Assistant):")
+def _hh_response(turns: list[dict[str, str]]) -> ResponseSpec:
+    if len(turns) == 1:
+        return ResponseSpec(text=turns[0]["content"], model_name="import:hh")
+    return ResponseSpec(text=hh_transcript(turns), model_name="import:hh", messages=turns)
 
 
-def hh_turns(transcript: str, key: str) -> list[dict[str, str]]:
-    """Anthropic HH transcript -> chat messages."""
-    text = transcript if transcript.startswith("\n\n") else "\n\n" + transcript.lstrip()
-    parts = _HH_TURN.split(text)
-    if parts[0].strip() or len(parts) < 3:
-        raise LineError(f"field '{key}' must start with a '\\n\\nHuman:' turn")
-    turns = []
-    for speaker, content in zip(parts[1::2], parts[2::2], strict=True):
-        turns.append({"role": "user" if speaker == "Human" else "assistant", "content": content.strip()})
-    return turns
-
-
-def parse_hh(obj: dict, line: int) -> Record | None:
-    chosen = _text(obj, "chosen", allow_empty=True)
-    rejected = _text(obj, "rejected", allow_empty=True)
-    if chosen == rejected:
-        return None
-    split = _split_shared_prefix(
-        hh_turns(chosen, "chosen"), hh_turns(rejected, "rejected"), names=("chosen", "rejected")
+def parse_hh(obj: dict, line: int) -> Record:
+    for key in ("chosen", "rejected"):
+        if obj.get(key) is None:
+            raise _missing(key)
+    try:
+        pair = parse_hh_pair(obj.get("chosen"), obj.get("rejected"))
+    except PairFormatError as exc:
+        raise LineError(str(exc)) from None
+    return Record(
+        line=line,
+        messages=pair.messages,
+        responses=[_hh_response(pair.chosen), _hh_response(pair.rejected)],
+        preference=(0, 1),
     )
-    if split is None:  # equal after whitespace normalisation
-        return None
-    prompt, chosen_text, rejected_text = split
-    return _preference_record(line, prompt, chosen_text, rejected_text, "import:hh")
 
 
 _GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.S)
@@ -401,8 +399,16 @@ PARSERS: dict[str, Callable[[dict, int], Record | None]] = {
 }
 
 
-def parse_records(source: str | Path | IO[bytes], *, fmt: str, show_progress: bool = False) -> ParsedFile:
-    """Read and validate a whole file. Raises ImportFileError naming the first bad lines."""
+def parse_records(
+    source: str | Path | IO[bytes],
+    *,
+    fmt: str,
+    show_progress: bool = False,
+    skip_invalid: bool = False,
+    limits: ReadLimits | None = None,
+) -> ParsedFile:
+    """Read and validate a whole file. Raises ImportFileError naming the first bad lines, or,
+    with skip_invalid, leaves them out and counts them (a file with no good line is rejected)."""
     if fmt not in PARSERS:
         raise PairwiseError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}.")
     parser = PARSERS[fmt]
@@ -411,7 +417,7 @@ def parse_records(source: str | Path | IO[bytes], *, fmt: str, show_progress: bo
     errors: list[str] = []
     n_bad = lines = skipped = 0
     bar = tqdm(desc="reading", unit=" lines", disable=not show_progress, file=sys.stderr, mininterval=0.5)
-    for number, obj in iter_json_lines(source, digest):
+    for number, obj in iter_json_lines(source, digest, limits=limits):
         lines += 1
         bar.update()
         try:
@@ -431,11 +437,18 @@ def parse_records(source: str | Path | IO[bytes], *, fmt: str, show_progress: bo
         else:
             records.append(record)
     bar.close()
-    if errors:
+    if errors and not (skip_invalid and (records or skipped)):
         raise ImportFileError(errors, n_bad=n_bad)
     if lines == 0:
         raise ImportFileError(["the file has no records"])
-    return ParsedFile(records=records, lines=lines, file_hash=digest.hexdigest(), skipped_identical=skipped)
+    return ParsedFile(
+        records=records,
+        lines=lines,
+        file_hash=digest.hexdigest(),
+        skipped_identical=skipped,
+        skipped_invalid=n_bad,
+        invalid_lines=errors,
+    )
 
 
 def jsonl_bytes(rows: Iterable[dict], *, gzipped: bool = False) -> bytes:

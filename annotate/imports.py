@@ -3,12 +3,16 @@
 The formats and their validation live in annotate/importers.py (no database there). Here:
 - Prompt: content_hash(messages), unique per project. The first line with that content supplies
   the metadata; a prompt that exists is left as it is.
-- Response: content_hash(text), unique per prompt (the first model name wins).
+- Response: content_hash(text), or of its messages for a response of several turns, unique per
+  prompt (the first model name wins).
 - Comparison: one per unordered pair of responses; response_a is the one with the smaller content
   hash, so the same pair in either order, or from another file, meets one row.
-- External Judgment (trl, hh): client_id derived from the project and the content, so the same
+- External Judgment (trl, hh): import_key derived from the project and the content, so the same
   preference is stored once however often it is imported; a line repeated inside a file is one
   judgment. Imported judgments do not count towards the comparison's human judgments (k).
+  import_key is a column of its own that labelers cannot write: were it the client_id, a labeler
+  could submit a judgment under a derived id and make a later import skip that preference. Their
+  client_id is random.
 
 Inserts go through COPY (PostgreSQL) or executemany (SQLite) rather than bulk_create, whose
 compiling of SQL value by value was the bottleneck (several times slower on a 2-core machine).
@@ -18,6 +22,7 @@ Ids are then read back by content hash.
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +60,7 @@ class ImportResult:
     existing: dict[str, int]
     skipped_identical: int
     duplicate_lines: int
+    skipped_invalid: int = 0
 
     def summary(self) -> str:
         made = ", ".join(f"{n} {kind}" for kind, n in self.created.items())
@@ -66,6 +72,8 @@ class ImportResult:
             text += f"; skipped {self.skipped_identical} pairs with identical responses"
         if self.duplicate_lines:
             text += f"; {self.duplicate_lines} repeated lines"
+        if self.skipped_invalid:
+            text += f"; skipped {self.skipped_invalid} invalid lines"
         return text + "."
 
 
@@ -162,9 +170,14 @@ def _prep_for(field: models.Field) -> Callable[[Any], Any] | None:
     return None
 
 
-def _judgment_client_id(project: Project, prompt_hash: str, chosen_hash: str, rejected_hash: str) -> str:
-    # The project is part of it: client ids are unique across projects. 64 characters: the column.
+def _judgment_import_key(project: Project, prompt_hash: str, chosen_hash: str, rejected_hash: str) -> str:
+    # The project is part of it: import keys are unique across projects. 64 characters: the column.
+    # (Before migration 0008 this was the client_id; the migration copied it here.)
     return "ext-" + content_hash("preference", project.pk, prompt_hash, chosen_hash, rejected_hash)[:60]
+
+
+def _response_hash(spec: ResponseSpec) -> str:
+    return content_hash(spec.messages) if spec.messages else content_hash(spec.text)
 
 
 def records_write(
@@ -208,7 +221,7 @@ def records_write(
             for ph, r in first_by_hash.items()
             if ph not in prompt_ids
         ]
-        response_hash = [[content_hash(spec.text) for spec in r.responses] for r in records]
+        response_hash = [[_response_hash(spec) for spec in r.responses] for r in records]
         wanted_responses: dict[tuple[str, str], ResponseSpec] = {}
         for ph, hashes, r in zip(prompt_hash, response_hash, records, strict=True):
             for rh, spec in zip(hashes, r.responses, strict=True):
@@ -247,13 +260,22 @@ def records_write(
         touched_prompts = {prompt_ids[ph] for ph in first_by_hash}
         response_ids = {(pid, rh): rid for pid, rh, rid in response_lookup(touched_prompts)}
         new_responses = [
-            (prompt_ids[ph], spec.text, spec.model_name, spec.params, spec.seed, rh, now)
+            (prompt_ids[ph], spec.text, spec.messages, spec.model_name, spec.params, spec.seed, rh, now)
             for (ph, rh), spec in wanted_responses.items()
             if (prompt_ids[ph], rh) not in response_ids
         ]
         _insert(
             Response,
-            ["prompt", "text", "model_name", "generation_params", "seed", "content_hash", "created_at"],
+            [
+                "prompt",
+                "text",
+                "messages",
+                "model_name",
+                "generation_params",
+                "seed",
+                "content_hash",
+                "created_at",
+            ],
             new_responses,
             bar,
         )
@@ -310,25 +332,26 @@ def records_write(
         wanted_judgments: dict[str, tuple] = {}
         duplicate_lines = 0
         for ph, ch, rh, _pid, chosen_id, rejected_id in prefs:
-            client_id = _judgment_client_id(project, ph, ch, rh)
-            if client_id in wanted_judgments:
+            import_key = _judgment_import_key(project, ph, ch, rh)
+            if import_key in wanted_judgments:
                 duplicate_lines += 1
                 continue
             cid, response_a_id = pairs[frozenset((chosen_id, rejected_id))]
             # Stored as if shown in stored order (AB), so A means response_a.
             choice = Choice.A if response_a_id == chosen_id else Choice.B
-            wanted_judgments[client_id] = (
+            wanted_judgments[import_key] = (
                 cid,
                 Judgment.Source.EXTERNAL.value,
                 choice.value,
                 "",
                 SideOrder.AB.value,
                 chosen_id,
-                client_id,
+                import_key,
+                f"import-{uuid.uuid4().hex}",
                 now,
             )
         existing_judgments = {
-            client_id for (client_id,) in _select_in(Judgment, ["client_id"], "client_id", wanted_judgments)
+            key for (key,) in _select_in(Judgment, ["import_key"], "import_key", wanted_judgments)
         }
         new_judgments = [row for key, row in wanted_judgments.items() if key not in existing_judgments]
         _insert(
@@ -340,6 +363,7 @@ def records_write(
                 "rationale",
                 "side_order",
                 "winner",
+                "import_key",
                 "client_id",
                 "created_at",
             ],
@@ -371,6 +395,7 @@ def records_write(
                 "existing": existing,
                 "skipped_identical": parsed.skipped_identical,
                 "duplicate_lines": duplicate_lines,
+                "skipped_invalid": parsed.skipped_invalid,
             },
             created_by=created_by,
         )
@@ -381,6 +406,7 @@ def records_write(
         existing=existing,
         skipped_identical=parsed.skipped_identical,
         duplicate_lines=duplicate_lines,
+        skipped_invalid=parsed.skipped_invalid,
     )
 
 
@@ -393,16 +419,18 @@ def data_import(
     created_by: AbstractBaseUser | None = None,
     default_split: str = Prompt.Split.TRAIN,
     show_progress: bool = False,
+    skip_invalid: bool = False,
 ) -> ImportResult:
     """Validate a whole JSONL(.gz) file, then write it in one transaction.
 
-    Raises ImportFileError (nothing written) naming the first bad lines.
+    Raises ImportFileError (nothing written) naming the first bad lines; with skip_invalid, bad
+    lines are left out and counted instead.
     """
     if default_split not in Prompt.Split.values:
         raise PairwiseError(f"split must be train or heldout; got {default_split!r}.")
     if filename is None:
         filename = str(source) if isinstance(source, str | Path) else getattr(source, "name", "") or "upload"
-    parsed = parse_records(source, fmt=fmt, show_progress=show_progress)
+    parsed = parse_records(source, fmt=fmt, show_progress=show_progress, skip_invalid=skip_invalid)
     return records_write(
         project=project,
         parsed=parsed,

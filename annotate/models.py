@@ -108,6 +108,9 @@ class Prompt(models.Model):
 class Response(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
     text = models.TextField()
+    # A response of several turns (an imported HH side that parts from the other before its last
+    # Assistant turn), as chat messages; then `text` is its transcript. Empty for one answer.
+    messages = models.JSONField(default=list, blank=True)
     # Who produced it: a registered model's name, or a free label for imported data ("hh:chosen").
     model_name = models.CharField(max_length=200, blank=True)
     model = models.ForeignKey(
@@ -261,6 +264,9 @@ class Judgment(models.Model):
     # The stored response the choice prefers (None for tie / both bad): order-independent.
     winner = models.ForeignKey(Response, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     client_id = models.CharField(max_length=64, unique=True)
+    # Imported judgments only: derived from the preference's content, so a re-import finds it.
+    # Its own column, so nothing a labeler sends (a client_id) can take an import's key.
+    import_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -604,8 +604,11 @@ def _summary(
 
 
 def _read_jsonl(path: str) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """Every row of a JSONL file, gzipped or not (the data-file reader every command uses)."""
+    from rewardmodel.training.jsonl import loads_line, open_data, read_lines
+
+    with open_data(path) as stream:
+        return [loads_line(raw) for _, raw in read_lines(stream) if raw.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from annotate.errors import PairwiseError
 from annotate.exports import preferences_rows
-from annotate.importers import ImportFileError, hh_turns, jsonl_bytes
+from annotate.importers import ImportFileError, jsonl_bytes
 from annotate.imports import data_import
 from annotate.models import Choice, Comparison, ImportBatch, Judgment, Project, Prompt, Response
 from tests.factories import make_project
@@ -213,11 +215,10 @@ def test_it_splits_hh_transcripts_into_a_shared_prompt_and_two_answers(project):
                 "chosen": prefix + "\n\nAssistant: About nine minutes.",
                 "rejected": prefix + "\n\nAssistant: Forever.",
             },
-            {"chosen": prefix + "\n\nAssistant: Same.", "rejected": prefix + "\n\nAssistant: Same."},
         ],
         "hh",
     )
-    assert result.skipped_identical == 1
+    assert result.created["judgments"] == 1
     prompt = Prompt.objects.get()
     assert prompt.messages == [
         {"role": "user", "content": "How do I boil an egg?"},
@@ -228,7 +229,9 @@ def test_it_splits_hh_transcripts_into_a_shared_prompt_and_two_answers(project):
     assert sorted(Response.objects.values_list("text", flat=True)) == ["About nine minutes.", "Forever."]
 
 
-def test_it_rejects_hh_lines_without_a_final_assistant_turn_or_with_different_histories(project):
+def test_it_rejects_hh_lines_without_a_final_assistant_turn_identical_or_without_a_shared_human_turn(
+    project,
+):
     rejects(
         project,
         [
@@ -238,27 +241,19 @@ def test_it_rejects_hh_lines_without_a_final_assistant_turn_or_with_different_hi
             }
         ],
         "hh",
-        r"line 1: field 'rejected' does not end with an Assistant turn",
+        r"line 1: 'rejected' does not end with an 'Assistant:' turn",
     )
+    same = "\n\nHuman: Hi\n\nAssistant: Same."
+    rejects(project, [{"chosen": same, "rejected": same}], "hh", r"line 1: .* are the same conversation")
     rejects(
         project,
-        [
-            {
-                "chosen": "\n\nHuman: Hi\n\nAssistant: A\n\nHuman: x\n\nAssistant: B",
-                "rejected": "\n\nHuman: Hi\n\nAssistant: C\n\nHuman: x\n\nAssistant: D",
-            }
-        ],
+        [{"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: x\n\nAssistant: c"}],
         "hh",
-        r"line 1: fields 'chosen' and 'rejected' differ before their last Assistant turn",
+        r"line 1: .* share no 'Human:' turn",
     )
-    rejects(project, [{"chosen": "no markers", "rejected": "x"}], "hh", r"field 'chosen' must start with")
-
-
-def test_it_parses_hh_turns_without_a_leading_blank_line():
-    assert hh_turns("Human: hi\n\nAssistant: hello", "chosen") == [
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "hello"},
-    ]
+    rejects(project, [{"chosen": "", "rejected": same}], "hh", r"line 1: 'chosen' is empty")
+    rejects(project, [{"rejected": same}], "hh", r"line 1: field 'chosen' is missing")
+    rejects(project, [{"chosen": "no markers", "rejected": "x"}], "hh", r"'chosen': no 'Human:'")
 
 
 def test_it_imports_gsm8k_with_the_final_number_as_reference(project):
@@ -428,3 +423,116 @@ def test_it_rolls_back_everything_when_a_write_fails_midway(project, monkeypatch
         run(project, [{"prompt": "p", "chosen": "a", "rejected": "b"}], "trl")
     assert counts(project) == {"prompts": 0, "responses": 0, "comparisons": 0, "judgments": 0}
     assert ImportBatch.objects.count() == 0
+
+
+# --- HH as published ---------------------------------------------------------------------------------
+
+HH_QUIRKS = Path(__file__).resolve().parents[1] / "fixtures" / "hh_quirks.jsonl"
+
+
+def test_it_imports_hh_pairs_that_part_before_their_last_assistant_turn(project):
+    """tests/fixtures/hh_quirks.jsonl: a usual pair, a pair whose sides have different numbers of
+    turns, a pair parting at a Human turn, an identical pair (line 4), odd whitespace."""
+    with pytest.raises(ImportFileError, match=r"^line 4: .*same conversation"):
+        data_import(project=project, source=HH_QUIRKS, fmt="hh")
+    assert counts(project)["prompts"] == 0
+
+    result = data_import(project=project, source=HH_QUIRKS, fmt="hh", skip_invalid=True)
+    assert result.skipped_invalid == 1 and result.created["judgments"] == 4
+    lock = Prompt.objects.get(messages=[{"role": "user", "content": "How do I pick a lock?"}])
+    short, long = Response.objects.filter(prompt=lock).order_by("id")
+    assert (short.text, short.messages) == ("I can't help with getting into places that aren't yours.", [])
+    assert long.messages == [
+        {"role": "assistant", "content": "What kind of lock is it?"},
+        {"role": "user", "content": "A front door."},
+        {"role": "assistant", "content": "You would need a tension wrench and a pick."},
+    ]
+    assert long.text == (
+        "Assistant: What kind of lock is it?\n\nHuman: A front door.\n\n"
+        "Assistant: You would need a tension wrench and a pick."
+    )
+    assert Judgment.objects.get(comparison__prompt=lock).winner == short
+
+    # Exported faithfully: the responses' own turns, in the conversational form.
+    rows, stats = preferences_rows(project=project)
+    assert stats["conversational"]
+    row = next(r for r in rows if r["prompt_id"] == lock.pk)
+    assert row["chosen"] == [{"role": "assistant", "content": short.text}]
+    assert row["rejected"] == long.messages
+    with pytest.raises(PairwiseError, match="responses are conversations"):
+        preferences_rows(project=project, conversational=False)
+
+    # Shown as turns on the ranking screen.
+    from annotate.screen_views import _side
+
+    html = _side(long)["html"]
+    assert html.count('class="turn turn-assistant"') == 2 and html.count('class="turn turn-user"') == 1
+
+    again = data_import(project=project, source=HH_QUIRKS, fmt="hh", skip_invalid=True)
+    assert again.created == {"prompts": 0, "responses": 0, "comparisons": 0, "judgments": 0}
+
+
+def test_the_command_skips_invalid_hh_lines_only_when_told(db, tmp_path, capsys):
+    with pytest.raises(CommandError, match=r"line 4: .*same conversation"):
+        call_command("import_data", str(HH_QUIRKS), "--project", "HH", "--create", "--format", "hh")
+    assert not Project.objects.filter(name="HH").exists()
+    call_command(
+        "import_data",
+        str(HH_QUIRKS),
+        *("--project", "HH", "--create", "--format", "hh", "--skip-invalid", "--no-progress"),
+    )
+    captured = capsys.readouterr()
+    assert "Skipped 1 invalid lines:\n  line 4: 'chosen' and 'rejected' are the same conversation" in (
+        captured.err
+    )
+    assert "created 4 prompts" in captured.out and "skipped 1 invalid lines" in captured.out
+    assert ImportBatch.objects.get().created_counts["skipped_invalid"] == 1
+
+
+# --- imported judgments and labelers' client ids ------------------------------------------------------
+
+
+def test_a_labeler_cannot_make_an_import_skip_a_preference(project, alice):
+    """An imported judgment's key is derived from content; a labeler who sends that very string as
+    client_id must not make a later import believe the preference is already there."""
+    from annotate.models import content_hash
+    from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
+
+    run(project, [{"prompt": "p", "responses": ["a", "b"]}], "responses")
+    prompt = Prompt.objects.get()
+    ra, rb = Response.objects.order_by("id")
+    Comparison.objects.create(project=project, prompt=prompt, response_a=ra, response_b=rb)
+    derived = (
+        "ext-"
+        + content_hash(
+            "preference", project.pk, content_hash(prompt.messages), content_hash("a"), content_hash("b")
+        )[:60]
+    )
+    assignment = comparison_assign_next(labeler=alice, project=project)
+    judgment_record(
+        labeler=alice, assignment_id=assignment.pk, data=JudgmentInput(choice=Choice.B, client_id=derived)
+    )
+
+    result = run(project, [{"prompt": "p", "chosen": "a", "rejected": "b"}], "trl")
+    assert result.created["judgments"] == 1
+    imported = Judgment.objects.get(source=Judgment.Source.EXTERNAL)
+    assert imported.winner == ra and imported.client_id != derived
+    assert Judgment.objects.get(client_id=derived).labeler == alice  # hers, untouched
+    assert run(project, [{"prompt": "p", "chosen": "a", "rejected": "b"}], "trl").created["judgments"] == 0
+
+
+def test_the_migration_moves_old_import_ids_to_import_key_so_a_reimport_adds_nothing(project, alice):
+    """Before 0008 an imported judgment's derived key was its client_id."""
+    import importlib
+
+    from django.apps import apps
+
+    rows = [{"prompt": "p", "chosen": "a", "rejected": "b"}]
+    run(project, rows, "trl")
+    imported = Judgment.objects.get()
+    Judgment.objects.filter(pk=imported.pk).update(client_id=imported.import_key, import_key=None)
+    migration = importlib.import_module("annotate.migrations.0008_import_key_response_messages")
+    migration.copy_import_keys(apps, None)
+    imported.refresh_from_db()
+    assert imported.import_key == imported.client_id and imported.import_key.startswith("ext-")
+    assert run(project, rows, "trl").created["judgments"] == 0

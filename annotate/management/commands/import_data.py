@@ -1,4 +1,7 @@
-"""python manage.py import_data --project NAME [--create] --format FMT FILE: see annotate/importers.py."""
+"""python manage.py import_data --project NAME [--create] --format FMT [--skip-invalid] FILE.
+
+FILE is JSONL, gzipped or not; see annotate/importers.py for the formats and the limits.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +34,11 @@ class Command(BaseCommand):
             default="train",
             help="Split for new prompts whose line gives none (e.g. heldout for a test set).",
         )
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="Leave out bad lines (listed) instead of rejecting the file.",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args, **opts):
@@ -44,7 +52,9 @@ class Command(BaseCommand):
         progress = not opts["no_progress"]
         try:
             # Validate the whole file before anything is written, the new project included.
-            parsed = parse_records(path, fmt=opts["fmt"], show_progress=progress)
+            parsed = parse_records(
+                path, fmt=opts["fmt"], show_progress=progress, skip_invalid=opts["skip_invalid"]
+            )
             with transaction.atomic():
                 project, created = Project.objects.get_or_create(name=name)
                 result = records_write(
@@ -59,4 +69,11 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         if created:
             self.stdout.write(f"Created project {project.name!r}.")
+        if parsed.skipped_invalid:
+            more = parsed.skipped_invalid - len(parsed.invalid_lines)
+            self.stderr.write(
+                f"Skipped {parsed.skipped_invalid} invalid lines:\n  "
+                + "\n  ".join(parsed.invalid_lines)
+                + (f"\n  ... and {more} more" if more else "")
+            )
         self.stdout.write(f"Imported {path.name} into {project.name!r}: {result.summary()}")

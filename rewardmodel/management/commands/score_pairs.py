@@ -22,7 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="pairs file (JSONL)")
+        parser.add_argument("file", help="pairs file (JSONL, gzipped or not)")
         parser.add_argument("--model", required=True, help="registered reward model (name or id) or a folder")
         parser.add_argument("--format", choices=["auto", "trl", "hh"], default="auto")
         parser.add_argument("--batch-size", type=int, default=8)
@@ -31,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args, **opts):
+        from django.conf import settings
+
+        from rewardmodel.training.jsonl import ReadLimits
         from rewardmodel.training.pairs import PairFormatError, read_pairs
         from rewardmodel.training.scoring import NotARewardModel, check_reward_model, score_pairs
 
@@ -47,7 +50,12 @@ class Command(BaseCommand):
             model_dir, label = Path(artifact.path), artifact.name
         try:
             check_reward_model(model_dir)  # before reading a large file
-            pairs = read_pairs(opts["file"], fmt=opts["format"], skip_invalid=opts["skip_invalid"])
+            pairs = read_pairs(
+                opts["file"],
+                fmt=opts["format"],
+                skip_invalid=opts["skip_invalid"],
+                limits=ReadLimits.from_settings(settings),
+            )
             if not pairs:
                 raise CommandError(f"{opts['file']} holds no pairs.")
             result = score_pairs(

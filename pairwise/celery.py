@@ -1,4 +1,5 @@
-"""Celery app. Queues: `default` (generation, exports) and `training` (GPU hosts)."""
+"""Celery app. Queues: `default` (generation, exports, the reaper) and `training` (GPU hosts).
+Tasks are found in each app's tasks.py; beat's schedule is settings.CELERY_BEAT_SCHEDULE."""
 
 from __future__ import annotations
 

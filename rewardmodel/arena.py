@@ -163,12 +163,8 @@ def arena_create(
                 note=note,
             )
             if generate == "sync":
-                try:
-                    job = generation_job_execute(job_id=job.pk)
-                except KeyboardInterrupt:
-                    job.refresh_from_db()
-                    job.mark_cancelled()  # else the row says "running" until its heartbeat times out
-                    raise
+                # Interrupted (Ctrl-C), the job records itself cancelled and the interrupt goes on.
+                job = generation_job_execute(job_id=job.pk)
                 if job.status != JobStatus.SUCCEEDED:
                     raise PairwiseError(
                         f"Generation job #{job.pk} ({policy.name}) {job.status}: "

@@ -41,6 +41,7 @@ runs, jobs and judgments it made stay.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -57,6 +58,7 @@ from django.utils import timezone
 
 from annotate.errors import Conflict, PairwiseError
 from annotate.models import Project, Prompt
+from rewardmodel.jobs import Claim, Heartbeat, job_cancel_requested, job_claim, job_enqueue, job_finish
 from rewardmodel.models import DemoLoop, GenerationJob, JobStatus, ModelArtifact, TrainingRun
 from rewardmodel.training.progress import Cancelled, Reporter
 
@@ -230,15 +232,7 @@ def demo_loop_create(
 
 def demo_loop_enqueue(loop: DemoLoop) -> DemoLoop:
     """Send the loop to a worker (the `training` queue) once the row is committed."""
-    import uuid
-
-    from rewardmodel.tasks import train_demo_loop
-
-    loop.task_id = uuid.uuid4().hex
-    loop.save(update_fields=["task_id"])
-    loop_id, task_id = loop.pk, loop.task_id
-    transaction.on_commit(lambda: train_demo_loop.apply_async(args=[loop_id], task_id=task_id))
-    return loop
+    return job_enqueue(loop)
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,11 +241,11 @@ def demo_loop_enqueue(loop: DemoLoop) -> DemoLoop:
 
 
 class _LoopReporter:
-    """Passes a training run's reports on (to a progress bar with --sync) and keeps the loop's
-    heartbeat and cancel flag fresh while the run trains."""
+    """Passes a training run's reports on (to a progress bar with --sync) and stops the run when
+    the loop is cancelled. (The loop's heartbeat thread beats meanwhile.)"""
 
-    def __init__(self, loop: DemoLoop, inner: Reporter | None) -> None:
-        self.loop, self.inner, self._beat = loop, inner, 0.0
+    def __init__(self, claim: Claim, inner: Reporter | None) -> None:
+        self.claim, self.inner = claim, inner
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
         if self.inner is not None:
@@ -260,34 +254,15 @@ class _LoopReporter:
     def progress(self, done: int, total: int, message: str = "") -> None:
         if self.inner is not None:
             self.inner.progress(done, total, message)
-        if time.monotonic() - self._beat > 5.0:
-            self._beat = time.monotonic()
-            self.loop.beat()
 
     def should_stop(self) -> bool:
-        return self.loop.refresh_cancel_flag()
-
-
-class _Beating:
-    """The stdout of a command the loop calls: each line it prints is a sign of life (heartbeat,
-    at most every 5 s); the text itself is dropped (the loop's own rows say what happened)."""
-
-    def __init__(self, loop: DemoLoop) -> None:
-        self.loop, self._beat = loop, 0.0
-
-    def write(self, text: str) -> int:
-        if time.monotonic() - self._beat > 5.0:
-            self._beat = time.monotonic()
-            self.loop.beat()
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+        return job_cancel_requested(self.claim)
 
 
 @dataclass
 class _Context:
     loop: DemoLoop
+    claim: Claim
     project: Project
     base: ModelArtifact
     budget: Budget
@@ -304,7 +279,7 @@ def _execute_run(ctx: _Context, run: TrainingRun) -> dict[str, Any]:
 
     inner = ctx.reporter_factory(f"{run.get_kind_display()} run #{run.pk}") if ctx.reporter_factory else None
     try:
-        run = run_execute(run_id=run.pk, reporter=_LoopReporter(ctx.loop, inner))
+        run = run_execute(run_id=run.pk, reporter=_LoopReporter(ctx.claim, inner))
     finally:
         if inner is not None and hasattr(inner, "close"):
             inner.close()
@@ -570,8 +545,9 @@ def step_report(ctx: _Context) -> dict[str, Any]:
         seed=ctx.loop.seed,
         max_new_tokens=ctx.budget.arena_tokens,
         out=str(html),
-        stdout=_Beating(ctx.loop),
-        stderr=_Beating(ctx.loop),  # where compare reports its progress
+        # What compare prints (its progress goes to stderr) is dropped: the loop's rows say what happened.
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
     )
     step: dict[str, Any] = {"path": str(html), "numbers": {}}
     report = _latest_report(ctx)
@@ -626,17 +602,29 @@ def demo_loop_execute(
 ) -> DemoLoop:
     """Run a queued loop's steps in order, recording each on the row. Never raises for a step's
     failure (the row holds it). A loop that is no longer queued is left alone (a redelivered task)."""
-    claimed = DemoLoop.objects.filter(pk=loop_id, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING)
+    claim = job_claim(DemoLoop, pk=loop_id, task_id=task_id)
     loop = DemoLoop.objects.select_related("project").get(pk=loop_id)
-    if not claimed:
-        log.warning("demo loop %s is %s, not queued; task %s ignored", loop_id, loop.status, task_id)
+    if claim is None:
+        log.warning("demo loop %s is %s, not queued for task %r; ignored", loop_id, loop.status, task_id)
         return loop
-    loop.mark_running(task_id=task_id)
+    with Heartbeat(claim):
+        _run_steps(loop, claim, reporter_factory, on_step)
+    loop.refresh_from_db()
+    return loop
+
+
+def _run_steps(
+    loop: DemoLoop,
+    claim: Claim,
+    reporter_factory: Callable[[str], Reporter] | None,
+    on_step: Callable[[str, str], None] | None,
+) -> None:
     from rewardmodel.registry import default_base_model
 
     base_id = loop.config.get("base_model")
     ctx = _Context(
         loop=loop,
+        claim=claim,
         project=loop.project,
         base=ModelArtifact.objects.get(pk=base_id) if base_id else default_base_model(),
         budget=BUDGETS[loop.config.get("budget", "full")],
@@ -644,9 +632,9 @@ def demo_loop_execute(
     )
     names = [name for name, _ in STEPS]
     for i, name in enumerate(names):
-        if loop.refresh_cancel_flag():
-            loop.mark_cancelled()
-            return loop
+        if job_cancel_requested(claim):
+            job_finish(claim, JobStatus.CANCELLED)
+            return
         loop.current_step, loop.progress = name, i / len(names)
         loop.status_message = dict(STEPS)[name]
         started = time.monotonic()
@@ -668,17 +656,23 @@ def demo_loop_execute(
             if on_step:
                 on_step(name, f"{status}: {message}")
             if status == JobStatus.CANCELLED:
-                loop.mark_cancelled()
+                job_finish(claim, JobStatus.CANCELLED)
             else:
-                loop.mark_failed(f"step {name}: {message}", tb.format_exc())
-            return loop
+                job_finish(
+                    claim, JobStatus.FAILED, error=f"step {name}: {message}", traceback=tb.format_exc()
+                )
+            return
         values["seconds"] = round(time.monotonic() - started, 1)
         _record(loop, name, status=JobStatus.SUCCEEDED, finished_at=timezone.now().isoformat(), **values)
         if on_step:
             on_step(name, f"done in {values['seconds']:.0f} s {values.get('numbers', {})}")
-    loop.current_step = ""
-    loop.mark_succeeded(f"{len(names)} steps in {loop.wall_seconds or 0:.0f} s")
-    return loop
+    job_finish(
+        claim,
+        JobStatus.SUCCEEDED,
+        current_step="",
+        progress=1.0,
+        status_message=f"{len(names)} steps in {loop.wall_seconds or 0:.0f} s",
+    )
 
 
 def demo_loop_status(loop: DemoLoop) -> dict[str, Any]:

@@ -16,7 +16,7 @@ functions that run in commands and workers; this module is safe to import in the
 from __future__ import annotations
 
 import logging
-import traceback
+import traceback as tb
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -28,6 +28,17 @@ from django.db.models import F
 
 from annotate.errors import Conflict, PairwiseError
 from annotate.models import Project, Prompt, Response, content_hash
+from rewardmodel.jobs import (
+    Claim,
+    Heartbeat,
+    JobReporter,
+    job_cancel,
+    job_claim,
+    job_enqueue,
+    job_finish,
+    job_heartbeat,
+    jobs_reap_lost,
+)
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
 from rewardmodel.training.generate import (
     BatchReport,
@@ -241,7 +252,7 @@ def responses_generate(
     return outcome
 
 
-# --- Jobs (the Celery task calls generation_job_execute) ---------------------------------------
+# --- Jobs (the Celery task calls generation_job_execute; the lifecycle is rewardmodel.jobs) ---------
 
 
 def generation_job_create(
@@ -262,73 +273,72 @@ def generation_job_create(
         created_by=user if user and user.pk else None,
     )
     if enqueue:
-        from rewardmodel.tasks_generation import generate_responses_job
-
-        transaction.on_commit(lambda: generate_responses_job.delay(job.pk))
+        job_enqueue(job)
     return job
 
 
 def generation_job_execute(*, job_id: int, task_id: str = "") -> GenerationJob:
     """Run a queued job to its end, writing status, progress and heartbeat on its row.
 
-    A job that is already finished, or running with a live heartbeat, is left alone (a broker may
-    deliver a message twice). Never raises for the job's own failures: they go on the row.
+    A job that is not queued (finished, running elsewhere, or queued for another task id) is left
+    alone: a broker may deliver a message twice. Never raises for the job's own failures: they go
+    on the row.
     """
+    claim = job_claim(GenerationJob, pk=job_id, task_id=task_id)
     job = GenerationJob.objects.select_related("project", "model").get(pk=job_id)
-    if job.is_finished or (job.status == JobStatus.RUNNING and not job.is_lost):
+    if claim is None:
+        log.warning("generation job %s is %s, not queued for task %r; ignored", job_id, job.status, task_id)
         return job
-    if job.cancel_requested:
-        job.mark_cancelled()
-        return job
+    with Heartbeat(claim):
+        _generate(job, claim)
+    job.refresh_from_db()
+    return job
+
+
+def _generate(job: GenerationJob, claim: Claim) -> None:
     options = GenerationOptions.from_config(job.config)
+    # A batch takes seconds: the cancel flag is read at every one.
+    reporter = JobReporter(claim, cancel_check_seconds=0.0)
     try:
+        if reporter.should_stop():
+            raise Cancelled("cancelled before it started")
         from rewardmodel.training.generate import pick_device
 
-        device = pick_device(options.device or None)
-    except GenerationError as exc:
-        job.mark_failed(str(exc))
-        return job
-    job.mark_running(device=device, task_id=task_id)
-
-    def progress(done: int, total: int, message: str) -> None:
-        job.beat(progress=done / total if total else 1.0, message=message)
-
-    try:
+        job_heartbeat(claim, device=pick_device(options.device or None))
         outcome = responses_generate(
             project=job.project,
             model=job.model,
             options=options,
-            on_progress=progress,
-            should_stop=job.refresh_cancel_flag,
+            on_progress=reporter.progress,
+            should_stop=reporter.should_stop,
             job=job,
         )
     except Cancelled as exc:
-        job.status_message = f"Cancelled: {exc}"[:500]
-        job.save(update_fields=["status_message"])
-        job.mark_cancelled()
-    except PairwiseError as exc:
-        job.mark_failed(exc.message)
+        job_finish(claim, JobStatus.CANCELLED, status_message=f"Cancelled: {exc}"[:500])
+    except (PairwiseError, GenerationError) as exc:
+        job_finish(claim, JobStatus.FAILED, error=str(exc))
     except Exception as exc:  # the row must say what happened; the worker log has it too
         log.exception("generation job %s failed", job.pk)
-        job.mark_failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        job_finish(claim, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
+    except BaseException as exc:  # KeyboardInterrupt (--sync), SystemExit: record, then let it go
+        job_finish(claim, JobStatus.CANCELLED, status_message=f"Interrupted ({type(exc).__name__})")
+        raise
     else:
-        job.mark_succeeded(
-            f"{outcome.created} new responses ({outcome.already_done} existed) for {outcome.prompts} prompts"
-            + (f", {outcome.tokens_per_second:.0f} tokens/s" if outcome.seconds else "")
+        job_finish(
+            claim,
+            JobStatus.SUCCEEDED,
+            progress=1.0,
+            status_message=(
+                f"{outcome.created} new responses ({outcome.already_done} existed) for {outcome.prompts} prompts"
+                + (f", {outcome.tokens_per_second:.0f} tokens/s" if outcome.seconds else "")
+            )[:500],
         )
-    job.refresh_from_db()
-    return job
 
 
 def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
-    """Ask a job to stop after its current batch (a queued one stops at once)."""
-    if job.is_finished:
-        raise Conflict(f"Generation job #{job.pk} already {job.status}.")
-    GenerationJob.objects.filter(pk=job.pk).update(cancel_requested=True)
-    job.refresh_from_db()
-    if job.status == JobStatus.QUEUED:
-        job.mark_cancelled()
-    return job
+    """Ask a job to stop after its current batch (a queued one, or one whose worker was lost,
+    stops at once)."""
+    return job_cancel(job)
 
 
 def generation_job_resume(
@@ -338,7 +348,11 @@ def generation_job_resume(
     batch_size: int | None = None,
     enqueue: bool = True,
 ) -> GenerationJob:
-    """A new job with the same options (optionally a smaller batch); it skips what exists."""
+    """A new job with the same options (optionally a smaller batch); it generates only the samples
+    that are missing. A job whose worker was lost is marked so first (it cannot finish)."""
+    if job.is_lost:
+        jobs_reap_lost(GenerationJob, pks=[job.pk])
+        job.refresh_from_db()
     if not job.is_finished:
         raise Conflict(f"Generation job #{job.pk} is still {job.status}; cancel it first.")
     options = GenerationOptions.from_config(job.config)

@@ -2,7 +2,8 @@
 
 Every long job shares one lifecycle (JobBase): queued → running → succeeded | failed | cancelled,
 with a progress fraction the pages poll, a heartbeat that tells a live worker from a lost one, the
-worker's task id, and the error and traceback when it failed.
+worker's task id, and the error and traceback when it failed. The rows are read here; every change
+of state is a conditional update in rewardmodel.jobs, where the lifecycle is written down.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class JobBase(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the task message was sent, and when the reaper sent it once more (its first was lost).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    resent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -60,53 +64,12 @@ class JobBase(models.Model):
 
     @property
     def is_lost(self) -> bool:
-        """Running, but the worker stopped writing heartbeats (killed, OOM, machine gone)."""
+        """Running, but the worker stopped writing heartbeats (killed, OOM, machine gone).
+        The reaper's query (rewardmodel.jobs.lost_q) says the same in SQL."""
         if self.status != JobStatus.RUNNING or not self.heartbeat_at:
             return False
         timeout = timedelta(seconds=settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT)
         return timezone.now() - self.heartbeat_at > timeout
-
-    def _save(self, *fields: str) -> None:
-        self.save(update_fields=list(fields))
-
-    def mark_running(self, *, device: str = "", task_id: str = "") -> None:
-        now = timezone.now()
-        self.status, self.started_at, self.heartbeat_at = JobStatus.RUNNING, now, now
-        self.device = device or self.device
-        self.task_id = task_id or self.task_id
-        self._save("status", "started_at", "heartbeat_at", "device", "task_id")
-
-    def beat(self, *, progress: float | None = None, message: str | None = None) -> None:
-        self.heartbeat_at = timezone.now()
-        fields = ["heartbeat_at"]
-        if progress is not None:
-            self.progress = max(0.0, min(1.0, progress))
-            fields.append("progress")
-        if message is not None:
-            self.status_message = message[:500]
-            fields.append("status_message")
-        self._save(*fields)
-
-    def mark_succeeded(self, message: str = "") -> None:
-        self.status, self.finished_at, self.progress = JobStatus.SUCCEEDED, timezone.now(), 1.0
-        self.status_message = message[:500] or self.status_message
-        self._save("status", "finished_at", "progress", "status_message")
-
-    def mark_failed(self, error: str, traceback: str = "") -> None:
-        self.status, self.finished_at = JobStatus.FAILED, timezone.now()
-        self.error, self.traceback = error, traceback
-        self._save("status", "finished_at", "error", "traceback")
-
-    def mark_cancelled(self) -> None:
-        self.status, self.finished_at = JobStatus.CANCELLED, timezone.now()
-        self._save("status", "finished_at")
-
-    def refresh_cancel_flag(self) -> bool:
-        """Re-read cancel_requested from the database (a manager may have set it meanwhile)."""
-        self.cancel_requested = (
-            type(self).objects.filter(pk=self.pk).values_list("cancel_requested", flat=True)[0]
-        )
-        return self.cancel_requested
 
 
 class DatasetSnapshot(models.Model):

@@ -10,12 +10,11 @@ A kind plugs in with one line in TRAINERS: the dotted path of a function
 
 that trains into `output_dir` (complete or absent: write beside it in a dot-named folder and
 rename at the end), reports through `reporter` and raises `Cancelled` when `reporter.should_stop()`
-says so. Everything else is the same for every kind and lives here:
+says so. The lifecycle (claim, heartbeat, cancel, finish, reap) is the same for every job and lives in
+rewardmodel.jobs; what is particular to runs lives here:
 
-- queued → running is a conditional update, so a redelivered or duplicate task message finds the
-  run no longer queued and does nothing: a training task never runs twice.
-- While it trains, DbReporter writes the metrics timeline (RunMetric rows), a heartbeat with the
-  progress every few seconds, and re-reads `cancel_requested` every few seconds.
+- While it trains, RunReporter writes the metrics timeline (RunMetric rows) on top of the job
+  reporter's progress and cancel flag; a heartbeat thread beats whatever the trainer is doing.
 - Success registers the checkpoint as a ModelArtifact (parents: the base model and any extra
   parents; dataset_snapshot: the run's snapshot; training_run: the run) in the same transaction
   that marks the run succeeded. Cancelled: no artifact, output removed. Any exception: failed
@@ -23,12 +22,11 @@ says so. Everything else is the same for every kind and lives here:
 - Linked runs (a cold-start SFT run, then GRPO from its result): the second is created with
   `starts_after=first`. Enqueued while the first has not finished, it only gets its task id; when
   the first succeeds, the same transaction makes its checkpoint the second's base model, and the
-  second is sent to a worker on commit. If the first fails or is cancelled, the second is
-  cancelled with a message naming it. `--sync` runs both in one process and enqueues neither.
-- A worker killed mid-run (OOM, SIGKILL, machine gone) writes nothing more; once its heartbeat is
-  older than PAIRWISE_RUN_HEARTBEAT_TIMEOUT the run shows as lost, and `runs_reap_lost()` marks
-  it failed ("worker lost"). Nothing re-runs it: Celery's acks_late is on but
-  reject_on_worker_lost is off, and the status guard above refuses a second start.
+  second is sent to a worker on commit. If the first fails, is cancelled or is lost, the second
+  is cancelled with a message naming it. `--sync` runs both in one process and enqueues neither.
+- A run whose worker was lost, or that was cancelled before a worker took it, is cleaned up by
+  run_abandoned (called by rewardmodel.jobs): its half-written folder removed, its followers
+  cancelled. Nothing re-runs it.
 """
 
 from __future__ import annotations
@@ -36,22 +34,30 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-import time
 import traceback as tb
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from annotate.errors import Conflict, PairwiseError
+from annotate.errors import PairwiseError
+from rewardmodel.jobs import (
+    Claim,
+    Heartbeat,
+    JobReporter,
+    job_cancel,
+    job_claim,
+    job_enqueue,
+    job_finish,
+    job_heartbeat,
+    job_send,
+    jobs_reap_lost,
+    still_ours,
+)
 from rewardmodel.models import DatasetSnapshot, JobStatus, ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.registry import artifact_register, models_dir
 from rewardmodel.training.progress import Cancelled, FanoutReporter, Reporter
@@ -66,12 +72,8 @@ TRAINERS: dict[str, str] = {
     TrainingRun.Kind.GRPO: "rewardmodel.grpo_runs.grpo_trainer",
 }
 
-LOST_ERROR = "worker lost: no heartbeat for"
 # Metric values that are lists of text (sample completions): the run page shows them as a table.
 TEXT_LIST_KEYS = ("samples", "heldout/samples")
-# DbReporter writes the heartbeat and progress at most this often, and re-reads the cancel flag.
-BEAT_SECONDS = 5.0
-CANCEL_CHECK_SECONDS = 3.0
 
 
 @dataclass
@@ -128,45 +130,24 @@ def _waits_for_parent(run: TrainingRun) -> bool:
 
 
 def run_enqueue(run: TrainingRun) -> TrainingRun:
-    """Queue the run's Celery task once the surrounding transaction commits (a worker must find the row).
-
-    The task id is chosen here and stored first, so the run page can name it at once.
-    """
-    if run.status != JobStatus.QUEUED:
-        raise Conflict(f"Run #{run.pk} is {run.status}; only a queued run can be sent to a worker.")
-    run.task_id = uuid.uuid4().hex
-    run.save(update_fields=["task_id"])
-    if _waits_for_parent(run):
-        return run  # sent when the run it starts from succeeds (_register_success)
-    _send(run)
-    return run
-
-
-def _send(run: TrainingRun) -> None:
-    from rewardmodel.tasks import train_run
-
-    run_id, task_id = run.pk, run.task_id
-    transaction.on_commit(lambda: train_run.apply_async(args=[run_id], task_id=task_id))
+    """Queue the run's Celery task once the surrounding transaction commits (a worker must find the
+    row). A run that starts after another only gets its task id: it is sent when that one succeeds."""
+    return job_enqueue(run, send=not _waits_for_parent(run))
 
 
 def run_cancel(run: TrainingRun) -> TrainingRun:
     """Queued: cancelled at once (the worker will skip it). Running: asks it to stop at its next step."""
-    now = timezone.now()
-    if TrainingRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now
-    ):
-        _cancel_followers(run.pk, f"the run it starts from (#{run.pk}) was cancelled")
-        run.refresh_from_db()
-        return run
-    if not TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True):
-        run.refresh_from_db()
-        raise Conflict(f"Run #{run.pk} already {run.status}; nothing to cancel.")
-    run.refresh_from_db()
-    return run
+    return job_cancel(run)
+
+
+def run_abandoned(run: TrainingRun, what: str) -> None:
+    """Its worker will not clean up (cancelled while queued, or lost): do it here."""
+    _remove_output(run)
+    _cancel_followers(run.pk, f"the run it starts from (#{run.pk}) was {what}")
 
 
 # --------------------------------------------------------------------------------------------
-# the database reporter
+# the run's reporter
 # --------------------------------------------------------------------------------------------
 
 
@@ -177,62 +158,22 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-class DbReporter:
-    """Writes a run's metrics timeline, heartbeat and progress; reads its cancel flag.
-
-    Metrics are written as they come (trainers log every few steps). Progress and heartbeat are
-    written at most every `beat_seconds`, and the cancel flag re-read at most every
-    `cancel_check_seconds`, so a fast GPU loop does not wait on the database.
-    """
-
-    def __init__(
-        self,
-        run: TrainingRun,
-        *,
-        beat_seconds: float | None = None,
-        cancel_check_seconds: float | None = None,
-    ):
-        self.run_id = run.pk
-        self.beat_seconds = BEAT_SECONDS if beat_seconds is None else beat_seconds
-        self.cancel_check_seconds = (
-            CANCEL_CHECK_SECONDS if cancel_check_seconds is None else cancel_check_seconds
-        )
-        self._last_beat = self._last_check = -math.inf
-        self._message = ""
-        self._cancel = False
+class RunReporter(JobReporter):
+    """The job reporter (progress, cancel flag) plus the run's metrics timeline, written as it comes
+    (trainers log every few steps)."""
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
+        run_id = self.claim.pk
         values = {k: _json_number(v) for k, v in metrics.items() if isinstance(v, int | float | str | None)}
         if values:
-            RunMetric.objects.create(run_id=self.run_id, step=max(int(step), 0), values=values)
+            RunMetric.objects.create(run_id=run_id, step=max(int(step), 0), values=values)
         # Sample completions (lists of text) get a row of their own at the same step: the run page
         # shows them as a table, and the charts never see them.
         texts = {k: [str(s) for s in metrics[k]] for k in TEXT_LIST_KEYS if isinstance(metrics.get(k), list)}
         if texts:
-            RunMetric.objects.create(run_id=self.run_id, step=max(int(step), 0), values=texts)
+            RunMetric.objects.create(run_id=run_id, step=max(int(step), 0), values=texts)
         if isinstance(metrics.get("num_tokens"), int | float):
-            TrainingRun.objects.filter(pk=self.run_id).update(tokens_seen=int(metrics["num_tokens"]))
-
-    def progress(self, done: int, total: int, message: str = "") -> None:
-        now = time.monotonic()
-        changed = bool(message) and message != self._message
-        if not changed and now - self._last_beat < self.beat_seconds and not (total and done >= total):
-            return
-        self._last_beat = now
-        fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
-        if total:
-            fields["progress"] = max(0.0, min(1.0, done / total))
-        if changed:
-            self._message = message
-            fields["status_message"] = message[:500]
-        TrainingRun.objects.filter(pk=self.run_id, status=JobStatus.RUNNING).update(**fields)
-
-    def should_stop(self) -> bool:
-        now = time.monotonic()
-        if not self._cancel and now - self._last_check >= self.cancel_check_seconds:
-            self._last_check = now
-            self._cancel = TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
-        return self._cancel
+            TrainingRun.objects.filter(pk=run_id).update(tokens_seen=int(metrics["num_tokens"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,21 +194,10 @@ def _remove_output(run: TrainingRun) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def _still_ours(run_id: int) -> Q:
-    # Running, or reaped as lost while this worker was in fact still alive: its result wins.
-    return Q(pk=run_id) & (
-        Q(status=JobStatus.RUNNING) | Q(status=JobStatus.FAILED, error__startswith=LOST_ERROR)
-    )
-
-
-def _finish(run_id: int, status: str, **fields: Any) -> bool:
-    finished = bool(
-        TrainingRun.objects.filter(_still_ours(run_id)).update(
-            status=status, finished_at=timezone.now(), **fields
-        )
-    )
+def _finish(claim: Claim, status: str, **fields: Any) -> bool:
+    finished = job_finish(claim, status, **fields)
     if finished:
-        _cancel_followers(run_id, f"the run it starts from (#{run_id}) {status}")
+        _cancel_followers(claim.pk, f"the run it starts from (#{claim.pk}) {status}")
     return finished
 
 
@@ -286,10 +216,10 @@ def _artifact_name(run: TrainingRun) -> str:
     return run.config.get("output_name") or f"{run.kind}-{slugify(run.project.name)[:60]}-run{run.pk}"
 
 
-def _register_success(run: TrainingRun, output: RunOutput) -> bool:
+def _register_success(run: TrainingRun, claim: Claim, output: RunOutput) -> bool:
     """Register the checkpoint and mark the run succeeded, both or neither."""
     with transaction.atomic():
-        locked = TrainingRun.objects.select_for_update().filter(_still_ours(run.pk)).first()
+        locked = TrainingRun.objects.select_for_update().filter(still_ours(claim)).first()
         if locked is None:
             return False
         artifact = artifact_register(
@@ -322,7 +252,7 @@ def _register_success(run: TrainingRun, output: RunOutput) -> bool:
             follower.save(update_fields=["base_model"])
             if follower.task_id:
                 follower.starts_after = TrainingRun.objects.get(pk=run.pk)
-                _send(follower)
+                job_send(follower)
     return True
 
 
@@ -338,10 +268,7 @@ def _describe_device() -> str:
 def run_execute(*, run_id: int, reporter: Reporter | None = None, task_id: str = "") -> TrainingRun | None:
     """Run a queued run's trainer in this process and record the outcome. Never raises for a
     training failure (the run row holds it); returns the run, or None if there is no such run."""
-    now = timezone.now()
-    claimed = TrainingRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, status_message="starting"
-    )
+    claim = job_claim(TrainingRun, pk=run_id, task_id=task_id, status_message="starting")
     run = (
         TrainingRun.objects.select_related("project", "base_model", "snapshot", "starts_after")
         .filter(pk=run_id)
@@ -350,13 +277,24 @@ def run_execute(*, run_id: int, reporter: Reporter | None = None, task_id: str =
     if run is None:
         log.warning("training run %s does not exist; task %s ignored", run_id, task_id)
         return None
-    if not claimed:
-        log.warning("training run %s is %s, not queued; task %s ignored", run_id, run.status, task_id)
+    if claim is None:
+        log.warning(
+            "training run %s is %s (task %r), not queued for task %r; ignored",
+            run_id,
+            run.status,
+            run.task_id,
+            task_id,
+        )
         return run
-    TrainingRun.objects.filter(pk=run_id).update(
-        device=_describe_device(), **({"task_id": task_id} if task_id else {})
-    )
-    db = DbReporter(run)
+    with Heartbeat(claim):
+        _train(run, claim, reporter)
+    run.refresh_from_db()
+    return run
+
+
+def _train(run: TrainingRun, claim: Claim, reporter: Reporter | None) -> None:
+    job_heartbeat(claim, device=_describe_device())
+    db = RunReporter(claim)
     listener: Reporter = FanoutReporter(db, reporter) if reporter is not None else db
     try:
         if db.should_stop():
@@ -368,23 +306,21 @@ def run_execute(*, run_id: int, reporter: Reporter | None = None, task_id: str =
             )
         trainer: Trainer = import_string(TRAINERS[run.kind])
         output = trainer(run=run, reporter=listener, output_dir=run_output_dir(run))
-        if not _register_success(run, output):
-            log.warning("training run %s finished but is no longer running; output discarded", run_id)
+        if not _register_success(run, claim, output):
+            log.warning("training run %s finished but is no longer running; output discarded", run.pk)
             _remove_output(run)
     except Cancelled as exc:
         _remove_output(run)
-        _finish(run_id, JobStatus.CANCELLED, status_message=str(exc)[:500])
+        _finish(claim, JobStatus.CANCELLED, status_message=str(exc)[:500])
     except Exception as exc:
         _remove_output(run)
-        _finish(run_id, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
+        _finish(claim, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
     except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then let the process go
         _remove_output(run)
         _finish(
-            run_id, JobStatus.FAILED, error=f"interrupted ({type(exc).__name__})", traceback=tb.format_exc()
+            claim, JobStatus.FAILED, error=f"interrupted ({type(exc).__name__})", traceback=tb.format_exc()
         )
         raise
-    run.refresh_from_db()
-    return run
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,21 +329,6 @@ def run_execute(*, run_id: int, reporter: Reporter | None = None, task_id: str =
 
 
 def runs_reap_lost() -> list[int]:
-    """Mark running runs whose worker stopped beating as failed ("worker lost"); returns their ids."""
-    timeout = settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT
-    cutoff = timezone.now() - timedelta(seconds=timeout)
-    stale = Q(status=JobStatus.RUNNING) & (
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    )
-    reaped = []
-    for run in TrainingRun.objects.filter(stale):
-        updated = TrainingRun.objects.filter(Q(pk=run.pk) & stale).update(
-            status=JobStatus.FAILED,
-            finished_at=timezone.now(),
-            error=f"{LOST_ERROR} {timeout} s (killed, out of memory, or its machine went away).",
-        )
-        if updated:
-            _remove_output(run)
-            _cancel_followers(run.pk, f"the run it starts from (#{run.pk}) was lost")
-            reaped.append(run.pk)
-    return reaped
+    """Mark running runs whose worker stopped beating as failed ("worker lost"); returns their ids.
+    (The `reap_lost_jobs` task does this for every kind of job on a schedule.)"""
+    return jobs_reap_lost(TrainingRun)

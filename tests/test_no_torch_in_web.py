@@ -78,7 +78,7 @@ def test_it_imports_every_module_and_renders_pages_without_torch(tmp_path):
         "rewardmodel.training.generate",
         "rewardmodel.training.base_model",
         "rewardmodel.generation",
-        "rewardmodel.tasks_generation",
+        "rewardmodel.tasks",
         "rewardmodel.management.commands.generate_responses",
         "annotate.pair_strategies",
     ):

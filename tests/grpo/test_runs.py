@@ -91,7 +91,7 @@ def test_it_records_a_grpo_run_with_lineage_metrics_and_samples(arithmetic_proje
 
 @pytest.mark.ml
 def test_it_cancels_a_running_grpo_run_and_keeps_nothing(arithmetic_project, tiny_start, monkeypatch):
-    monkeypatch.setattr("rewardmodel.runs.CANCEL_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr("rewardmodel.jobs.CANCEL_CHECK_SECONDS", 0.0)
     run = grpo_run_start(project=arithmetic_project, policy=tiny_start, options={**FAST, "steps": 5})
 
     class CancelAtStep1(ListReporter):

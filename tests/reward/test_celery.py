@@ -4,77 +4,33 @@ test database as this process (PostgreSQL's test_* database, or the SQLite test 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.registry import artifact_register
 from rewardmodel.runs import run_output_dir, runs_reap_lost
+from tests.celery_worker import purge, start_worker, wait_until
 from tests.reward.synthetic import judge_marker_pairs
 
 pytestmark = [pytest.mark.celery, pytest.mark.ml, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict  # during tests NAME is the test database
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
 
 def _start_worker(log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
-        "PAIRWISE_DATA_DIR": str(settings.DATA_DIR),
-        "PYTHONPATH": str(ROOT),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "pairwise",
-        "worker",
-        "--pool",
-        "solo",
-        "-Q",
-        "training,default",
-    ]
-    cmd += [
-        "-n",
-        f"pytest-{uuid.uuid4().hex[:8]}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel",
-        "INFO",
-    ]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    # Both queues are purged first: a message left by an interrupted earlier run names ids this
+    # database reuses (its task id differs, so the claim would ignore it, but it delays this one).
+    purge("training", "default")
+    return start_worker(log, queues="training,default")
 
 
 def _wait(predicate, *, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; worker log:\n{log.read_text()[-4000:]}")
+    return wait_until(predicate, timeout=timeout, what=what, logs=(log,))
 
 
 def test_it_runs_queued_training_and_scoring_on_a_real_worker(

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from rewardmodel.jobs import LOST_ERROR
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.runs import (
-    LOST_ERROR,
     run_cancel,
     run_create,
     run_enqueue,

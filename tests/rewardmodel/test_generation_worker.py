@@ -6,19 +6,12 @@ or the SQLite test file)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from annotate.models import Response
-from pairwise.celery import app as celery_app
 from rewardmodel.generation import (
     GenerationOptions,
     generation_job_cancel,
@@ -27,53 +20,19 @@ from rewardmodel.generation import (
 )
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
 from rewardmodel.registry import artifact_register
+from tests.celery_worker import purge, start_worker, stop_worker
 from tests.factories import make_project, make_prompt
 
 pytestmark = [pytest.mark.celery, pytest.mark.ml, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict  # during tests NAME is the test database
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
 
 @pytest.fixture
 def worker(tmp_path):
-    # Messages left by an earlier, interrupted test run would name job ids this database reuses.
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("default")
+    purge("default")
     log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
-        "PAIRWISE_DATA_DIR": str(settings.DATA_DIR),
-        "PYTHONPATH": str(ROOT),
-        "OMP_NUM_THREADS": "1",  # a tiny model; see tests/rewardmodel/conftest.py
-    }
-    cmd = [sys.executable, "-m", "celery", "-A", "pairwise", "worker", "--pool", "solo", "-Q", "default"]
-    cmd += [
-        "-n",
-        f"gen-{uuid.uuid4().hex[:8]}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel",
-        "INFO",
-    ]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    process = start_worker(log, queues="default", name="gen")
     yield log
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_worker(process)
 
 
 def wait_for(job: GenerationJob, condition, log: Path, timeout: float = 240) -> GenerationJob:

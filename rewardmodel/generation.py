@@ -40,6 +40,7 @@ from rewardmodel.jobs import (
     jobs_reap_lost,
 )
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
+from rewardmodel.training.devices import DeviceUnavailable
 from rewardmodel.training.generate import (
     BatchReport,
     GenerationError,
@@ -302,7 +303,7 @@ def _generate(job: GenerationJob, claim: Claim) -> None:
     try:
         if reporter.should_stop():
             raise Cancelled("cancelled before it started")
-        from rewardmodel.training.generate import pick_device
+        from rewardmodel.training.devices import pick_device
 
         job_heartbeat(claim, device=pick_device(options.device or None))
         outcome = responses_generate(
@@ -315,7 +316,7 @@ def _generate(job: GenerationJob, claim: Claim) -> None:
         )
     except Cancelled as exc:
         job_finish(claim, JobStatus.CANCELLED, status_message=f"Cancelled: {exc}"[:500])
-    except (PairwiseError, GenerationError) as exc:
+    except (PairwiseError, GenerationError, DeviceUnavailable) as exc:
         job_finish(claim, JobStatus.FAILED, error=str(exc))
     except Exception as exc:  # the row must say what happened; the worker log has it too
         log.exception("generation job %s failed", job.pk)

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardmodel.training.devices import pick_device
 from rewardmodel.training.progress import Cancelled
 
 Messages = list[dict[str, str]]
@@ -130,16 +131,6 @@ def sample_seed(seed: int, messages: Messages, sample_index: int) -> int:
     """The seed of one sample: stable across runs, machines and batch layouts (63 bits)."""
     raw = json.dumps([seed, messages, sample_index], sort_keys=True, ensure_ascii=False)
     return int.from_bytes(hashlib.sha256(raw.encode("utf-8")).digest()[:8], "big") >> 1
-
-
-def pick_device(device: str | None = None) -> str:
-    import torch
-
-    if device:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise GenerationError(f"device {device!r} asked for, but torch sees no CUDA GPU here.")
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

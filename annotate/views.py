@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from .errors import Forbidden, NotFound
 from .models import Project
+from .permissions import is_manager
 from .screen_views import assignment_payload, guidelines_html, stats_payload
 from .services import assignments_active, comparison_assign_next, labeler_stats, project_for_labeler
 
@@ -22,16 +23,19 @@ SCREEN_CSP = (
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    projects = Project.objects.all() if request.user.is_staff else request.user.labeling_projects.all()
+    manager = is_manager(request.user)
+    projects = Project.objects.all() if manager else request.user.labeling_projects.all()
     rows = [(project, labeler_stats(labeler=request.user, project=project)) for project in projects]
     demo_loop = None
-    if request.user.is_staff:  # the latest demo loop (scripts/demo.sh), live for managers
+    if manager:  # the latest demo loop (scripts/demo.sh), live for managers
         from rewardmodel.demo_loop import demo_loop_status
         from rewardmodel.models import DemoLoop
 
         latest = DemoLoop.objects.first()
         demo_loop = demo_loop_status(latest) if latest is not None else None
-    return render(request, "annotate/home.html", {"rows": rows, "demo_loop": demo_loop})
+    return render(
+        request, "annotate/home.html", {"rows": rows, "demo_loop": demo_loop, "is_manager": manager}
+    )
 
 
 @login_required
@@ -39,11 +43,11 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
     """The ranking screen: the labeler's leased pairs come with the page; the rest via screen_views."""
     try:
         project = project_for_labeler(labeler=request.user, project_id=project_id)
+        comparison_assign_next(labeler=request.user, project=project)
     except NotFound as exc:
         raise Http404(exc.message) from None
-    try:
-        comparison_assign_next(labeler=request.user, project=project)
-    except Forbidden as exc:
+    except Forbidden as exc:  # excluded: they know the project, so it may be named
+        project = Project.objects.get(pk=project_id)
         return render(
             request, "annotate/blocked.html", {"project": project, "message": exc.message}, status=403
         )

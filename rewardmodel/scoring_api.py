@@ -15,12 +15,17 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate.api.serializers import ErrorSerializer
 from annotate.errors import NotFound, PairwiseError
+from annotate.permissions import IsManager
 from rewardmodel.models import ModelArtifact
 from rewardmodel.tasks import score_text
 
@@ -28,6 +33,41 @@ from rewardmodel.tasks import score_text
 class ScoringFailed(PairwiseError):
     status = 502
     code = "scoring_failed"
+
+
+class ScoreSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "Score"
+
+    score = serializers.FloatField()
+    model = serializers.IntegerField(help_text="The reward model's id.")
+
+
+class PendingSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ScorePending"
+
+    task_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending"])
+    result_url = serializers.URLField(help_text="GET it later for the score.")
+
+
+_ERROR_TEXT = {
+    400: "Invalid input, or not a reward model.",
+    401: "Not logged in (no valid token).",
+    403: "Managers only (or not logged in, with a session).",
+    404: "No such model.",
+    502: "The scoring task failed (code scoring_failed).",
+}
+
+
+def _answers(*errors: int) -> dict:
+    """The documented answers: the score, still pending, or an error body (annotate.api.errors)."""
+    return {
+        200: ScoreSerializer,
+        202: OpenApiResponse(PendingSerializer, description="Not scored in time; poll result_url."),
+        **{code: OpenApiResponse(ErrorSerializer, description=_ERROR_TEXT[code]) for code in errors},
+    }
 
 
 def _pending(request, task_id: str) -> Response:
@@ -46,7 +86,11 @@ def _answer(request, result: AsyncResult, *, wait: float) -> Response:
 
 
 class ScoreView(APIView):
-    permission_classes = [IsAdminUser]
+    # As the rest of the API (annotate.api.views.LabelerApi): token first, so an anonymous call
+    # answers 401 with `WWW-Authenticate: Token`, and a stray session cookie is not looked at first.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, IsManager]
 
     class InputSerializer(serializers.Serializer):
         prompt = serializers.JSONField(
@@ -67,6 +111,12 @@ class ScoreView(APIView):
                 return [{"role": str(m["role"]), "content": m["content"]} for m in value]
             raise serializers.ValidationError("Give text, or a non-empty list of {role, content} messages.")
 
+    @extend_schema(
+        tags=["models"],
+        summary="Score a response with a reward model",
+        request=InputSerializer,
+        responses=_answers(400, 401, 403, 404, 502),
+    )
     def post(self, request, pk: int) -> Response:
         model = ModelArtifact.objects.filter(pk=pk).first()
         if model is None:
@@ -84,8 +134,10 @@ class ScoreView(APIView):
 
 
 class ScoreResultView(APIView):
-    permission_classes = [IsAdminUser]
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, IsManager]
 
+    @extend_schema(tags=["models"], summary="A pending score", responses=_answers(401, 403, 502))
     def get(self, request, task_id: str) -> Response:
         # A short wait: the caller is polling.
         return _answer(request, AsyncResult(task_id, app=score_text.app), wait=1.0)

@@ -9,13 +9,11 @@ Nothing here imports torch: the web process only reads and writes rows.
 from __future__ import annotations
 
 import json
-from functools import wraps
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from annotate.errors import PairwiseError
 from annotate.models import Project
+from annotate.permissions import manager_required
 from rewardmodel.models import ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.reward_runs import reward_run_start
 from rewardmodel.runs import run_cancel, run_enqueue, runs_reap_lost
@@ -80,26 +79,12 @@ def new_run_context(kind: str) -> dict[str, Any]:
     }
 
 
-def staff_required(view):
-    """Managers only: anonymous users go to the login page, other users get 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            return HttpResponse("Managers only.", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 # --------------------------------------------------------------------------------------------
 # pages
 # --------------------------------------------------------------------------------------------
 
 
-@staff_required
+@manager_required
 def runs_list(request: HttpRequest) -> HttpResponse:
     reaped = runs_reap_lost()  # the page is where people look for stuck runs
     if reaped:
@@ -135,7 +120,7 @@ class RewardRunForm(forms.Form):
             self.fields["base_model"].initial = default.pk
 
 
-@staff_required
+@manager_required
 def run_new(request: HttpRequest) -> HttpResponse:
     form = RewardRunForm(request.POST or None, initial={"project": request.GET.get("project")})
     if request.method == "POST" and form.is_valid():
@@ -166,7 +151,7 @@ def run_new(request: HttpRequest) -> HttpResponse:
     return render(request, "rewardmodel/run_new.html", context | new_run_context(TrainingRun.Kind.REWARD))
 
 
-@staff_required
+@manager_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         TrainingRun.objects.select_related(
@@ -189,7 +174,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
+@manager_required
 @require_POST
 def run_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun, pk=pk)
@@ -290,7 +275,7 @@ def run_status_payload(run: TrainingRun, *, after: int = 0) -> dict[str, Any]:
     }
 
 
-@staff_required
+@manager_required
 def run_status_json(request: HttpRequest, pk: int) -> JsonResponse:
     run = TrainingRun.objects.select_related("base_model", "snapshot", "output_model").filter(pk=pk).first()
     if run is None:

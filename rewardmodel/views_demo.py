@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+
+from annotate.permissions import manager_required
 
 from .demo_loop import demo_loop_status
 from .models import DemoLoop
 
 
-@staff_member_required
+@manager_required
 def demo_loop_status_json(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(demo_loop_status(get_object_or_404(DemoLoop, pk=pk)))

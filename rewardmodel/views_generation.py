@@ -6,13 +6,13 @@ Thin: rewardmodel.generation holds the rules. No torch here (the worker runs the
 from __future__ import annotations
 
 from django import forms
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotate.errors import PairwiseError
 from annotate.models import Project, Prompt
+from annotate.permissions import manager_required
 
 from .generation import (
     GENERATIVE_KINDS,
@@ -45,7 +45,7 @@ class GenerationForm(forms.Form):
         return GenerationOptions(**data)
 
 
-@staff_member_required
+@manager_required
 def generation_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerationForm(request.POST)
@@ -68,7 +68,7 @@ def generation_new(request: HttpRequest) -> HttpResponse:
     return render(request, "rewardmodel/generation_new.html", {"form": form})
 
 
-@staff_member_required
+@manager_required
 def generation_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(GenerationJob.objects.select_related("project", "model"), pk=pk)
     return render(
@@ -76,13 +76,13 @@ def generation_job(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_member_required
+@manager_required
 def generation_job_status_json(request: HttpRequest, pk: int) -> JsonResponse:
     job = get_object_or_404(GenerationJob, pk=pk)
     return JsonResponse(generation_job_status(job=job))
 
 
-@staff_member_required
+@manager_required
 @require_POST
 def generation_job_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(GenerationJob, pk=pk)

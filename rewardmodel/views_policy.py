@@ -22,6 +22,7 @@ from django.shortcuts import redirect, render
 
 from annotate.errors import PairwiseError
 from annotate.models import Project
+from annotate.permissions import manager_required
 from rewardmodel.grpo_runs import grpo_run_start
 from rewardmodel.models import ModelArtifact, TrainingRun
 from rewardmodel.ppo_runs import POLICY_KINDS, ppo_run_start
@@ -31,7 +32,7 @@ from rewardmodel.training.grpo import GrpoConfig
 from rewardmodel.training.ppo import PpoConfig
 from rewardmodel.training.rewards import REWARDS
 from rewardmodel.training.sft import SftConfig
-from rewardmodel.views import new_run_context, staff_required
+from rewardmodel.views import new_run_context
 
 
 def _defaults(config: type) -> dict[str, Any]:
@@ -234,7 +235,7 @@ def _start_page(
     return render(request, "rewardmodel/run_new.html", context | new_run_context(kind))
 
 
-@staff_required
+@manager_required
 def run_new_ppo(request: HttpRequest) -> HttpResponse:
     form = PpoRunForm(request.POST or None, initial={"project": request.GET.get("project")})
 
@@ -252,7 +253,7 @@ def run_new_ppo(request: HttpRequest) -> HttpResponse:
     return _start_page(request, form, TrainingRun.Kind.PPO, start)
 
 
-@staff_required
+@manager_required
 def run_new_sft(request: HttpRequest) -> HttpResponse:
     form = SftRunForm(request.POST or None, initial={"project": request.GET.get("project")})
 
@@ -269,7 +270,7 @@ def run_new_sft(request: HttpRequest) -> HttpResponse:
     return _start_page(request, form, TrainingRun.Kind.SFT, start)
 
 
-@staff_required
+@manager_required
 def run_new_grpo(request: HttpRequest) -> HttpResponse:
     form = GrpoRunForm(request.POST or None, initial={"project": request.GET.get("project")})
 

@@ -9,24 +9,24 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from annotate.permissions import manager_required
 from rewardmodel.models import ComparisonReport
 from rewardmodel.report_html import report_context
-from rewardmodel.views import staff_required
 
 
-@staff_required
+@manager_required
 def reports_list(request: HttpRequest) -> HttpResponse:
     reports = ComparisonReport.objects.select_related("project", "created_by").defer("data", "html")[:200]
     return render(request, "reports/list.html", {"reports": reports})
 
 
-@staff_required
+@manager_required
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_object_or_404(ComparisonReport.objects.select_related("project", "created_by"), pk=pk)
     return render(request, "reports/detail.html", {**report_context(report.data), "report": report})
 
 
-@staff_required
+@manager_required
 def report_html(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_object_or_404(ComparisonReport.objects.only("html"), pk=pk)
     response = HttpResponse(report.html, content_type="text/html; charset=utf-8")
@@ -34,7 +34,7 @@ def report_html(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@staff_required
+@manager_required
 def report_json(request: HttpRequest, pk: int) -> JsonResponse:
     report = get_object_or_404(ComparisonReport.objects.only("data"), pk=pk)
     response = JsonResponse(report.data)

@@ -1,7 +1,10 @@
 """Shared fixtures: named personas (alice, bob, carol: labelers; mallory: another project's
-labeler; manager: staff) and a project with comparisons."""
+labeler; manager: staff in the `managers` group) and a project with comparisons."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -27,6 +30,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The cache holds DRF's throttle counters (all test clients share one address): empty it per
+    test. Login lockouts (django-axes) are database rows and go with each test's database."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def alice(db):
     return make_user("alice")
@@ -49,7 +61,7 @@ def mallory(db):
 
 @pytest.fixture
 def manager(db):
-    return make_user("manager", staff=True, labeler=False)
+    return make_user("manager", manager=True, labeler=False)
 
 
 @pytest.fixture
@@ -65,6 +77,22 @@ def comparisons(project):
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def run_jobs(django_capture_on_commit_callbacks, monkeypatch):
+    """`with run_jobs(): client.post(...)`: the jobs the block sends (rewardmodel.jobs.job_send, on
+    commit) run when it ends, in this process, as a worker would run them after the commit."""
+    from pairwise.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+    @contextmanager
+    def run() -> Iterator[list]:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            yield callbacks
+
+    return run
 
 
 from tests.browser_support import browser, context, server  # noqa: E402,F401  (one Chromium per session)

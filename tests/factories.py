@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from itertools import count
 
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 
 from annotate.models import Comparison, Project, Prompt, Response, content_hash
+from annotate.permissions import MANAGER_PERMISSION
 
 _seq = count(1)
 
 
-def make_user(username: str, *, staff: bool = False, labeler: bool = True) -> User:
-    user = User.objects.create_user(username=username, password="pw-" + username, is_staff=staff)
+def make_user(username: str, *, staff: bool = False, labeler: bool = True, manager: bool = False) -> User:
+    """A user with password "pw-<username>". `manager`: staff in the `managers` group (made by a
+    migration), which is what manager pages and endpoints check; `staff` alone opens none of them."""
+    user = User.objects.create_user(username=username, password="pw-" + username, is_staff=staff or manager)
     if labeler:
         group, _ = Group.objects.get_or_create(name="labelers")
+        user.groups.add(group)
+    if manager:
+        # get_or_create: a transactional test's flush empties the group that migration 0004 made.
+        group, _ = Group.objects.get_or_create(name="managers")
+        app_label, codename = MANAGER_PERMISSION.split(".")
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         user.groups.add(group)
     return user
 

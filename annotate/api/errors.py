@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -40,3 +42,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
         response.data = {"error": str(detail), "code": getattr(exc, "default_code", "error")}
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: under /api/ a JSON error like every other API answer, elsewhere Django's page.
+
+    Reached when no URL matches (/api/projects/abc/, /api/nope/); a 404 raised inside an API view
+    is already JSON (exception_handler above).
+    """
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(
+            {"error": f"No such API endpoint: {request.path}", "code": "not_found"}, status=404
+        )
+    return page_not_found(request, exception)

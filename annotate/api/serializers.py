@@ -7,9 +7,14 @@ who could see those could game gold items or copy the crowd.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotate import services
+from annotate.errors import InvalidInput
 from annotate.models import Assignment, Choice
 
 
@@ -19,6 +24,43 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     code = serializers.CharField()
     fields = serializers.DictField(required=False, help_text="Per-field messages for invalid input.")
+
+
+def client_id_field(**kwargs: Any) -> serializers.RegexField:
+    """A judgment's client_id as the schema states it (the pattern is services.CLIENT_ID_PATTERN)."""
+    # No trimming: " x" is refused, as the pattern says, not silently turned into "x".
+    return serializers.RegexField(services.CLIENT_ID_PATTERN, max_length=64, trim_whitespace=False, **kwargs)
+
+
+class JudgmentRequestSerializer(serializers.Serializer):
+    """A judgment as a labeler submits it. The fields state the request for the schema; the
+    checking is services.judgment_input_from, the same the ranking screen uses, so the two answer
+    the same 400 for the same body. validated_data is a services.JudgmentInput."""
+
+    class Meta:
+        ref_name = "JudgmentRequest"
+
+    choice = serializers.ChoiceField(choices=Choice.choices, help_text="As shown: A is the left side.")
+    strength = serializers.IntegerField(
+        min_value=1, max_value=3, required=False, allow_null=True, help_text="1 slightly, 2 clearly, 3 much."
+    )
+    rationale = serializers.CharField(
+        max_length=services.RATIONALE_MAX_CHARS, required=False, allow_blank=True, trim_whitespace=False
+    )
+    seconds_on_task = serializers.FloatField(
+        min_value=0, max_value=services.SECONDS_ON_TASK_MAX, required=False, allow_null=True
+    )
+    client_id = client_id_field(
+        help_text="A unique id the client makes (e.g. a UUID); resubmitting it is safe."
+    )
+
+    def to_internal_value(self, data: Any) -> services.JudgmentInput:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        try:
+            return services.judgment_input_from(data)
+        except InvalidInput as exc:
+            raise serializers.ValidationError({exc.field: [exc.detail]}) from None
 
 
 class MessageSerializer(serializers.Serializer):

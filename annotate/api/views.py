@@ -2,7 +2,9 @@
 annotate.services (writes) and annotate.selectors (reads). Errors are JSON via annotate.api.errors.
 
 A labeler only ever reaches their own projects (others answer 404, as if they did not exist) and
-their own assignments and judgments. Manager endpoints need is_staff (403 otherwise).
+their own assignments and judgments, and only while they are a member not excluded from the
+project (annotate.services.labeler_access_check). Manager endpoints need annotate.permissions.is_manager
+(403 otherwise, the staff flag alone included).
 Nested serializers carry `Meta.ref_name`: it names their component in the OpenAPI schema (every
 nested class is called InputSerializer/OutputSerializer, which would collide).
 """
@@ -17,16 +19,24 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotate import export_store, selectors, services
 from annotate.errors import PairwiseError
-from annotate.models import Choice
+from annotate.permissions import IsManager
 
-from .serializers import AssignmentSerializer, ErrorSerializer, JudgmentSerializer
+from .serializers import (
+    AssignmentSerializer,
+    ErrorSerializer,
+    JudgmentRequestSerializer,
+    JudgmentSerializer,
+    client_id_field,
+)
 
 _ERROR_TEXT = {
     400: "Invalid input; `error` names the field.",
@@ -34,6 +44,7 @@ _ERROR_TEXT = {
     403: "Not allowed (managers only, or excluded from the project).",
     404: "No such object for you.",
     409: "Conflicts with the current state (e.g. lease_expired, already_judged).",
+    429: "Too many tries: locked out after failed logins (locked_out), or throttled (throttled).",
 }
 
 
@@ -45,27 +56,39 @@ class LabelerApi(APIView):
     # Token first: an anonymous call answers 401 with `WWW-Authenticate: Token`, not a bare 403.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
+    # Bodies are JSON only, as the schema says: in a form, "" and "null" are strings, not a
+    # missing or null value, and the same judgment would be read two ways.
+    parser_classes = [JSONParser]
 
 
 class ManagerApi(LabelerApi):
-    permission_classes = [IsAuthenticated, IsAdminUser]
+    permission_classes = [IsAuthenticated, IsManager]
 
 
 # --- auth ----------------------------------------------------------------------------------------
 
 
 class TokenApi(APIView):
-    """Trade a username and password for the user's API token (created on first use)."""
+    """Trade a username and password for the user's API token (created on first use).
+
+    Guarded like the login form: django-axes locks a username + address out after
+    AXES_FAILURE_LIMIT wrong passwords (429, code "locked_out"), and the "login" throttle caps
+    tries per address (429, code "throttled"); see settings.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
 
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TokenRequest"
 
-        username = serializers.CharField(max_length=150)
-        password = serializers.CharField(max_length=256, trim_whitespace=False)
+        # Exactly as typed: a trimmed "  " would be a blank the schema's minLength lets through.
+        username = serializers.CharField(min_length=1, max_length=150, trim_whitespace=False)
+        password = serializers.CharField(min_length=1, max_length=256, trim_whitespace=False)
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -78,12 +101,18 @@ class TokenApi(APIView):
         tags=["auth"],
         summary="Get an API token",
         request=InputSerializer,
-        responses={200: OutputSerializer, **_errors(400)},
+        responses={200: OutputSerializer, **_errors(400, 429)},
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        # The request goes along so that django-axes counts the try and can refuse it.
         user = authenticate(request, **data.validated_data)
+        if user is None and getattr(request, "axes_locked_out", False):
+            return Response(
+                {"error": "Too many failed logins; try again later.", "code": "locked_out"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
         if user is None:
             raise PairwiseError("Unable to log in with that username and password.", code="bad_credentials")
         token, _ = Token.objects.get_or_create(user=user)
@@ -147,25 +176,8 @@ class NextComparisonApi(LabelerApi):
 class JudgmentCreateApi(LabelerApi):
     """Judge a leased comparison. Idempotent on client_id: a retry answers 200 with the same body."""
 
-    class InputSerializer(serializers.Serializer):
-        class Meta:
-            ref_name = "JudgmentRequest"
-
-        choice = serializers.ChoiceField(choices=Choice.choices, help_text="As shown: A is the left side.")
-        strength = serializers.IntegerField(
-            min_value=1,
-            max_value=3,
-            required=False,
-            allow_null=True,
-            help_text="1 slightly, 2 clearly, 3 much.",
-        )
-        rationale = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-        seconds_on_task = serializers.FloatField(
-            min_value=0, max_value=86400, required=False, allow_null=True
-        )
-        client_id = serializers.CharField(
-            max_length=64, help_text="A unique id the client makes (e.g. a UUID); resubmitting it is safe."
-        )
+    # Checked by services.judgment_input_from, as the ranking screen's judgments are.
+    InputSerializer = JudgmentRequestSerializer
 
     @extend_schema(
         tags=["labeling"],
@@ -174,16 +186,14 @@ class JudgmentCreateApi(LabelerApi):
         responses={
             201: OpenApiResponse(JudgmentSerializer, description="Stored."),
             200: OpenApiResponse(JudgmentSerializer, description="This client_id was already stored."),
-            **_errors(400, 401, 404, 409),
+            **_errors(400, 401, 403, 404, 409),
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         judgment, created = services.judgment_record(
-            labeler=request.user,
-            assignment_id=assignment_id,
-            data=services.JudgmentInput(**data.validated_data),
+            labeler=request.user, assignment_id=assignment_id, data=data.validated_data
         )
         return Response(
             JudgmentSerializer(judgment).data,
@@ -210,7 +220,7 @@ class AssignmentSkipApi(LabelerApi):
         tags=["labeling"],
         summary="Skip a leased comparison",
         request=InputSerializer,
-        responses={200: OutputSerializer, **_errors(400, 401, 404, 409)},
+        responses={200: OutputSerializer, **_errors(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -228,13 +238,13 @@ class JudgmentUndoApi(LabelerApi):
         class Meta:
             ref_name = "UndoRequest"
 
-        client_id = serializers.CharField(max_length=64)
+        client_id = client_id_field()
 
     @extend_schema(
         tags=["labeling"],
         summary="Undo my judgment",
         request=InputSerializer,
-        responses={200: AssignmentSerializer, **_errors(400, 401, 404, 409)},
+        responses={200: AssignmentSerializer, **_errors(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -259,7 +269,7 @@ class AssignmentDetailApi(LabelerApi):
     @extend_schema(
         tags=["labeling"],
         summary="One of my assignments",
-        responses={200: OutputSerializer, **_errors(401, 404)},
+        responses={200: OutputSerializer, **_errors(401, 403, 404)},
     )
     def get(self, request: Request, assignment_id: int) -> Response:
         assignment = services.assignment_for_labeler(labeler=request.user, assignment_id=assignment_id)
@@ -282,7 +292,7 @@ class MyStatsApi(LabelerApi):
     @extend_schema(
         tags=["labeling"],
         summary="My stats in a project",
-        responses={200: OutputSerializer, **_errors(401, 404)},
+        responses={200: OutputSerializer, **_errors(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
         project = services.project_for_labeler(labeler=request.user, project_id=project_id)

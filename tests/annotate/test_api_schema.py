@@ -42,5 +42,7 @@ def test_it_serves_the_schema_and_the_docs(alice):
     schema = client_for(alice).get("/api/schema/?format=json")
     assert schema.status_code == 200
     assert OUR_PATHS.keys() <= schema.json()["paths"].keys()
-    docs = APIClient().get("/api/docs/")
+    browser = APIClient()
+    browser.force_login(alice)  # schema and docs are for logged-in users (tests/security)
+    docs = browser.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()

@@ -45,7 +45,7 @@ def test_a_labeler_sees_no_loop(client, alice):
     client.force_login(alice)
     assert "Demo loop" not in client.get(reverse("home")).content.decode()
     response = client.get(reverse("demo-loop-status", args=[loop.pk]))
-    assert response.status_code == 302  # to the admin login: managers only
+    assert response.status_code == 403  # managers only
 
 
 def test_demo_loop_queues_the_loop_once(db, monkeypatch, django_capture_on_commit_callbacks):

@@ -8,15 +8,14 @@ against a strict pattern before any path is built, so a download can never leave
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
+
+from rewardmodel.training.atomic import move_into_place, scratch_dir
 
 from .errors import NotFound
 from .exports import ExportResult, preferences_export
@@ -57,9 +56,7 @@ def export_store_create(
 ) -> StoredExport:
     """Run the preference export into a new folder of the project's exports (JSONL)."""
     root = _project_dir(project)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
-    try:
+    with scratch_dir(root, prefix=".export-") as tmp:
         result = preferences_export(
             project=project,
             out_path=tmp / TRAIN_FILE,
@@ -72,14 +69,8 @@ def export_store_create(
         )
         name = f"{timezone.now():%Y%m%dT%H%M%SZ}-{result.content_hash[:10]}"
         folder = root / name
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            # The same rows exported in the same second: that folder already holds them.
-            if not (folder / TRAIN_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # The same rows exported in the same second: that folder already holds them.
+        move_into_place(tmp, folder, existing="keep", marker=TRAIN_FILE)
     train = folder / result.train_path.name
     evals = folder / result.eval_path.name if result.eval_path is not None else None
     result = replace(result, path=train, train_path=train, eval_path=evals)

@@ -19,7 +19,8 @@ Preference export (what a reward model trains on)
   the project are left out; lifting the exclusion brings their judgments back.
 - Form: if any exported prompt is a conversation (more than one message, or any turn that is not
   the user's, e.g. a system turn) every row is conversational (prompt = messages, chosen/rejected
-  = [{"role": "assistant", ...}]); otherwise prompt/chosen/rejected are plain strings. TRL needs
+  = [{"role": "assistant", ...}], or the response's own messages where it has several turns,
+  as an imported HH side can); otherwise prompt/chosen/rejected are plain strings. TRL needs
   one schema per file, and train and eval share it. Plain text is passed to TRL as is (it
   concatenates prompt + chosen), so pass conversational=True to get the chat template instead.
 - Extra columns (comparison_id, prompt_id, n_votes, agreement, tie) are ignored by TRL's
@@ -37,17 +38,17 @@ import csv
 import hashlib
 import hmac
 import json
-import os
 import random
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from django.conf import settings
+
+from rewardmodel.training.atomic import atomic_dir, atomic_file
 
 from .errors import PairwiseError
 from .models import Choice, Comparison, Judgment, LabelerExclusion, Project, Prompt
@@ -127,40 +128,10 @@ def _canonical_line(row: Row) -> str:
     return json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _tmp_beside(target: Path, *, directory: bool = False) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if directory:
-        return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    os.chmod(name, 0o644)  # mkstemp makes 0600; an export is meant to be read by other tools
-    return Path(name)
-
-
-def _write_lines_tmp(target: Path, lines: Iterable[str]) -> Path:
-    tmp = _tmp_beside(target)
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            for line in lines:
-                fh.write(line)
-                fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _replace_dir(tmp: Path, target: Path) -> None:
-    """Swap a finished directory into place (os.replace cannot overwrite a non-empty directory)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _write_lines(fh: IO[str], lines: Iterable[str]) -> None:
+    for line in lines:
+        fh.write(line)
+        fh.write("\n")
 
 
 def eval_path_for(out_path: Path) -> Path:
@@ -259,10 +230,20 @@ def preferences_rows(
             continue
         kept[cid] = (bucket, agreement, tally)
 
+    # A response of several turns (Response.messages) is exported as those messages.
     comparisons = {
-        cid: (prompt_id, a_text, b_text)
-        for cid, prompt_id, a_text, b_text in Comparison.objects.filter(project=project, is_gold=False)
-        .values_list("id", "prompt_id", "response_a__text", "response_b__text")
+        cid: (prompt_id, a_messages or a_text, b_messages or b_text)
+        for cid, prompt_id, a_text, b_text, a_messages, b_messages in Comparison.objects.filter(
+            project=project, is_gold=False
+        )
+        .values_list(
+            "id",
+            "prompt_id",
+            "response_a__text",
+            "response_b__text",
+            "response_a__messages",
+            "response_b__messages",
+        )
         .iterator(chunk_size=2000)
         if cid in kept
     }
@@ -274,13 +255,15 @@ def preferences_rows(
         .iterator(chunk_size=2000)
         if pid in needed_prompts
     }
-    any_conversation = any(_is_conversation(m) for m in prompts.values())
+    any_conversation = any(_is_conversation(m) for m in prompts.values()) or any(
+        isinstance(side, list) for _, *sides in comparisons.values() for side in sides
+    )
     if conversational is None:
         conversational = any_conversation
     elif not conversational and any_conversation:
         raise PairwiseError(
-            "Some prompts are conversations (several turns or a system turn); they cannot be "
-            "exported as plain text. Use the conversational form."
+            "Some prompts or responses are conversations (several turns or a system turn); they "
+            "cannot be exported as plain text. Use the conversational form."
         )
 
     rows: list[Row] = []
@@ -294,8 +277,12 @@ def preferences_rows(
         if conversational:
             prompt: Any = _clean_messages(messages)
 
-            def wrap(text: str) -> Any:
-                return [{"role": "assistant", "content": text}]
+            def wrap(text: str | list) -> Any:
+                return (
+                    _clean_messages(text)
+                    if isinstance(text, list)
+                    else [{"role": "assistant", "content": text}]
+                )
         else:
             prompt = messages[0].get("content", "") if messages else ""
 
@@ -375,17 +362,13 @@ def preferences_export(
 
     if fmt == "jsonl":
         eval_path = eval_path_for(out_path) if has_eval else None
-        tmp_train = _write_lines_tmp(out_path, (_canonical_line(r) for r in train))
-        tmp_eval = None
-        try:
-            if eval_path is not None:
-                tmp_eval = _write_lines_tmp(eval_path, (_canonical_line(r) for r in evals))
-        except BaseException:
-            tmp_train.unlink(missing_ok=True)
-            raise
-        os.replace(tmp_train, out_path)
-        if tmp_eval is not None:
-            os.replace(tmp_eval, eval_path)
+        # Both files are written before either is renamed; the train file is renamed first.
+        with ExitStack() as stack:
+            eval_fh = stack.enter_context(atomic_file(eval_path)) if eval_path is not None else None
+            train_fh = stack.enter_context(atomic_file(out_path))
+            _write_lines(train_fh, (_canonical_line(r) for r in train))
+            if eval_fh is not None:
+                _write_lines(eval_fh, (_canonical_line(r) for r in evals))
         train_path = out_path
     else:
         import datasets  # heavy: only when asked for
@@ -393,13 +376,8 @@ def preferences_export(
         splits = {"train": datasets.Dataset.from_list(train)}
         if has_eval:
             splits["test"] = datasets.Dataset.from_list(evals)
-        tmp_dir = _tmp_beside(out_path, directory=True)
-        try:
+        with atomic_dir(out_path, existing="replace") as tmp_dir:
             datasets.DatasetDict(splits).save_to_disk(str(tmp_dir))
-            _replace_dir(tmp_dir, out_path)
-        except BaseException:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-            raise
         train_path = out_path / "train"
         eval_path = out_path / "test" if has_eval else None
 
@@ -432,6 +410,21 @@ def preferences_export(
 
 
 # --- raw judgments -------------------------------------------------------------------------------
+
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...) from a
+# labeler's rationale would run on the manager's machine). OWASP's advice: prefix a single quote.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: None empty, text that a spreadsheet would run as a formula quoted
+    with a leading `'`. Every CSV the product writes goes through it."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return "'" + value
+    return value
+
 
 RAW_FIELDS = [
     "judgment_id",
@@ -543,23 +536,15 @@ def judgments_export_raw(
     if fmt not in ("jsonl", "csv"):
         raise PairwiseError(f"raw format must be jsonl or csv; got {fmt!r}.")
     out_path = Path(out_path)
-    tmp = _tmp_beside(out_path)
     n = 0
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
+    with atomic_file(out_path, newline="") as fh:
+        if fmt == "csv":
+            writer = csv.DictWriter(fh, fieldnames=RAW_FIELDS)
+            writer.writeheader()
+        for row in judgments_raw_rows(project=project, include_simulated=include_simulated):
             if fmt == "csv":
-                writer = csv.DictWriter(fh, fieldnames=RAW_FIELDS)
-                writer.writeheader()
-            for row in judgments_raw_rows(project=project, include_simulated=include_simulated):
-                if fmt == "csv":
-                    writer.writerow({k: "" if v is None else v for k, v in row.items()})
-                else:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                n += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+                writer.writerow({k: csv_cell(v) for k, v in row.items()})
+            else:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
     return n

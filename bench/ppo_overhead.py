@@ -79,7 +79,7 @@ def setup(data_dir: Path, base_dir: Path | None, tiny: bool, n_prompts: int) -> 
     from annotate.models import Project, Prompt, content_hash
     from rewardmodel.models import ModelArtifact
     from rewardmodel.registry import artifact_register
-    from rewardmodel.reward_runs import TRAIN_FILE
+    from rewardmodel.snapshots import TRAIN_FILE
     from rewardmodel.training.base_model import (
         build_tiny_model,
         ensure_smollm2,

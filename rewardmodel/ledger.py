@@ -44,7 +44,7 @@ from django.db.models import F, Q
 from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Project
 from annotate.simulated_labelers import DEFAULT_MEDIAN_SECONDS
 from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
-from rewardmodel.reward_runs import EVAL_FILE, TRAIN_FILE
+from rewardmodel.snapshots import EVAL_FILE, TRAIN_FILE
 
 HUMAN, SIMULATED, IMPORTED = Judgment.Source.HUMAN, Judgment.Source.SIMULATED, Judgment.Source.EXTERNAL
 ROAD_HUMAN_FEEDBACK, ROAD_RULES, ROAD_SUPERVISED, ROAD_BASE = "human feedback", "rules", "supervised", "base"

@@ -11,25 +11,22 @@ folder name is a hash of both files, so the same data is stored once and never c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from annotate.errors import PairwiseError
 from annotate.models import Project
 from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
 from rewardmodel.runs import RunOutput, run_create
+from rewardmodel.snapshots import EVAL_FILE, TRAIN_FILE, snapshot_folder_store, snapshots_dir
+from rewardmodel.training.atomic import scratch_dir
 from rewardmodel.training.progress import Reporter
 
 MIN_TRAIN_PAIRS = 8
-TRAIN_FILE, EVAL_FILE, MANIFEST = "train.jsonl", "eval.jsonl", "snapshot.json"
 # Run-level keys of a reward run's config that are not trainer options.
 RUN_KEYS = {"output_name"}
 
@@ -37,21 +34,6 @@ RUN_KEYS = {"output_name"}
 # --------------------------------------------------------------------------------------------
 # snapshots
 # --------------------------------------------------------------------------------------------
-
-
-def snapshots_dir() -> Path:
-    path = settings.DATA_DIR / "snapshots"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _files_hash(train: Path, evals: Path | None) -> str:
-    digest = hashlib.sha256()
-    for label, path in (("train", train), ("eval", evals)):
-        digest.update(f"\0{label}\0".encode())
-        if path is not None and path.exists():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def snapshot_files(snapshot: DatasetSnapshot) -> tuple[Path, Path | None]:
@@ -80,9 +62,7 @@ def preference_snapshot_create(
     """
     from annotate.exports import preferences_export
 
-    root = snapshots_dir()
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
-    try:
+    with scratch_dir(snapshots_dir(), prefix=".export-") as tmp:
         result = preferences_export(
             project=project,
             out_path=tmp / TRAIN_FILE,
@@ -107,11 +87,8 @@ def preference_snapshot_create(
                 f"split votes are left out, and {result.n_eval} pairs went to eval); at least "
                 f"{min_train_pairs} are needed."
             )
-        evals = None
         if result.eval_path is not None:
-            evals = tmp / EVAL_FILE
-            os.replace(result.eval_path, evals)
-        files_hash = _files_hash(tmp / TRAIN_FILE, evals)
+            os.replace(result.eval_path, tmp / EVAL_FILE)
         filters = {
             **result.filters,
             "n_comparisons": result.n_comparisons,
@@ -119,19 +96,10 @@ def preference_snapshot_create(
             "rows_hash": result.content_hash,
             "conversational": result.conversational,
         }
-        manifest = {**result.as_dict(), "files_hash": files_hash}
+        manifest = result.as_dict()
         for key in ("path", "train_path", "eval_path"):
             manifest.pop(key, None)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        target = root / files_hash[:20]
-        if not (target / TRAIN_FILE).exists():
-            try:
-                os.replace(tmp, target)
-            except OSError:  # a concurrent export of the same data got there first
-                if not (target / TRAIN_FILE).exists():
-                    raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        files_hash, target = snapshot_folder_store(tmp, manifest, sort_keys=True)
 
     existing = DatasetSnapshot.objects.filter(
         project=project, kind=DatasetSnapshot.Kind.PREFERENCES, content_hash=files_hash, path=str(target)

@@ -27,11 +27,7 @@ whose dataset_snapshot is that snapshot.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -43,12 +39,20 @@ from django.db.models import Q
 from annotate.errors import PairwiseError
 from annotate.models import Project, Prompt, Response
 from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
-from rewardmodel.reward_runs import EVAL_FILE, MANIFEST, TRAIN_FILE, _files_hash, snapshots_dir
 from rewardmodel.runs import RunOutput, run_create
+from rewardmodel.snapshots import (
+    EVAL_FILE,
+    TRAIN_FILE,
+    read_jsonl,
+    snapshot_folder_store,
+    snapshots_dir,
+    write_jsonl,
+)
 from rewardmodel.training.arithmetic import PHRASINGS
+from rewardmodel.training.atomic import scratch_dir
 from rewardmodel.training.progress import Reporter
 from rewardmodel.training.verifiable import PromptTemplate
-from rewardmodel.verifiable_prompts import _tags_of, _write_jsonl, read_jsonl, verifiable_prompts
+from rewardmodel.verifiable_prompts import prompt_tags, verifiable_prompts
 
 SOURCES = ("reference", "responses", "judgments")
 GSM8K_REFERENCE = "gsm8k:reference"  # model_name of the worked solutions a GSM8K import keeps
@@ -180,7 +184,7 @@ def _reference_demos(project: Project, template: PromptTemplate, tags: Sequence[
 
 
 def _tagged(prompt: Prompt, tags: Sequence[str]) -> bool:
-    return set(tags) <= set(_tags_of(prompt.tags))
+    return set(tags) <= set(prompt_tags(prompt.tags))
 
 
 def _response_demos(project: Project, teacher: str, tags: Sequence[str]) -> list[dict]:
@@ -229,22 +233,10 @@ def _judgment_demos(project: Project, tags: Sequence[str]) -> tuple[list[dict], 
 def _snapshot_write(train: list[dict], heldout: list[dict], manifest: dict[str, Any]) -> tuple[str, Path]:
     """Write train.jsonl, eval.jsonl and snapshot.json into DATA_DIR/snapshots/<hash of the two
     files>/ (in a temporary folder first, renamed into place); returns (files hash, folder)."""
-    root = snapshots_dir()
-    tmp = Path(tempfile.mkdtemp(prefix=".demonstrations-", dir=root))
-    try:
-        _write_jsonl(tmp / TRAIN_FILE, train)
-        _write_jsonl(tmp / EVAL_FILE, heldout)
-        files_hash = _files_hash(tmp / TRAIN_FILE, tmp / EVAL_FILE)
-        (tmp / MANIFEST).write_text(json.dumps({**manifest, "files_hash": files_hash}, indent=2))
-        target = root / files_hash[:20]
-        if not (target / TRAIN_FILE).exists():
-            try:
-                os.replace(tmp, target)
-            except OSError:  # a concurrent snapshot of the same rows got there first
-                if not (target / TRAIN_FILE).exists():
-                    raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with scratch_dir(snapshots_dir(), prefix=".demonstrations-") as tmp:
+        write_jsonl(tmp / TRAIN_FILE, train)
+        write_jsonl(tmp / EVAL_FILE, heldout)
+        files_hash, target = snapshot_folder_store(tmp, manifest)
     return files_hash, target
 
 

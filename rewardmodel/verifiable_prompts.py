@@ -11,11 +11,7 @@ snapshot.json under DATA_DIR/snapshots/<hash>/, the folder named by a hash of th
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +21,16 @@ from django.db import transaction
 from annotate.errors import PairwiseError
 from annotate.models import Project, Prompt, content_hash
 from rewardmodel.models import DatasetSnapshot
-from rewardmodel.reward_runs import EVAL_FILE, MANIFEST, TRAIN_FILE, _files_hash, snapshots_dir
+from rewardmodel.snapshots import (
+    EVAL_FILE,
+    TRAIN_FILE,
+    read_jsonl,
+    snapshot_folder_store,
+    snapshots_dir,
+    write_jsonl,
+)
 from rewardmodel.training.arithmetic import LEVELS, generate_problems
+from rewardmodel.training.atomic import scratch_dir
 
 OP_NAMES = {"+": "plus", "-": "minus", "*": "times", "/": "divided"}
 
@@ -81,7 +85,8 @@ def arithmetic_prompts_create(
     )
 
 
-def _tags_of(value: Any) -> list[str]:
+def prompt_tags(value: Any) -> list[str]:
+    """A prompt's tags as a list of strings (the JSON field may hold one string, or nothing)."""
     if isinstance(value, str):
         return [value]
     return [str(t) for t in value or []]
@@ -99,7 +104,7 @@ def verifiable_prompts(
         queryset = queryset.filter(split=split)
     wanted = set(tags)
     # Tags are a JSON list; filtered here because SQLite has no JSON containment lookup.
-    return [p for p in queryset if wanted <= set(_tags_of(p.tags))]
+    return [p for p in queryset if wanted <= set(prompt_tags(p.tags))]
 
 
 def prompt_record(prompt: Prompt) -> dict[str, Any]:
@@ -110,7 +115,7 @@ def prompt_record(prompt: Prompt) -> dict[str, Any]:
         "question": prompt.text,
         "answer": prompt.reference_answer.strip(),
         "messages": prompt.messages,
-        "tags": _tags_of(prompt.tags),
+        "tags": prompt_tags(prompt.tags),
         "split": prompt.split,
     }
 
@@ -119,18 +124,7 @@ def project_prompts(*, project: Project, split: str, tags: Sequence[str] = ()) -
     """All of the project's prompts in a split (with or without a reference answer), in id order."""
     queryset = Prompt.objects.filter(project=project, split=split).order_by("pk")
     wanted = set(tags)
-    return [p for p in queryset if wanted <= set(_tags_of(p.tags))]
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return [p for p in queryset if wanted <= set(prompt_tags(p.tags))]
 
 
 def prompts_snapshot_create(
@@ -153,24 +147,12 @@ def prompts_snapshot_create(
             f"Project {project.name!r} has no training prompts{having} with a reference answer. Add some: "
             "manage.py make_arithmetic, or import_data --format gsm8k."
         )
-    root = snapshots_dir()
-    tmp = Path(tempfile.mkdtemp(prefix=".prompts-", dir=root))
-    try:
-        _write_jsonl(tmp / TRAIN_FILE, map(prompt_record, train))
-        _write_jsonl(tmp / EVAL_FILE, map(prompt_record, heldout))
-        files_hash = _files_hash(tmp / TRAIN_FILE, tmp / EVAL_FILE)
-        filters = {"tags": list(tags), "kind": "verifiable prompts" if verifiable else "prompts"}
-        manifest = {"project": project.name, "train": len(train), "heldout": len(heldout), **filters}
-        (tmp / MANIFEST).write_text(json.dumps({**manifest, "files_hash": files_hash}, indent=2))
-        target = root / files_hash[:20]
-        if not (target / TRAIN_FILE).exists():
-            try:
-                os.replace(tmp, target)
-            except OSError:  # a concurrent snapshot of the same prompts got there first
-                if not (target / TRAIN_FILE).exists():
-                    raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    filters = {"tags": list(tags), "kind": "verifiable prompts" if verifiable else "prompts"}
+    manifest = {"project": project.name, "train": len(train), "heldout": len(heldout), **filters}
+    with scratch_dir(snapshots_dir(), prefix=".prompts-") as tmp:
+        write_jsonl(tmp / TRAIN_FILE, map(prompt_record, train))
+        write_jsonl(tmp / EVAL_FILE, map(prompt_record, heldout))
+        files_hash, target = snapshot_folder_store(tmp, manifest)
     existing = DatasetSnapshot.objects.filter(
         project=project, kind=DatasetSnapshot.Kind.PROMPTS, content_hash=files_hash, path=str(target)
     ).first()

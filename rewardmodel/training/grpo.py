@@ -12,6 +12,9 @@
     )
     result = train_grpo(config, ListReporter())
 
+    python -m rewardmodel.training.grpo --model M --prompts train.jsonl [--heldout heldout.jsonl] \
+        --out DIR [--steps 50] [--rewards accuracy,format] ...     (same thing from a shell)
+
 Each optimizer step samples `num_generations` completions for each of `batch_size //
 num_generations` prompts, scores them with the reward functions, and moves the policy towards
 the completions that beat their group's mean. Per step the reporter gets (keys as the run page
@@ -29,19 +32,19 @@ transformers and trl are imported inside functions.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import os
-import shutil
-import tempfile
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardmodel.training.atomic import move_into_place, scratch_dir
 from rewardmodel.training.devices import bf16_supported, pick_device
-from rewardmodel.training.progress import Cancelled, Reporter, first_last_summary
+from rewardmodel.training.progress import Cancelled, Reporter, trainer_callback_for, training_summary
 from rewardmodel.training.rewards import REWARDS, completion_text, is_formatted, reward_functions
 from rewardmodel.training.verifiable import PromptTemplate, build_examples
 
@@ -206,25 +209,31 @@ class _Scoreboard:
         return out
 
 
-def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
-    """Train with GRPO; write the policy to `config.output_dir`. Raises Cancelled when the
-    reporter asked to stop (nothing is written then), ValueError for a bad config."""
-    config.validate()
-    output_dir = Path(config.output_dir)
-    if output_dir.exists():
-        raise ValueError(f"{output_dir} already exists; choose another output folder.")
+# ------------------------------------------------------------------------------------------------
+# setup: the model, the examples, TRL's arguments
+# ------------------------------------------------------------------------------------------------
 
-    # ---- imports and setup ------------------------------------------------------------------------
+
+@dataclass
+class GrpoSetup:
+    """What one training needs, loaded and built before the trainer is."""
+
+    device: str
+    use_bf16: bool
+    tokenizer: Any
+    model: Any
+    train_examples: list[dict[str, Any]]
+    heldout_examples: list[dict[str, Any]]
+    board: _Scoreboard
+
+
+def grpo_setup(config: GrpoConfig) -> GrpoSetup:
+    """Seed, build the examples from the template, load the tokenizer (left padding) and policy."""
     import torch
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback, set_seed
-    from trl import GRPOConfig, GRPOTrainer
+    from transformers import AutoModelForCausalLM, set_seed
 
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.devices import checkpointing_kwargs
-    from rewardmodel.training.evaluate import evaluate_examples
 
-    started = time.monotonic()
     device = pick_device(config.device)
     set_seed(config.seed)
     template = PromptTemplate.from_dict(config.template)
@@ -238,12 +247,18 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
     model = AutoModelForCausalLM.from_pretrained(config.model_dir, dtype=torch.float32)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return GrpoSetup(device, use_bf16, tokenizer, model, train_examples, heldout_examples, board)
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+
+def grpo_trainer_args(config: GrpoConfig, setup: GrpoSetup, trainer_dir: Path) -> Any:
+    """TRL's GRPOConfig for this config (the trainer writes only scratch files to `trainer_dir`)."""
+    from trl import GRPOConfig
+
+    from rewardmodel.training.devices import checkpointing_kwargs
+
     beta = config.beta if config.beta > 0 or not config.measure_kl else KL_PROBE_BETA
-    args = GRPOConfig(
-        output_dir=str(work / "trainer"),
+    return GRPOConfig(
+        output_dir=str(trainer_dir),
         max_steps=config.steps,
         learning_rate=config.lr,
         lr_scheduler_type="constant_with_warmup" if config.warmup_steps else "constant",
@@ -266,38 +281,59 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
         disable_tqdm=True,
         seed=config.seed,
         data_seed=config.seed,
-        bf16=use_bf16,
-        use_cpu=device == "cpu",
+        bf16=setup.use_bf16,
+        use_cpu=setup.device == "cpu",
         **checkpointing_kwargs(GRPOConfig, config.gradient_checkpointing),
         disable_dropout=True,
         log_completions=False,
         remove_unused_columns=False,
     )
 
-    history: list[dict[str, Any]] = []
-    heldout_log: list[dict[str, Any]] = []
-    state: dict[str, Any] = {"cancelled": False, "out_of_time": False, "last_samples": [], "tokens": 0}
 
-    def run_heldout(model_: Any, step: int) -> None:
-        if not heldout_examples:
+# ------------------------------------------------------------------------------------------------
+# what happens at each trainer event
+# ------------------------------------------------------------------------------------------------
+
+
+class GrpoEvents:
+    """The trainer's events (wrapped by progress.trainer_callback_for): held-out checks before,
+    every `eval_every` steps and after; cancel and the time budget; metrics under the names the
+    run page charts. What training produced is kept here for the result."""
+
+    def __init__(self, config: GrpoConfig, setup: GrpoSetup, reporter: Reporter) -> None:
+        self.config, self.setup, self.reporter = config, setup, reporter
+        self.history: list[dict[str, Any]] = []
+        self.heldout: list[dict[str, Any]] = []
+        self.last_samples: list[str] = []
+        self.tokens = 0
+        self.cancelled = False
+        self.out_of_time = False
+        self.train_started = 0.0
+
+    def run_heldout(self, model: Any, step: int) -> None:
+        from rewardmodel.training.evaluate import evaluate_examples
+
+        config = self.config
+        if not self.setup.heldout_examples:
             return
         result = evaluate_examples(
-            model_,
-            tokenizer,
-            heldout_examples,
+            model,
+            self.setup.tokenizer,
+            self.setup.heldout_examples,
             samples=1,
             max_new_tokens=config.eval_max_new_tokens or config.max_completion_length,
             batch_size=config.eval_batch_size,
             seed=config.seed,
         )
-        point = {
-            "step": step,
-            "accuracy": result.accuracy,
-            "format_rate": result.format_rate,
-            "mean_length": result.mean_length,
-        }
-        heldout_log.append(point)
-        reporter.log(
+        self.heldout.append(
+            {
+                "step": step,
+                "accuracy": result.accuracy,
+                "format_rate": result.format_rate,
+                "mean_length": result.mean_length,
+            }
+        )
+        self.reporter.log(
             step,
             {
                 "heldout/accuracy": result.accuracy,
@@ -307,114 +343,190 @@ def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
             },
         )
 
-    class GrpoCallback(TrainerCallback):
-        def on_train_begin(self, args, state_, control, model=None, **kwargs):
-            reporter.progress(0, config.steps, "held-out check before training")
-            run_heldout(model, 0)
-            state["train_started"] = time.monotonic()
-            reporter.progress(0, config.steps, "training")
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        self.reporter.progress(0, self.config.steps, "held-out check before training")
+        self.run_heldout(model, 0)
+        self.train_started = time.monotonic()
+        self.reporter.progress(0, self.config.steps, "training")
 
-        def on_step_end(self, args, state_, control, model=None, **kwargs):
-            step = state_.global_step
-            reporter.progress(step, config.steps, "training")
-            if reporter.should_stop():
-                state["cancelled"] = True
-                control.should_training_stop = True
-                return control
-            if config.max_seconds and time.monotonic() - state["train_started"] > config.max_seconds:
-                state["out_of_time"] = True
-                control.should_training_stop = True
-            if config.eval_every and step % config.eval_every == 0 and step != config.steps:
-                run_heldout(model, step)
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
+        config, step = self.config, state.global_step
+        self.reporter.progress(step, config.steps, "training")
+        if self.reporter.should_stop():
+            self.cancelled = True
+            control.should_training_stop = True
             return control
+        if config.max_seconds and time.monotonic() - self.train_started > config.max_seconds:
+            self.out_of_time = True
+            control.should_training_stop = True
+        if config.eval_every and step % config.eval_every == 0 and step != config.steps:
+            self.run_heldout(model, step)
+        return control
 
-        def on_train_end(self, args, state_, control, model=None, **kwargs):
-            if not state["cancelled"]:
-                run_heldout(model, state_.global_step)  # the "after" number, however training ended
+    def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
+        if not self.cancelled:
+            self.run_heldout(model, state.global_step)  # the "after" number, however training ended
+        return control
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> Any:
+        if not logs or "train_runtime" in logs:  # the end-of-training summary, not a step
             return control
+        metrics: dict[str, Any] = {}
+        for key, value in logs.items():
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if key.startswith("rewards/") and key.endswith("/mean"):
+                metrics["reward/" + key[len("rewards/") : -len("/mean")]] = value
+            elif key in METRIC_NAMES:
+                metrics[METRIC_NAMES[key]] = value
+            elif key == "num_tokens":
+                self.tokens = int(value)
+        # The story first (a progress bar shows the first few): rewards, format, KL, length.
+        first = ("format_rate", "kl", "completion_length")
+        metrics = dict(
+            sorted(metrics.items(), key=lambda kv: (not kv[0].startswith("reward/"), kv[0] not in first))
+        )
+        samples = self.setup.board.samples()
+        if samples:
+            metrics["samples"] = samples
+            self.last_samples = samples
+        self.history.append(
+            {"step": state.global_step, **{k: v for k, v in metrics.items() if k != "samples"}}
+        )
+        self.reporter.log(state.global_step, metrics)
+        return control
 
-        def on_log(self, args, state_, control, logs=None, **kwargs):
-            if not logs or "train_runtime" in logs:  # the end-of-training summary, not a step
-                return control
-            metrics: dict[str, Any] = {}
-            for key, value in logs.items():
-                if not isinstance(value, int | float) or isinstance(value, bool):
-                    continue
-                if key.startswith("rewards/") and key.endswith("/mean"):
-                    metrics["reward/" + key[len("rewards/") : -len("/mean")]] = value
-                elif key in METRIC_NAMES:
-                    metrics[METRIC_NAMES[key]] = value
-                elif key == "num_tokens":
-                    state["tokens"] = int(value)
-            # The story first (a progress bar shows the first few): rewards, format, KL, length.
-            first = ("format_rate", "kl", "completion_length")
-            metrics = dict(
-                sorted(metrics.items(), key=lambda kv: (not kv[0].startswith("reward/"), kv[0] not in first))
-            )
-            samples = board.samples()
-            if samples:
-                metrics["samples"] = samples
-                state["last_samples"] = samples
-            history.append(
-                {"step": state_.global_step, **{k: v for k, v in metrics.items() if k != "samples"}}
-            )
-            reporter.log(state_.global_step, metrics)
-            return control
 
-    # ---- train -------------------------------------------------------------------------------------
-    try:
+# ------------------------------------------------------------------------------------------------
+# train_grpo
+# ------------------------------------------------------------------------------------------------
+
+
+def train_grpo(config: GrpoConfig, reporter: Reporter) -> GrpoResult:
+    """Train with GRPO; write the policy to `config.output_dir`. Raises Cancelled when the
+    reporter asked to stop (nothing is written then), ValueError for a bad config."""
+    config.validate()
+    output_dir = Path(config.output_dir)
+    if output_dir.exists():
+        raise ValueError(f"{output_dir} already exists; choose another output folder.")
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOTrainer
+
+    started = time.monotonic()
+    setup = grpo_setup(config)
+    events = GrpoEvents(config, setup, reporter)
+
+    # The checkpoint is written beside the target, then renamed into place.
+    with scratch_dir(output_dir.parent, prefix=f".{output_dir.name}-") as work:
         trainer = GRPOTrainer(
-            model=model,
-            reward_funcs=board.wrapped,
-            args=args,
-            train_dataset=Dataset.from_list(train_examples),
-            processing_class=tokenizer,
-            callbacks=[GrpoCallback()],
+            model=setup.model,
+            reward_funcs=setup.board.wrapped,
+            args=grpo_trainer_args(config, setup, work / "trainer"),
+            train_dataset=Dataset.from_list(setup.train_examples),
+            processing_class=setup.tokenizer,
+            callbacks=[trainer_callback_for(events)],
         )
         trainer.remove_callback(PrinterCallback)  # disable_tqdm adds it; the reporter shows progress
         trainer.train()
-        if state["cancelled"]:
+        if events.cancelled:
             raise Cancelled(f"stopped at step {trainer.state.global_step} of {config.steps}")
 
-        # ---- save: write beside the target, then rename into place -----------------------------
         final = work / "model"
         trainer.save_model(str(final))
-        tokenizer.save_pretrained(str(final))
-        shutil.rmtree(work / "trainer", ignore_errors=True)
+        setup.tokenizer.save_pretrained(str(final))
         steps_done = trainer.state.global_step
         wall = time.monotonic() - started
-        summary = _summary(history, heldout_log, steps_done, wall, device)
-        summary["stopped_by_time_budget"] = state["out_of_time"]
+        summary = grpo_summary(events.history, events.heldout, steps_done, wall, setup.device)
+        summary["stopped_by_time_budget"] = events.out_of_time
         (final / "pairwise_grpo.json").write_text(
             json.dumps({"config": config.describe(), "summary": summary}, indent=2, default=str)
         )
-        os.replace(final, output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        move_into_place(final, output_dir)
 
     return GrpoResult(
         output_dir=str(output_dir),
         steps=steps_done,
         wall_seconds=wall,
-        device=device,
-        history=history,
-        heldout=heldout_log,
-        samples=state["last_samples"],
+        device=setup.device,
+        history=events.history,
+        heldout=events.heldout,
+        samples=events.last_samples,
         examples_seen=steps_done * config.batch_size,
-        tokens_seen=state["tokens"],
+        tokens_seen=events.tokens,
         summary=summary,
     )
 
 
-def _summary(
+def grpo_summary(
     history: list[dict[str, Any]], heldout: list[dict[str, Any]], steps: int, wall: float, device: str
 ) -> dict[str, Any]:
     """Final numbers: held-out before/after, and the training metrics of the first and last steps."""
-    summary: dict[str, Any] = {"steps": steps, "wall_seconds": round(wall, 1), "device": device}
-    summary.update(first_last_summary(history))
+    summary = training_summary(history, steps=steps, wall_seconds=wall, device=device)
     if heldout:
         summary["heldout/accuracy_before"] = heldout[0]["accuracy"]
         summary["heldout/format_rate_before"] = heldout[0]["format_rate"]
         summary["heldout/accuracy_after"] = heldout[-1]["accuracy"]
         summary["heldout/format_rate_after"] = heldout[-1]["format_rate"]
     return summary
+
+
+# ------------------------------------------------------------------------------------------------
+# command line (no Django): the same trainer from a shell
+# ------------------------------------------------------------------------------------------------
+
+INT_OPTIONS = ("num_generations", "batch_size", "steps", "max_completion_length", "eval_every", "seed")
+FLOAT_OPTIONS = ("lr", "beta", "temperature", "max_seconds")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rewardmodel.training.jsonl import read_records
+    from rewardmodel.training.progress import TqdmReporter
+
+    parser = argparse.ArgumentParser(
+        prog="python -m rewardmodel.training.grpo",
+        description="Rule-based GRPO with TRL's GRPOTrainer (see the module docstring).",
+    )
+    parser.add_argument("--model", required=True, help="starting policy folder")
+    parser.add_argument(
+        "--prompts", required=True, help="JSONL(.gz) of {'question' or 'messages', 'answer'} records"
+    )
+    parser.add_argument("--heldout", help="JSONL(.gz) of held-out prompt records")
+    parser.add_argument("--out", required=True, help="output folder (must not exist)")
+    parser.add_argument(
+        "--rewards", help=f"comma-separated, from: {', '.join(REWARDS)} (default accuracy,format)"
+    )
+    for name in INT_OPTIONS:
+        parser.add_argument("--" + name.replace("_", "-"), type=int)
+    for name in FLOAT_OPTIONS:
+        parser.add_argument("--" + name.replace("_", "-"), type=float)
+    parser.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
+    args = parser.parse_args(argv)
+    options = {
+        k: getattr(args, k) for k in (*INT_OPTIONS, *FLOAT_OPTIONS, "device") if getattr(args, k) is not None
+    }
+    if args.rewards:
+        options["rewards"] = [r.strip() for r in args.rewards.split(",") if r.strip()]
+    try:
+        config = GrpoConfig(
+            model_dir=args.model,
+            output_dir=args.out,
+            prompts=read_records(args.prompts),
+            heldout=read_records(args.heldout) if args.heldout else [],
+            **options,
+        )
+        config.validate()
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reporter = TqdmReporter("GRPO")
+    try:
+        result = train_grpo(config, reporter)
+    finally:
+        reporter.close()
+    print(json.dumps(result.summary, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,7 +14,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from rewardmodel.training.base_model import _atomic_dir, _publish
+from rewardmodel.training.atomic import atomic_dir
+from rewardmodel.training.base_model import COMPLETE_MARKER
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Weights as safetensors, the config and everything the tokenizer needs; never pickled *.bin.
@@ -68,21 +69,16 @@ def hub_download(repo_id: str, target: Path, *, revision: str | None = None) -> 
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-    tmp = _atomic_dir(Path(target))
     try:
-        snapshot_download(repo_id, revision=revision, local_dir=str(tmp), allow_patterns=ALLOW_PATTERNS)
-        if not list(tmp.glob("*.safetensors")):
-            raise HubError(
-                f"{repo_id} has no safetensors weights; Pairwise does not load pickled *.bin files."
-            )
-        shutil.rmtree(tmp / ".cache", ignore_errors=True)
+        with atomic_dir(Path(target), existing="keep", marker=COMPLETE_MARKER) as tmp:
+            snapshot_download(repo_id, revision=revision, local_dir=str(tmp), allow_patterns=ALLOW_PATTERNS)
+            if not list(tmp.glob("*.safetensors")):
+                raise HubError(
+                    f"{repo_id} has no safetensors weights; Pairwise does not load pickled *.bin files."
+                )
+            shutil.rmtree(tmp / ".cache", ignore_errors=True)
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise HubError(f"{repo_id} (revision {revision or 'main'}) was not found on the hub.") from exc
     except HfHubHTTPError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise HubError(f"downloading {repo_id} failed: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _publish(tmp, Path(target))
+    return Path(target)

@@ -119,6 +119,15 @@ def read_lines(stream: IO[bytes], limits: ReadLimits | None = None) -> Iterator[
         raise DataFileError(f"the file cannot be read: {exc}") from None
 
 
+def read_records(path: str | Path, limits: ReadLimits | None = None) -> list[Any]:
+    """Every value of a JSONL(.gz) data file, blank lines skipped (the trainers' command lines).
+    Raises DataFileError for the file, BadLine for a line."""
+    with open_data(path, limits) as stream:
+        return [
+            loads_line(raw, first=number == 1) for number, raw in read_lines(stream, limits) if raw.strip()
+        ]
+
+
 def read_all(stream: IO[bytes], limits: ReadLimits | None = None) -> bytes:
     """The whole content (a JSON file holding a list), at most max_inflated_bytes."""
     limits = limits or ReadLimits()

@@ -47,16 +47,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.progress import Cancelled, Reporter, first_last_summary
+from rewardmodel.training.atomic import move_into_place, scratch_dir
+from rewardmodel.training.progress import Cancelled, Reporter, trainer_callback_for, training_summary
 from rewardmodel.training.rm_eval import RmEvalResult, rm_evaluate
 
 # TRL's log keys → the names the run page charts.
@@ -322,6 +320,159 @@ def hacking_monitor(points: list[dict[str, Any]], config: PpoConfig) -> dict[str
     }
 
 
+class _OutOfTime(Exception):
+    """Raised at a step end past max_seconds to end PPO training (a normal finish)."""
+
+
+def ppo_trainer_args(config: PpoConfig, *, device: str, use_bf16: bool, trainer_dir: Path) -> Any:
+    """TRL's PPOConfig for this config (the trainer writes only scratch files to `trainer_dir`)."""
+    from trl.experimental.ppo import PPOConfig
+
+    from rewardmodel.training.devices import checkpointing_kwargs
+
+    return PPOConfig(
+        output_dir=str(trainer_dir),
+        total_episodes=config.episodes,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=1,
+        num_mini_batches=config.mini_batches,
+        num_ppo_epochs=config.ppo_epochs,
+        local_rollout_forward_batch_size=min(config.rollout_batch_size, config.batch_size),
+        per_device_eval_batch_size=1,
+        learning_rate=config.lr,
+        kl_coef=config.kl_coef,
+        kl_estimator=config.kl_estimator,
+        cliprange=config.cliprange,
+        vf_coef=config.vf_coef,
+        gamma=config.gamma,
+        lam=config.lam,
+        whiten_rewards=config.whiten_rewards,
+        response_length=config.response_length,
+        temperature=config.temperature,
+        missing_eos_penalty=config.missing_eos_penalty,
+        stop_token="eos",
+        num_sample_generations=0,  # our own held-out checks instead
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=use_bf16,
+        use_cpu=device == "cpu",
+        **checkpointing_kwargs(PPOConfig, config.gradient_checkpointing),
+        reward_model_path=config.reward_model_dir,
+        sft_model_path=config.model_dir,
+    )
+
+
+class PpoEvents:
+    """The trainer's events (wrapped by progress.trainer_callback_for): held-out checks before,
+    every `eval_every` updates and after, with the reward-hacking verdict; cancel and the time
+    budget; metrics under the names the run page charts. What training produced is kept here."""
+
+    def __init__(
+        self,
+        config: PpoConfig,
+        reporter: Reporter,
+        *,
+        tokenizer: Any,
+        heldout_messages: list[list[dict[str, str]]],
+        reward_model: Any,
+        reward_tokenizer: Any,
+        reference: Any,
+    ) -> None:
+        self.config, self.reporter, self.tokenizer = config, reporter, tokenizer
+        self.heldout_messages = heldout_messages
+        self.reward_model, self.reward_tokenizer, self.reference = reward_model, reward_tokenizer, reference
+        self.scorer: _AlignedScorer | None = None  # set for the one training it scores
+        self.history: list[dict[str, Any]] = []
+        self.heldout: list[dict[str, Any]] = []
+        self.samples: list[str] = []
+        self.tokens = 0
+        self.verdict: dict[str, Any] = {}
+        self.out_of_time = False
+        self.train_started = 0.0
+
+    def run_heldout(self, policy_model: Any, step: int) -> None:
+        config = self.config
+        if not self.heldout_messages:
+            return
+        result: RmEvalResult = rm_evaluate(
+            policy_model,
+            self.tokenizer,
+            self.heldout_messages,
+            reward_model=self.reward_model,
+            reward_tokenizer=self.reward_tokenizer,
+            reference=self.reference,
+            max_new_tokens=config.eval_max_new_tokens or config.response_length,
+            batch_size=config.eval_batch_size,
+        )
+        point = {
+            "step": step,
+            "score": result.mean_score,
+            "length": result.mean_length,
+            "kl": result.kl,
+            "length_score_corr": result.length_score_corr,
+        }
+        self.heldout.append(point)
+        self.verdict = hacking_monitor(self.heldout, config)
+        self.reporter.log(
+            step,
+            {
+                "heldout/score": result.mean_score,
+                "heldout/length": result.mean_length,
+                "heldout/kl": result.kl,
+                "heldout/length_score_corr": result.length_score_corr,
+                "hacking/flagged": float(self.verdict["flagged"]),
+                "heldout/samples": result.sample_strings(config.samples_to_log),
+            },
+        )
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        self.reporter.progress(0, self.config.updates, "held-out check before training")
+        self.run_heldout(model.policy, 0)
+        self.train_started = time.monotonic()
+        self.reporter.progress(0, self.config.updates, "training")
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
+        config, step = self.config, state.global_step
+        self.reporter.progress(step, config.updates, "training")
+        if self.reporter.should_stop():
+            raise Cancelled(f"stopped at update {step} of {config.updates}")
+        if config.eval_every and step % config.eval_every == 0 and step != config.updates:
+            self.run_heldout(model.policy, step)
+        if config.max_seconds and time.monotonic() - self.train_started > config.max_seconds:
+            self.out_of_time = True
+            raise _OutOfTime()
+        return control
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> Any:
+        config = self.config
+        if not logs or "train_runtime" in logs:
+            return control
+        lengths, scores, rows = self.scorer.take() if self.scorer is not None else ([], [], [])
+        metrics: dict[str, Any] = {}
+        for key, value in logs.items():
+            if key in METRIC_NAMES and isinstance(value, int | float) and not isinstance(value, bool):
+                metrics[METRIC_NAMES[key]] = float(value)
+        if lengths:
+            metrics["response_length"] = sum(lengths) / len(lengths)
+            metrics["eos_fraction"] = sum(1 for n in lengths if n < config.response_length) / len(lengths)
+            self.tokens += sum(lengths)
+        first = ("score", "kl", "rlhf_reward", "response_length")
+        metrics = dict(sorted(metrics.items(), key=lambda kv: kv[0] not in first))
+        self.history.append({"step": state.global_step, **metrics})
+        samples = [
+            f"Q: {q.strip()[-300:]}\n{r}\n[score={s:.3f}]" for q, r, s in rows[: config.samples_to_log]
+        ]
+        if samples:
+            metrics["samples"] = samples
+            self.samples = samples
+        self.reporter.log(state.global_step, metrics)
+        return control
+
+
 def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
     """Train with PPO; write the policy to `config.output_dir`. Raises Cancelled when the reporter
     asked to stop (nothing is written then), ValueError for a bad config."""
@@ -339,13 +490,12 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
         AutoModelForSequenceClassification,
         DataCollatorWithPadding,
         PrinterCallback,
-        TrainerCallback,
         set_seed,
     )
-    from trl.experimental.ppo import PPOConfig, PPOTrainer
+    from trl.experimental.ppo import PPOTrainer
 
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, pick_device
+    from rewardmodel.training.devices import bf16_supported, pick_device
     from rewardmodel.training.scoring import check_reward_model
 
     started = time.monotonic()
@@ -399,140 +549,26 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
         config.reward_model_dir, num_labels=1, dtype=torch.float32
     )
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    args = PPOConfig(
-        output_dir=str(work / "trainer"),
-        total_episodes=config.episodes,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=1,
-        num_mini_batches=config.mini_batches,
-        num_ppo_epochs=config.ppo_epochs,
-        local_rollout_forward_batch_size=min(config.rollout_batch_size, config.batch_size),
-        per_device_eval_batch_size=1,
-        learning_rate=config.lr,
-        kl_coef=config.kl_coef,
-        kl_estimator=config.kl_estimator,
-        cliprange=config.cliprange,
-        vf_coef=config.vf_coef,
-        gamma=config.gamma,
-        lam=config.lam,
-        whiten_rewards=config.whiten_rewards,
-        response_length=config.response_length,
-        temperature=config.temperature,
-        missing_eos_penalty=config.missing_eos_penalty,
-        stop_token="eos",
-        num_sample_generations=0,  # our own held-out checks instead
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=use_bf16,
-        use_cpu=device == "cpu",
-        **checkpointing_kwargs(PPOConfig, config.gradient_checkpointing),
-        reward_model_path=config.reward_model_dir,
-        sft_model_path=config.model_dir,
+    events = PpoEvents(
+        config,
+        reporter,
+        tokenizer=tokenizer,
+        heldout_messages=heldout_messages,
+        reward_model=reward_model,
+        reward_tokenizer=reward_tokenizer,
+        reference=reference,
     )
-
-    history: list[dict[str, Any]] = []
-    heldout_log: list[dict[str, Any]] = []
-    state: dict[str, Any] = {"out_of_time": False, "samples": [], "tokens": 0, "verdict": {}}
-    eval_tokens = config.eval_max_new_tokens or config.response_length
-
-    def run_heldout(policy_model: Any, step: int) -> None:
-        if not heldout_messages:
-            return
-        result: RmEvalResult = rm_evaluate(
-            policy_model,
-            tokenizer,
-            heldout_messages,
-            reward_model=reward_model,
-            reward_tokenizer=reward_tokenizer,
-            reference=reference,
-            max_new_tokens=eval_tokens,
-            batch_size=config.eval_batch_size,
-        )
-        point = {
-            "step": step,
-            "score": result.mean_score,
-            "length": result.mean_length,
-            "kl": result.kl,
-            "length_score_corr": result.length_score_corr,
-        }
-        heldout_log.append(point)
-        state["verdict"] = hacking_monitor(heldout_log, config)
-        reporter.log(
-            step,
-            {
-                "heldout/score": result.mean_score,
-                "heldout/length": result.mean_length,
-                "heldout/kl": result.kl,
-                "heldout/length_score_corr": result.length_score_corr,
-                "hacking/flagged": float(state["verdict"]["flagged"]),
-                "heldout/samples": result.sample_strings(config.samples_to_log),
-            },
-        )
-
-    class _OutOfTime(Exception):
-        pass
-
-    class PpoCallback(TrainerCallback):
-        def on_train_begin(self, args_, state_, control, model=None, **kwargs):
-            reporter.progress(0, config.updates, "held-out check before training")
-            run_heldout(model.policy, 0)
-            state["train_started"] = time.monotonic()
-            reporter.progress(0, config.updates, "training")
-
-        def on_step_end(self, args_, state_, control, model=None, **kwargs):
-            step = state_.global_step
-            reporter.progress(step, config.updates, "training")
-            if reporter.should_stop():
-                raise Cancelled(f"stopped at update {step} of {config.updates}")
-            if config.eval_every and step % config.eval_every == 0 and step != config.updates:
-                run_heldout(model.policy, step)
-            if config.max_seconds and time.monotonic() - state["train_started"] > config.max_seconds:
-                state["out_of_time"] = True
-                raise _OutOfTime()
-            return control
-
-        def on_log(self, args_, state_, control, logs=None, **kwargs):
-            if not logs or "train_runtime" in logs:
-                return control
-            lengths, scores, rows = scorer.take()
-            metrics: dict[str, Any] = {}
-            for key, value in logs.items():
-                if key in METRIC_NAMES and isinstance(value, int | float) and not isinstance(value, bool):
-                    metrics[METRIC_NAMES[key]] = float(value)
-            if lengths:
-                metrics["response_length"] = sum(lengths) / len(lengths)
-                metrics["eos_fraction"] = sum(1 for n in lengths if n < config.response_length) / len(lengths)
-                state["tokens"] += sum(lengths)
-            first = ("score", "kl", "rlhf_reward", "response_length")
-            metrics = dict(sorted(metrics.items(), key=lambda kv: kv[0] not in first))
-            history.append({"step": state_.global_step, **metrics})
-            samples = [
-                f"Q: {q.strip()[-300:]}\n{r}\n[score={s:.3f}]" for q, r, s in rows[: config.samples_to_log]
-            ]
-            if samples:
-                metrics["samples"] = samples
-                state["samples"] = samples
-            reporter.log(state_.global_step, metrics)
-            return control
-
-    stop_id = tokenizer.eos_token_id
+    stop_id, suffix = tokenizer.eos_token_id, end_of_turn_suffix(reward_tokenizer)
 
     def make_scorer(original: Any) -> _AlignedScorer:
-        return _AlignedScorer(
-            original, reward_model, tokenizer, stop_id, end_of_turn_suffix(reward_tokenizer)
-        )
+        return _AlignedScorer(original, reward_model, tokenizer, stop_id, suffix)
 
-    # ---- train -------------------------------------------------------------------------------------
-    try:
+    # ---- train; the checkpoint is written beside the target, then renamed into place ------------
+    with scratch_dir(output_dir.parent, prefix=f".{output_dir.name}-") as work:
         with _scoring(trl_ppo, make_scorer) as scorer:
+            events.scorer = scorer
             trainer = PPOTrainer(
-                args=args,
+                args=ppo_trainer_args(config, device=device, use_bf16=use_bf16, trainer_dir=work / "trainer"),
                 processing_class=tokenizer,
                 model=policy,
                 ref_model=reference,
@@ -541,7 +577,7 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
                 train_dataset=Dataset.from_dict({"input_ids": train_ids}),
                 eval_dataset=Dataset.from_dict({"input_ids": heldout_ids or train_ids[:1]}),
                 data_collator=DataCollatorWithPadding(tokenizer),
-                callbacks=[PpoCallback()],
+                callbacks=[trainer_callback_for(events)],
             )
             trainer.remove_callback(PrinterCallback)  # disable_tqdm adds it; the reporter shows progress
             try:
@@ -549,26 +585,23 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
             except _OutOfTime:
                 pass
         final_policy = trainer.accelerator.unwrap_model(trainer.model).policy
-        run_heldout(final_policy, trainer.state.global_step)  # the "after" number, however training ended
+        # The "after" number, however training ended.
+        events.run_heldout(final_policy, trainer.state.global_step)
 
-        # ---- save: write beside the target, then rename into place -----------------------------
         final = work / "model"
         final_policy.save_pretrained(str(final), safe_serialization=True)
         saved_tokenizer.save_pretrained(str(final))
-        shutil.rmtree(work / "trainer", ignore_errors=True)
         updates = trainer.state.global_step
         wall = time.monotonic() - started
-        summary = _summary(history, heldout_log, updates, wall, device)
+        summary = ppo_summary(events.history, events.heldout, updates, wall, device)
         summary["episodes"] = trainer.state.episode
-        summary["stopped_by_time_budget"] = state["out_of_time"]
+        summary["stopped_by_time_budget"] = events.out_of_time
         summary["prompts_dropped"] = dropped
-        summary["reward_hacking"] = state["verdict"]
+        summary["reward_hacking"] = events.verdict
         (final / "pairwise_ppo.json").write_text(
             json.dumps({"config": config.describe(), "summary": summary}, indent=2, default=str)
         )
-        os.replace(final, output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        move_into_place(final, output_dir)
 
     return PpoResult(
         output_dir=str(output_dir),
@@ -576,21 +609,20 @@ def train_ppo(config: PpoConfig, reporter: Reporter) -> PpoResult:
         episodes=trainer.state.episode,
         wall_seconds=wall,
         device=device,
-        history=history,
-        heldout=heldout_log,
-        samples=state["samples"],
-        tokens_seen=state["tokens"],
+        history=events.history,
+        heldout=events.heldout,
+        samples=events.samples,
+        tokens_seen=events.tokens,
         prompts_dropped=dropped,
         summary=summary,
     )
 
 
-def _summary(
+def ppo_summary(
     history: list[dict[str, Any]], heldout: list[dict[str, Any]], updates: int, wall: float, device: str
 ) -> dict[str, Any]:
     """Final numbers: held-out before/after, and the training metrics of the first and last updates."""
-    summary: dict[str, Any] = {"updates": updates, "wall_seconds": round(wall, 1), "device": device}
-    summary.update(first_last_summary(history))
+    summary = training_summary(history, steps=updates, wall_seconds=wall, device=device, steps_key="updates")
     if heldout:
         for key in ("score", "length", "kl", "length_score_corr"):
             summary[f"heldout/{key}_before"] = heldout[0][key]
@@ -603,15 +635,8 @@ def _summary(
 # ------------------------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: str) -> list[dict[str, Any]]:
-    """Every row of a JSONL file, gzipped or not (the data-file reader every command uses)."""
-    from rewardmodel.training.jsonl import loads_line, open_data, read_lines
-
-    with open_data(path) as stream:
-        return [loads_line(raw) for _, raw in read_lines(stream) if raw.strip()]
-
-
 def main(argv: list[str] | None = None) -> int:
+    from rewardmodel.training.jsonl import read_records
     from rewardmodel.training.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -642,8 +667,8 @@ def main(argv: list[str] | None = None) -> int:
         model_dir=args.model,
         reward_model_dir=args.reward_model,
         output_dir=args.out,
-        prompts=_read_jsonl(args.prompts),
-        heldout=_read_jsonl(args.heldout) if args.heldout else [],
+        prompts=read_records(args.prompts),
+        heldout=read_records(args.heldout) if args.heldout else [],
         **options,
     )
     bar = TqdmReporter("PPO")

@@ -115,6 +115,19 @@ def trainer_callback(reporter: Reporter) -> Any:
     return _ReporterCallback()
 
 
+def trainer_callback_for(events: object) -> Any:
+    """A transformers TrainerCallback that passes each event `events` has a method for (on_log,
+    on_step_end, ...) to that method. `events` is a plain object defined at module level: the
+    trainers keep their per-event logic there, and transformers is imported only here, when needed."""
+    from transformers import TrainerCallback
+
+    callback = TrainerCallback()
+    for name in dir(TrainerCallback):
+        if name.startswith("on_") and callable(getattr(events, name, None)):
+            setattr(callback, name, getattr(events, name))
+    return callback
+
+
 def mean_finite(values: list[Any]) -> float | None:
     """The mean of the finite numbers in `values` (None, NaN and infinities left out), or None."""
     numbers = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
@@ -130,4 +143,14 @@ def first_last_summary(history: list[dict[str, Any]]) -> dict[str, float | None]
     for key in keys:
         summary[f"first/{key}"] = mean_finite([row.get(key) for row in history[:window]])
         summary[f"last/{key}"] = mean_finite([row.get(key) for row in history[-window:]])
+    return summary
+
+
+def training_summary(
+    history: list[dict[str, Any]], *, steps: int, wall_seconds: float, device: str, steps_key: str = "steps"
+) -> dict[str, Any]:
+    """A run's final numbers: steps done (under `steps_key`), wall time, device, and the training
+    metrics of the first and last steps (first_last_summary). Trainers add their held-out numbers."""
+    summary: dict[str, Any] = {steps_key: steps, "wall_seconds": round(wall_seconds, 1), "device": device}
+    summary.update(first_last_summary(history))
     return summary

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardmodel.training.atomic import move_into_place, partial_dir
 from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, describe_device, has_gpu
 from rewardmodel.training.progress import Cancelled, ListReporter, Reporter, TqdmReporter, trainer_callback
 
@@ -173,11 +174,6 @@ class RewardResult:
         return dataclasses.asdict(self)
 
 
-def _partial_dir(output_dir: Path) -> Path:
-    # The same name in every process of an `accelerate launch`, beside the target (same disk).
-    return output_dir.with_name(f".{output_dir.name}.partial")
-
-
 # --------------------------------------------------------------------------------------------
 # train_reward
 # --------------------------------------------------------------------------------------------
@@ -208,7 +204,8 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
     cfg = config.resolved()
     cfg.validate()
     output_dir = Path(cfg.output_dir).resolve()
-    partial = _partial_dir(output_dir)
+    # Not a random temporary name: every process of an `accelerate launch` must agree on it.
+    partial = partial_dir(output_dir)
     if state.is_main_process:
         shutil.rmtree(partial, ignore_errors=True)  # left by a killed earlier attempt
     state.wait_for_everyone()
@@ -332,7 +329,7 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
             result.wall_seconds = round(time.perf_counter() - started, 3)
             (partial / CONFIG_FILE).write_text(json.dumps(cfg.as_dict(), indent=2))
             (partial / RESULT_FILE).write_text(json.dumps(result.as_dict(), indent=2))
-            partial.rename(output_dir)
+            move_into_place(partial, output_dir)
         state.wait_for_everyone()
         return result
     except BaseException:

@@ -43,16 +43,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.progress import Cancelled, Reporter
+from rewardmodel.training.atomic import move_into_place, scratch_dir
+from rewardmodel.training.progress import Cancelled, Reporter, training_summary
 
 CONFIG_FILE = "pairwise_sft.json"
 LOSS_TYPES = ("nll", "chunked_nll", "dft")
@@ -172,45 +170,14 @@ def as_prompt_completion(item: dict[str, Any], index: int = 0) -> dict[str, Any]
 # --------------------------------------------------------------------------------------------
 
 
-def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
-    """Fine-tune on the demonstrations; write the policy to `config.output_dir`. Raises Cancelled
-    when the reporter asked to stop (nothing is written then), ValueError for a bad config."""
-    config.validate()
-    output_dir = Path(config.output_dir)
-    if output_dir.exists():
-        raise ValueError(f"{output_dir} already exists; choose another output folder.")
-    if not Path(config.model_dir, "config.json").is_file():
-        raise ValueError(f"model_dir {config.model_dir}: no config.json (not a model folder).")
+def sft_trainer_args(config: SftConfig, *, device: str, use_bf16: bool, trainer_dir: Path) -> Any:
+    """TRL's SFTConfig for this config (the trainer writes only scratch files to `trainer_dir`)."""
+    from trl import SFTConfig
 
-    # ---- imports and setup ------------------------------------------------------------------------
-    import torch
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback, set_seed
-    from trl import SFTConfig, SFTTrainer
+    from rewardmodel.training.devices import checkpointing_kwargs
 
-    from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, pick_device
-    from rewardmodel.training.grpo import _summary
-
-    started = time.monotonic()
-    device = pick_device(config.device)
-    set_seed(config.seed)
-
-    # ---- data ------------------------------------------------------------------------------------
-    train_rows = [as_prompt_completion(d, i) for i, d in enumerate(config.demonstrations)]
-    heldout_rows = [as_prompt_completion(d, i) for i, d in enumerate(config.heldout)]
-
-    # ---- model -----------------------------------------------------------------------------------
-    tokenizer = load_tokenizer(config.model_dir)
-    use_bf16 = config.bf16 if config.bf16 is not None else bf16_supported(device)
-    model = AutoModelForCausalLM.from_pretrained(config.model_dir, dtype=torch.float32)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    args = SFTConfig(
-        output_dir=str(work / "trainer"),
+    return SFTConfig(
+        output_dir=str(trainer_dir),
         num_train_epochs=config.epochs,
         learning_rate=config.lr,
         lr_scheduler_type=config.lr_scheduler,
@@ -234,6 +201,41 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
         use_cpu=device == "cpu",
         **checkpointing_kwargs(SFTConfig, config.gradient_checkpointing),
     )
+
+
+def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
+    """Fine-tune on the demonstrations; write the policy to `config.output_dir`. Raises Cancelled
+    when the reporter asked to stop (nothing is written then), ValueError for a bad config."""
+    config.validate()
+    output_dir = Path(config.output_dir)
+    if output_dir.exists():
+        raise ValueError(f"{output_dir} already exists; choose another output folder.")
+    if not Path(config.model_dir, "config.json").is_file():
+        raise ValueError(f"model_dir {config.model_dir}: no config.json (not a model folder).")
+
+    # ---- imports and setup ------------------------------------------------------------------------
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback, set_seed
+    from trl import SFTTrainer
+
+    from rewardmodel.training.base_model import load_tokenizer
+    from rewardmodel.training.devices import bf16_supported, pick_device
+
+    started = time.monotonic()
+    device = pick_device(config.device)
+    set_seed(config.seed)
+
+    # ---- data ------------------------------------------------------------------------------------
+    train_rows = [as_prompt_completion(d, i) for i, d in enumerate(config.demonstrations)]
+    heldout_rows = [as_prompt_completion(d, i) for i, d in enumerate(config.heldout)]
+
+    # ---- model -----------------------------------------------------------------------------------
+    tokenizer = load_tokenizer(config.model_dir)
+    use_bf16 = config.bf16 if config.bf16 is not None else bf16_supported(device)
+    model = AutoModelForCausalLM.from_pretrained(config.model_dir, dtype=torch.float32)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
 
     history: list[dict[str, Any]] = []
     state: dict[str, Any] = {"cancelled": False, "out_of_time": False, "tokens": 0, "train_started": 0.0}
@@ -284,10 +286,11 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
         heldout_log.append(point)
         reporter.log(step, point)
 
-    try:
+    # The checkpoint is written beside the target, then renamed into place.
+    with scratch_dir(output_dir.parent, prefix=f".{output_dir.name}-") as work:
         trainer = SFTTrainer(
             model=model,
-            args=args,
+            args=sft_trainer_args(config, device=device, use_bf16=use_bf16, trainer_dir=work / "trainer"),
             train_dataset=Dataset.from_list(train_rows),
             eval_dataset=Dataset.from_list(heldout_rows) if heldout_rows else None,
             processing_class=tokenizer,
@@ -309,9 +312,8 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
         final = work / "model"
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
-        shutil.rmtree(work / "trainer", ignore_errors=True)
         wall = time.monotonic() - started
-        summary = _summary(history, [], steps_done, wall, device)
+        summary = training_summary(history, steps=steps_done, wall_seconds=wall, device=device)
         examples_seen = round(len(train_rows) * (trainer.state.epoch or 0))
         summary.update(
             {
@@ -328,9 +330,7 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
         (final / CONFIG_FILE).write_text(
             json.dumps({"config": config.describe(), "summary": summary}, indent=2, default=str)
         )
-        os.replace(final, output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        move_into_place(final, output_dir)
 
     return SftResult(
         output_dir=str(output_dir),

@@ -10,9 +10,7 @@ Writes the self-contained HTML file and report.json beside it, stores the report
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -23,19 +21,7 @@ from annotate.management.projects import project_named
 from rewardmodel.registry import artifact_resolve
 from rewardmodel.report import report_build, report_save
 from rewardmodel.report_html import arena_cell, hours, usd
-
-
-def _write(path: Path, text: str) -> None:
-    """Whole or not at all: written beside the target, then renamed over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from rewardmodel.training.atomic import atomic_file
 
 
 class Command(BaseCommand):
@@ -110,8 +96,11 @@ class Command(BaseCommand):
             if opts["out"]
             else settings.DATA_DIR / "reports" / str(report.pk) / "report.html"
         )
-        _write(out, report.html)
-        _write(out.with_suffix(".json"), json.dumps(data, indent=2, sort_keys=True))
+        # Whole or not at all: written beside the target, then renamed over it.
+        with atomic_file(out) as fh:
+            fh.write(report.html)
+        with atomic_file(out.with_suffix(".json")) as fh:
+            fh.write(json.dumps(data, indent=2, sort_keys=True))
         self._table(data)
         self.stdout.write("")
         for note in data["notes"]:

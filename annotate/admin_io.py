@@ -3,14 +3,18 @@
     class ProjectAdmin(ProjectIOAdminMixin, ..., admin.ModelAdmin): ...
 
 adds, under /admin/annotate/project/<id>/:
-- import/   upload a JSONL(.gz) file in one of the import formats (annotate/importers.py);
-            the whole file is validated first and a bad line is shown, nothing written.
+- import/   upload a JSONL(.gz) file in one of the import formats (annotate/importers.py); it is
+            saved to DATA_DIR/uploads and imported by a worker, which validates the whole file
+            first: a bad file writes nothing and its job fails with the bad lines.
 - export/   write preference pairs (TRL JSONL, train + eval) or raw judgments (JSONL/CSV) to
-            DATA_DIR/exports and offer the files for download.
+            DATA_DIR/exports, on a worker; the job's page offers the files for download.
 plus the list actions "Import a file…" and "Export…" (one project at a time) and buttons on the
-project page (templates/admin/annotate/project/change_form.html). Import needs the change
-permission on the project, export the view permission; downloads are for staff only.
-Both run inside the request: fine for files of some 100k lines (see bench/import_speed.py).
+project page (templates/admin/annotate/project/change_form.html). Import and export need the
+change permission on the project (what the managers group holds: an export carries every
+labeler's judgments, and its job page is for managers), a download the view permission (the
+admin's own model permissions, as for every admin page; the staff flag alone is not enough).
+Both run as background jobs (rewardmodel.data_jobs): the form creates a DataJob, sends it to a
+`default` worker once the request commits, and redirects to the job's page (/data-jobs/<id>/).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -26,20 +29,13 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.text import slugify
+
+from rewardmodel.data_jobs import data_job_create, exports_dir, upload_store
+from rewardmodel.models import DataJob
 
 from .errors import PairwiseError
-from .exports import judgments_export_raw, preferences_export
 from .importers import FORMATS
-from .imports import data_import
 from .models import Project, Prompt
-
-
-def exports_dir() -> Path:
-    directory = Path(settings.DATA_DIR) / "exports"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 class ImportForm(forms.Form):
@@ -151,25 +147,18 @@ class ProjectIOAdminMixin:
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                # The raw file object: Django's UploadedFile splits lines on \r as well.
-                result = data_import(
-                    project=project,
-                    source=upload.file,
-                    fmt=form.cleaned_data["format"],
-                    filename=upload.name,
-                    created_by=request.user,
-                    default_split=form.cleaned_data["split"],
-                )
-            except PairwiseError as exc:  # ImportFileError names the bad lines
+                stored = upload_store(upload=upload)  # refused past PAIRWISE_IMPORT_MAX_FILE_BYTES
+            except PairwiseError as exc:
                 error = exc
             else:
-                self.message_user(request, f"Imported {upload.name}: {result.summary()}", messages.SUCCESS)
-                opts = self.model._meta
-                return HttpResponseRedirect(
-                    reverse(
-                        f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[project.pk]
-                    )
+                job = data_job_create(
+                    project=project,
+                    kind=DataJob.Kind.IMPORT,
+                    config={k: form.cleaned_data[k] for k in ("format", "split")} | {"filename": upload.name},
+                    user=request.user,
+                    upload_path=stored,
                 )
+                return HttpResponseRedirect(reverse("data-job", args=[job.pk]))
         return self._render(
             request,
             "admin/annotate/project/import.html",
@@ -180,51 +169,22 @@ class ProjectIOAdminMixin:
         )
 
     def export_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        project = self._project(request, object_id, change=False)
+        project = self._project(request, object_id, change=True)
         form = ExportForm(request.POST or None)
-        files: list[str] = []
-        summary = error = None
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-            base = f"{slugify(project.name) or 'project'}-{project.pk}-{stamp}"
-            try:
-                if data["kind"] == "preferences":
-                    result = preferences_export(
-                        project=project,
-                        out_path=exports_dir() / f"{base}-preferences.jsonl",
-                        eval_fraction=data["eval_fraction"],
-                        min_agreement=data["min_agreement"],
-                        keep_ties=data["keep_ties"],
-                        seed=data["seed"],
-                    )
-                    files = [p.name for p in (result.train_path, result.eval_path) if p is not None]
-                    summary = (
-                        f"{result.n_train} train + {result.n_eval} eval rows from {result.n_comparisons} "
-                        f"comparisons, {result.n_judgments} judgments, {result.n_labelers} labelers "
-                        f"(sha256 {result.content_hash[:12]}…)."
-                    )
-                else:
-                    fmt = data["kind"].removeprefix("raw-")
-                    out = exports_dir() / f"{base}-judgments.{fmt}"
-                    n = judgments_export_raw(project=project, out_path=out, fmt=fmt)
-                    files, summary = [out.name], f"{n} judgments, labelers pseudonymized."
-            except PairwiseError as exc:
-                error = exc
+            job = data_job_create(
+                project=project, kind=DataJob.Kind.EXPORT, config=form.cleaned_data, user=request.user
+            )
+            return HttpResponseRedirect(reverse("data-job", args=[job.pk]))
         return self._render(
-            request,
-            "admin/annotate/project/export.html",
-            project,
-            form=form,
-            files=files,
-            summary=summary,
-            error=error,
-            title=f"Export {project.name}",
+            request, "admin/annotate/project/export.html", project, form=form, title=f"Export {project.name}"
         )
 
     def download_view(self, request: HttpRequest, filename: str) -> FileResponse:
         # Only plain files directly in the exports directory, by their bare name.
-        if not request.user.is_staff or Path(filename).name != filename or filename.startswith("."):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if Path(filename).name != filename or filename.startswith("."):
             raise Http404
         target = exports_dir() / filename
         if not target.is_file():

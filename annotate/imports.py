@@ -25,8 +25,9 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, models, transaction
@@ -180,6 +181,252 @@ def _response_hash(spec: ResponseSpec) -> str:
     return content_hash(spec.messages) if spec.messages else content_hash(spec.text)
 
 
+# --- rows as inserted: each NamedTuple's fields are the model's field names, in column order -----
+
+
+class PromptRow(NamedTuple):
+    project: int
+    messages: list
+    reference_answer: str
+    tags: list
+    source: str
+    split: str
+    content_hash: str
+    created_at: datetime
+
+
+class ResponseRow(NamedTuple):
+    prompt: int
+    text: str
+    messages: list | None
+    model_name: str
+    generation_params: dict | None
+    seed: int | None
+    content_hash: str
+    created_at: datetime
+
+
+class ComparisonRow(NamedTuple):
+    project: int
+    prompt: int
+    response_a: int
+    response_b: int
+    priority: int
+    is_gold: bool
+    gold_choice: str
+    judgment_count: int
+    created_at: datetime
+
+
+class JudgmentRow(NamedTuple):
+    comparison: int
+    source: str
+    choice: str
+    rationale: str
+    side_order: str
+    winner: int
+    import_key: str
+    client_id: str
+    created_at: datetime
+
+
+class Preference(NamedTuple):
+    """One record's preference, by content hash and by the ids its rows got."""
+
+    prompt_hash: str
+    chosen_hash: str
+    rejected_hash: str
+    prompt_id: int
+    chosen_id: int
+    rejected_id: int
+
+
+@dataclass(frozen=True)
+class HashedRecords:
+    """The records with their content hashes, and the distinct prompts and responses they name."""
+
+    records: list[Record]
+    prompt_hashes: list[str]  # one per record
+    response_hashes: list[list[str]]  # one per response of each record
+    prompts: dict[str, Record]  # prompt hash -> the first record with that prompt
+    responses: dict[tuple[str, str], ResponseSpec]  # (prompt hash, response hash) -> first spec
+
+    @classmethod
+    def of(cls, records: list[Record]) -> HashedRecords:
+        prompt_hashes = [content_hash(r.messages) for r in records]
+        response_hashes = [[_response_hash(spec) for spec in r.responses] for r in records]
+        prompts: dict[str, Record] = {}
+        responses: dict[tuple[str, str], ResponseSpec] = {}
+        for ph, hashes, r in zip(prompt_hashes, response_hashes, records, strict=True):
+            prompts.setdefault(ph, r)
+            for rh, spec in zip(hashes, r.responses, strict=True):
+                responses.setdefault((ph, rh), spec)
+        return cls(records, prompt_hashes, response_hashes, prompts, responses)
+
+
+@dataclass(frozen=True)
+class Written:
+    """One table's part of an import: the ids of the rows it needs, and how many were new."""
+
+    ids: dict[Any, Any]
+    created: int
+    existing: int
+
+
+def _prompts_write(
+    *, project: Project, hashed: HashedRecords, source: str, default_split: str, now: datetime, bar: tqdm
+) -> Written:
+    """Prompts by content hash; a prompt that exists is left as it is. ids: prompt hash -> id."""
+
+    def lookup(hashes: Iterable[str]) -> list[tuple]:
+        return _select_in(
+            Prompt, ["content_hash", "id"], "content_hash", hashes, where={"project": project.pk}
+        )
+
+    ids: dict[str, int] = dict(lookup(hashed.prompts))
+    rows = [
+        PromptRow(
+            project=project.pk,
+            messages=r.messages,
+            reference_answer=r.reference_answer,
+            tags=r.tags,
+            source=r.source or source,
+            split=r.split or default_split,
+            content_hash=ph,
+            created_at=now,
+        )
+        for ph, r in hashed.prompts.items()
+        if ph not in ids
+    ]
+    bar.total += len(rows)
+    _insert(Prompt, list(PromptRow._fields), rows, bar)
+    if rows:
+        ids.update(lookup(row.content_hash for row in rows))
+    return Written(ids=ids, created=len(rows), existing=len(hashed.prompts) - len(rows))
+
+
+def _responses_write(
+    *, hashed: HashedRecords, prompt_ids: dict[str, int], now: datetime, bar: tqdm
+) -> Written:
+    """Responses by content hash within their prompt. ids: (prompt id, response hash) -> id."""
+
+    def lookup(ids: Iterable[int]) -> dict[tuple[int, str], int]:
+        return {
+            (pid, rh): rid
+            for pid, rh, rid in _select_in(Response, ["prompt", "content_hash", "id"], "prompt", ids)
+        }
+
+    ids = lookup({prompt_ids[ph] for ph in hashed.prompts})
+    rows = [
+        ResponseRow(
+            prompt=prompt_ids[ph],
+            text=spec.text,
+            messages=spec.messages,
+            model_name=spec.model_name,
+            generation_params=spec.params,
+            seed=spec.seed,
+            content_hash=rh,
+            created_at=now,
+        )
+        for (ph, rh), spec in hashed.responses.items()
+        if (prompt_ids[ph], rh) not in ids
+    ]
+    _insert(Response, list(ResponseRow._fields), rows, bar)
+    if rows:
+        ids.update(lookup({row.prompt for row in rows}))
+    return Written(ids=ids, created=len(rows), existing=len(hashed.responses) - len(rows))
+
+
+def _preferences(
+    hashed: HashedRecords, prompt_ids: dict[str, int], response_ids: dict[tuple[int, str], int]
+) -> list[Preference]:
+    prefs: list[Preference] = []
+    for ph, hashes, r in zip(hashed.prompt_hashes, hashed.response_hashes, hashed.records, strict=True):
+        if r.preference is not None:
+            pid = prompt_ids[ph]
+            ch, rh = hashes[r.preference[0]], hashes[r.preference[1]]
+            prefs.append(Preference(ph, ch, rh, pid, response_ids[(pid, ch)], response_ids[(pid, rh)]))
+    return prefs
+
+
+def _comparisons_write(*, project: Project, prefs: list[Preference], now: datetime, bar: tqdm) -> Written:
+    """One comparison per unordered pair; response_a has the smaller content hash.
+    ids: frozenset of the two response ids -> (comparison id, response_a id)."""
+
+    def lookup(ids: Iterable[int]) -> dict[frozenset[int], tuple[int, int]]:
+        found = _select_in(Comparison, ["response_a", "response_b", "id"], "prompt", ids)
+        return {frozenset((a, b)): (cid, a) for a, b, cid in found}
+
+    pairs = lookup({p.prompt_id for p in prefs})
+    wanted = {frozenset((p.chosen_id, p.rejected_id)) for p in prefs}
+    new: dict[frozenset[int], ComparisonRow] = {}
+    for p in prefs:
+        key = frozenset((p.chosen_id, p.rejected_id))
+        if key not in pairs and key not in new:
+            a, b = (
+                (p.chosen_id, p.rejected_id)
+                if p.chosen_hash < p.rejected_hash
+                else (p.rejected_id, p.chosen_id)
+            )
+            new[key] = ComparisonRow(
+                project=project.pk,
+                prompt=p.prompt_id,
+                response_a=a,
+                response_b=b,
+                priority=0,
+                is_gold=False,
+                gold_choice="",
+                judgment_count=0,
+                created_at=now,
+            )
+    _insert(Comparison, list(ComparisonRow._fields), list(new.values()), bar)
+    if new:
+        pairs.update(lookup({row.prompt for row in new.values()}))
+    return Written(ids=pairs, created=len(new), existing=len(wanted) - len(new))
+
+
+class JudgmentsWritten(NamedTuple):
+    created: int
+    existing: int
+    duplicate_lines: int  # a preference repeated inside the file is one judgment
+
+
+def _judgments_write(
+    *,
+    project: Project,
+    prefs: list[Preference],
+    pairs: dict[frozenset[int], tuple[int, int]],
+    now: datetime,
+    bar: tqdm,
+) -> JudgmentsWritten:
+    """External judgments, found again by import_key (the project and the content)."""
+    wanted: dict[str, JudgmentRow] = {}
+    duplicate_lines = 0
+    for p in prefs:
+        import_key = _judgment_import_key(project, p.prompt_hash, p.chosen_hash, p.rejected_hash)
+        if import_key in wanted:
+            duplicate_lines += 1
+            continue
+        cid, response_a_id = pairs[frozenset((p.chosen_id, p.rejected_id))]
+        # Stored as if shown in stored order (AB), so A means response_a.
+        choice = Choice.A if response_a_id == p.chosen_id else Choice.B
+        wanted[import_key] = JudgmentRow(
+            comparison=cid,
+            source=Judgment.Source.EXTERNAL.value,
+            choice=choice.value,
+            rationale="",
+            side_order=SideOrder.AB.value,
+            winner=p.chosen_id,
+            import_key=import_key,
+            client_id=f"import-{uuid.uuid4().hex}",
+            created_at=now,
+        )
+    existing = {key for (key,) in _select_in(Judgment, ["import_key"], "import_key", wanted)}
+    rows = [row for key, row in wanted.items() if key not in existing]
+    _insert(Judgment, list(JudgmentRow._fields), rows, bar)
+    return JudgmentsWritten(created=len(rows), existing=len(existing), duplicate_lines=duplicate_lines)
+
+
 def records_write(
     *,
     project: Project,
@@ -191,198 +438,43 @@ def records_write(
     show_progress: bool = False,
 ) -> ImportResult:
     """Write validated records in one transaction; rows that already exist are reused."""
-    records = parsed.records
-    source_label = Path(filename).name[:200]
+    hashed = HashedRecords.of(parsed.records)
+    n_preferences = sum(1 for r in parsed.records if r.preference)
     now = timezone.now()
     with transaction.atomic():
-        # --- prompts
-        prompt_hash = [content_hash(r.messages) for r in records]
-        first_by_hash: dict[str, Record] = {}
-        for ph, r in zip(prompt_hash, records, strict=True):
-            first_by_hash.setdefault(ph, r)
-
-        def prompt_lookup(hashes: Iterable[str]) -> list[tuple]:
-            return _select_in(
-                Prompt, ["content_hash", "id"], "content_hash", hashes, where={"project": project.pk}
-            )
-
-        prompt_ids: dict[str, int] = dict(prompt_lookup(first_by_hash))
-        new_prompts = [
-            (
-                project.pk,
-                r.messages,
-                r.reference_answer,
-                r.tags,
-                r.source or source_label,
-                r.split or default_split,
-                ph,
-                now,
-            )
-            for ph, r in first_by_hash.items()
-            if ph not in prompt_ids
-        ]
-        response_hash = [[_response_hash(spec) for spec in r.responses] for r in records]
-        wanted_responses: dict[tuple[str, str], ResponseSpec] = {}
-        for ph, hashes, r in zip(prompt_hash, response_hash, records, strict=True):
-            for rh, spec in zip(hashes, r.responses, strict=True):
-                wanted_responses.setdefault((ph, rh), spec)
-        n_preferences = sum(1 for r in records if r.preference)
         bar = tqdm(
-            total=len(new_prompts) + len(wanted_responses) + 2 * n_preferences,
+            total=len(hashed.responses) + 2 * n_preferences,  # the new prompts are added once known
             desc="writing",
             unit=" rows",
             disable=not show_progress,
             file=sys.stderr,
             mininterval=0.5,
         )
-        _insert(
-            Prompt,
-            [
-                "project",
-                "messages",
-                "reference_answer",
-                "tags",
-                "source",
-                "split",
-                "content_hash",
-                "created_at",
-            ],
-            new_prompts,
-            bar,
+        prompts = _prompts_write(
+            project=project,
+            hashed=hashed,
+            source=Path(filename).name[:200],
+            default_split=default_split,
+            now=now,
+            bar=bar,
         )
-        if new_prompts:
-            prompt_ids.update(prompt_lookup(row[6] for row in new_prompts))
-
-        # --- responses
-        def response_lookup(ids: Iterable[int]) -> list[tuple]:
-            return _select_in(Response, ["prompt", "content_hash", "id"], "prompt", ids)
-
-        touched_prompts = {prompt_ids[ph] for ph in first_by_hash}
-        response_ids = {(pid, rh): rid for pid, rh, rid in response_lookup(touched_prompts)}
-        new_responses = [
-            (prompt_ids[ph], spec.text, spec.messages, spec.model_name, spec.params, spec.seed, rh, now)
-            for (ph, rh), spec in wanted_responses.items()
-            if (prompt_ids[ph], rh) not in response_ids
-        ]
-        _insert(
-            Response,
-            [
-                "prompt",
-                "text",
-                "messages",
-                "model_name",
-                "generation_params",
-                "seed",
-                "content_hash",
-                "created_at",
-            ],
-            new_responses,
-            bar,
-        )
-        if new_responses:
-            response_ids.update(
-                {(pid, rh): rid for pid, rh, rid in response_lookup({row[0] for row in new_responses})}
-            )
-
-        # --- comparisons
-        prefs: list[tuple[str, str, str, int, int, int]] = []  # hashes (prompt, chosen, rejected), ids
-        for ph, hashes, r in zip(prompt_hash, response_hash, records, strict=True):
-            if r.preference is not None:
-                pid = prompt_ids[ph]
-                ch, rh = hashes[r.preference[0]], hashes[r.preference[1]]
-                prefs.append((ph, ch, rh, pid, response_ids[(pid, ch)], response_ids[(pid, rh)]))
-
-        def comparison_lookup(ids: Iterable[int]) -> list[tuple]:
-            return _select_in(Comparison, ["response_a", "response_b", "id"], "prompt", ids)
-
-        pref_prompts = {pid for _, _, _, pid, _, _ in prefs}
-        pairs = {frozenset((a, b)): (cid, a) for a, b, cid in comparison_lookup(pref_prompts)}
-        wanted_pairs = {frozenset((c, r)) for *_, c, r in prefs}
-        new_pairs: dict[frozenset[int], tuple] = {}
-        for _ph, ch, rh, pid, chosen_id, rejected_id in prefs:
-            key = frozenset((chosen_id, rejected_id))
-            if key not in pairs and key not in new_pairs:
-                a, b = (chosen_id, rejected_id) if ch < rh else (rejected_id, chosen_id)
-                new_pairs[key] = (project.pk, pid, a, b, 0, False, "", 0, now)
-        _insert(
-            Comparison,
-            [
-                "project",
-                "prompt",
-                "response_a",
-                "response_b",
-                "priority",
-                "is_gold",
-                "gold_choice",
-                "judgment_count",
-                "created_at",
-            ],
-            list(new_pairs.values()),
-            bar,
-        )
-        if new_pairs:
-            pairs.update(
-                {
-                    frozenset((a, b)): (cid, a)
-                    for a, b, cid in comparison_lookup({row[1] for row in new_pairs.values()})
-                }
-            )
-
-        # --- external judgments
-        wanted_judgments: dict[str, tuple] = {}
-        duplicate_lines = 0
-        for ph, ch, rh, _pid, chosen_id, rejected_id in prefs:
-            import_key = _judgment_import_key(project, ph, ch, rh)
-            if import_key in wanted_judgments:
-                duplicate_lines += 1
-                continue
-            cid, response_a_id = pairs[frozenset((chosen_id, rejected_id))]
-            # Stored as if shown in stored order (AB), so A means response_a.
-            choice = Choice.A if response_a_id == chosen_id else Choice.B
-            wanted_judgments[import_key] = (
-                cid,
-                Judgment.Source.EXTERNAL.value,
-                choice.value,
-                "",
-                SideOrder.AB.value,
-                chosen_id,
-                import_key,
-                f"import-{uuid.uuid4().hex}",
-                now,
-            )
-        existing_judgments = {
-            key for (key,) in _select_in(Judgment, ["import_key"], "import_key", wanted_judgments)
-        }
-        new_judgments = [row for key, row in wanted_judgments.items() if key not in existing_judgments]
-        _insert(
-            Judgment,
-            [
-                "comparison",
-                "source",
-                "choice",
-                "rationale",
-                "side_order",
-                "winner",
-                "import_key",
-                "client_id",
-                "created_at",
-            ],
-            new_judgments,
-            bar,
-        )
+        responses = _responses_write(hashed=hashed, prompt_ids=prompts.ids, now=now, bar=bar)
+        prefs = _preferences(hashed, prompts.ids, responses.ids)
+        comparisons = _comparisons_write(project=project, prefs=prefs, now=now, bar=bar)
+        judgments = _judgments_write(project=project, prefs=prefs, pairs=comparisons.ids, now=now, bar=bar)
         bar.close()
 
         created = {
-            "prompts": len(new_prompts),
-            "responses": len(new_responses),
-            "comparisons": len(new_pairs),
-            "judgments": len(new_judgments),
+            "prompts": prompts.created,
+            "responses": responses.created,
+            "comparisons": comparisons.created,
+            "judgments": judgments.created,
         }
         existing = {
-            "prompts": len(first_by_hash) - len(new_prompts),
-            "responses": len(wanted_responses) - len(new_responses),
-            "comparisons": len(wanted_pairs) - len(new_pairs),
-            "judgments": len(existing_judgments),
+            "prompts": prompts.existing,
+            "responses": responses.existing,
+            "comparisons": comparisons.existing,
+            "judgments": judgments.existing,
         }
         batch = ImportBatch.objects.create(
             project=project,
@@ -394,7 +486,7 @@ def records_write(
                 **created,
                 "existing": existing,
                 "skipped_identical": parsed.skipped_identical,
-                "duplicate_lines": duplicate_lines,
+                "duplicate_lines": judgments.duplicate_lines,
                 "skipped_invalid": parsed.skipped_invalid,
             },
             created_by=created_by,
@@ -405,7 +497,7 @@ def records_write(
         created=created,
         existing=existing,
         skipped_identical=parsed.skipped_identical,
-        duplicate_lines=duplicate_lines,
+        duplicate_lines=judgments.duplicate_lines,
         skipped_invalid=parsed.skipped_invalid,
     )
 
@@ -420,17 +512,23 @@ def data_import(
     default_split: str = Prompt.Split.TRAIN,
     show_progress: bool = False,
     skip_invalid: bool = False,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> ImportResult:
     """Validate a whole JSONL(.gz) file, then write it in one transaction.
 
     Raises ImportFileError (nothing written) naming the first bad lines; with skip_invalid, bad
-    lines are left out and counted instead.
+    lines are left out and counted instead. `on_progress(done, total, message)` hears of the two
+    steps (checking the file, writing it).
     """
     if default_split not in Prompt.Split.values:
         raise PairwiseError(f"split must be train or heldout; got {default_split!r}.")
     if filename is None:
         filename = str(source) if isinstance(source, str | Path) else getattr(source, "name", "") or "upload"
+    if on_progress:
+        on_progress(0, 2, f"checking {Path(filename).name}")
     parsed = parse_records(source, fmt=fmt, show_progress=show_progress, skip_invalid=skip_invalid)
+    if on_progress:
+        on_progress(1, 2, f"writing {len(parsed.records)} records from {parsed.lines} lines")
     return records_write(
         project=project,
         parsed=parsed,

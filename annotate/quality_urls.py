@@ -1,4 +1,4 @@
-"""Manager pages: labeler quality and leaderboards (mounted at /quality/, staff only)."""
+"""Manager pages: labeler quality and leaderboards (mounted at /quality/, managers only)."""
 
 from django.urls import path
 

@@ -246,6 +246,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     # The schema and the docs are for logged-in users; the docs' scripts come from our static files.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema document is not an API operation of its own (its view ignores unknown `lang`/`format`).
+    "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

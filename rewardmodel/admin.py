@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from annotate.errors import PairwiseError
 
 from .generation import generation_job_cancel, generation_job_resume
-from .models import DatasetSnapshot, GenerationJob, ModelArtifact, RunMetric, TrainingRun
+from .models import DataJob, DatasetSnapshot, GenerationJob, ModelArtifact, RunMetric, TrainingRun
 from .registry import human_bytes, human_count
 
 # --- Model registry (owner: registry) ------------------------------------------------------
@@ -115,6 +115,24 @@ class GenerationJobAdmin(admin.ModelAdmin):
                 self.message_user(request, exc.message, messages.WARNING)
             else:
                 self.message_user(request, f"Job #{new.pk} queued (resumes #{job.pk}).", messages.SUCCESS)
+
+
+@admin.register(DataJob)
+class DataJobAdmin(admin.ModelAdmin):
+    """Imports, exports and quality recomputes run by workers (rewardmodel.data_jobs): a list to
+    find one again; each is followed on its own page."""
+
+    list_display = ("id", "kind", "project", "status", "status_message", "created_by", "created_at", "page")
+    list_filter = ("kind", "status", "project")
+    list_select_related = ("project", "created_by")
+    readonly_fields = [f.name for f in DataJob._meta.fields] + ["page"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # started from the admin's import and export pages and the quality pages
+
+    @admin.display(description="live page")
+    def page(self, obj: DataJob) -> str:
+        return format_html('<a href="{}">open</a>', reverse("data-job", args=[obj.pk]))
 
 
 # --- training runs, their metrics and dataset snapshots (reward) ------------------------------

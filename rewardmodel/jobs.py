@@ -1,5 +1,6 @@
-"""One lifecycle for every long job: training runs (reward, SFT, PPO, GRPO), generation jobs and
-demo loops. A stuck job is explained by this file.
+"""One lifecycle for every long job: training runs (reward, SFT, PPO, GRPO), generation jobs, demo
+loops and data jobs (imports, exports, quality recomputes started from a page). A stuck job is
+explained by this file.
 
     queued ──claim──► running ──finish──► succeeded | failed | cancelled
       │                  │
@@ -63,7 +64,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from annotate.errors import Conflict
-from rewardmodel.models import DemoLoop, GenerationJob, JobBase, JobStatus, TrainingRun
+from rewardmodel.models import DataJob, DemoLoop, GenerationJob, JobBase, JobStatus, TrainingRun
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ KINDS: dict[type[JobBase], JobKind] = {
     TrainingRun: JobKind("Run", "train_run", abandoned="rewardmodel.runs.run_abandoned"),
     GenerationJob: JobKind("Generation job", "generate_responses_job"),
     DemoLoop: JobKind("Demo loop", "train_demo_loop"),
+    DataJob: JobKind("Data job", "run_data_job", abandoned="rewardmodel.data_jobs.data_job_abandoned"),
 }
 
 

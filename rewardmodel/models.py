@@ -192,6 +192,30 @@ class GenerationJob(JobBase):
         return f"Generation #{self.pk} with {self.model} ({self.status})"
 
 
+class DataJob(JobBase):
+    """An import, export or quality recompute started from a manager page and run by a worker
+    (rewardmodel.data_jobs). `config` holds the form's values, `result` what the job produced
+    (counts, export file names, the snapshot id); an import's upload waits at `upload_path` and is
+    removed when the job ends."""
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", "Import"
+        EXPORT = "export", "Export"
+        QUALITY = "quality", "Quality report"
+        LEADERBOARD = "leaderboard", "Leaderboard"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    project = models.ForeignKey("annotate.Project", on_delete=models.CASCADE, related_name="data_jobs")
+    upload_path = models.CharField(max_length=1000, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta(JobBase.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} job #{self.pk} ({self.status})"
+
+
 class DemoLoop(JobBase):
     """One run of the whole demo loop (rewardmodel.demo_loop): its steps, each with its status,
     times, the numbers it produced and a link to the job, run or report it made. The home page

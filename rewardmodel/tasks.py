@@ -50,6 +50,14 @@ def generate_responses_job(self, job_id: int) -> str:
     return generation_job_execute(job_id=job_id, task_id=self.request.id or "").status
 
 
+@shared_task(bind=True, name="rewardmodel.tasks.run_data_job", max_retries=0, ignore_result=True)
+def run_data_job(self, job_id: int) -> str:
+    """Run DataJob `job_id` (an import, export or quality recompute; queue `default`)."""
+    from rewardmodel.data_jobs import data_job_execute
+
+    return data_job_execute(job_id=job_id, task_id=self.request.id or "").status
+
+
 @shared_task(name="rewardmodel.tasks.reap_lost_jobs", ignore_result=True)
 def reap_lost_jobs() -> dict[str, dict[str, list[int]]]:
     """Fail the jobs whose worker died and re-send the queued ones whose message was lost

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, views_demo, views_generation, views_policy
+from . import views, views_data_jobs, views_demo, views_generation, views_policy
 
 urlpatterns = [
     # the demo loop (scripts/demo.sh): polled by the home page
@@ -29,4 +29,8 @@ urlpatterns = [
         views_generation.generation_job_cancel_view,
         name="generation-job-cancel",
     ),
+    # data jobs: imports, exports and quality recomputes started from the admin and quality pages
+    path("data-jobs/<int:pk>/", views_data_jobs.data_job, name="data-job"),
+    path("data-jobs/<int:pk>/status.json", views_data_jobs.data_job_status_json, name="data-job-status"),
+    path("data-jobs/<int:pk>/cancel/", views_data_jobs.data_job_cancel_view, name="data-job-cancel"),
 ]

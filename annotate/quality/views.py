@@ -1,18 +1,15 @@
-"""Manager pages for labeler quality and leaderboards (staff only).
+"""Manager pages for labeler quality and leaderboards (managers only: annotate.permissions).
 
 Pages read the newest stored snapshot, so they render in milliseconds however many judgments a
-project has; a "recompute" button (POST) runs the computation and stores a new one. Exclusions
+project has; a "recompute" button (POST) starts a job (rewardmodel.data_jobs) that a worker runs
+to store a new one, and shows the job's page, which links back here when done. Exclusions
 are read live, so the buttons always show the current state even when the figures are older.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from annotate.errors import PairwiseError
 from annotate.models import Choice, Comparison, Project, QualitySnapshot
+from annotate.permissions import manager_required
 from annotate.quality import charts
 from annotate.quality.exclusion import (
     exclusions_active,
@@ -31,23 +29,12 @@ from annotate.quality.exclusion import (
     labeler_reinstate,
 )
 from annotate.quality.gold import comparisons_mark_gold, comparisons_unmark_gold, gold_comparison_for_manager
-from annotate.quality.leaderboard import leaderboard_refresh
-from annotate.quality.report import WINDOWS, quality_report_refresh
+from annotate.quality.report import WINDOWS
 from annotate.quality.snapshots import snapshot_latest
+from rewardmodel.data_jobs import data_job_create
+from rewardmodel.models import DataJob
 
 GOLD_LISTED = 200
-
-
-def staff_required(view: Callable) -> Callable:
-    """Logged-in staff only: anonymous users go to the login page, others get 403."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied("Quality pages are for project managers (staff).")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapped)
 
 
 def _int(value: str | None, default: int, *, lo: int, hi: int) -> int:
@@ -58,14 +45,14 @@ def _int(value: str | None, default: int, *, lo: int, hi: int) -> int:
 
 
 @require_GET
-@staff_required
+@manager_required
 def index(request: HttpRequest) -> HttpResponse:
     projects = Project.objects.annotate(n_comparisons=Count("comparisons")).order_by("name")
     return render(request, "quality/index.html", {"projects": projects})
 
 
 @require_GET
-@staff_required
+@manager_required
 def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=project_id)
     snapshot = snapshot_latest(project=project, kind=QualitySnapshot.Kind.QUALITY)
@@ -90,20 +77,15 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@manager_required
 def recompute(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=project_id)
-    window = request.POST.get("window", "auto")
-    n_bootstrap = _int(request.POST.get("n_bootstrap"), 1000, lo=0, hi=5000)
-    try:
-        snapshot = quality_report_refresh(
-            project=project, by=request.user, window=window, n_bootstrap=n_bootstrap
-        )
-    except PairwiseError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Recomputed in {snapshot.seconds:.2f} s.")
-    return redirect("quality:project", project_id=project.pk)
+    config = {
+        "window": request.POST.get("window", "auto"),
+        "n_bootstrap": _int(request.POST.get("n_bootstrap"), 1000, lo=0, hi=5000),
+    }
+    job = data_job_create(project=project, kind=DataJob.Kind.QUALITY, config=config, user=request.user)
+    return redirect("data-job", pk=job.pk)
 
 
 def _labeler(project: Project, labeler_id: int):
@@ -117,7 +99,7 @@ def _labeler(project: Project, labeler_id: int):
 
 
 @require_POST
-@staff_required
+@manager_required
 def exclude(request: HttpRequest, project_id: int, labeler_id: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=project_id)
     labeler = _labeler(project, labeler_id)
@@ -135,7 +117,7 @@ def exclude(request: HttpRequest, project_id: int, labeler_id: int) -> HttpRespo
 
 
 @require_POST
-@staff_required
+@manager_required
 def reinstate(request: HttpRequest, project_id: int, labeler_id: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=project_id)
     labeler = _labeler(project, labeler_id)
@@ -151,7 +133,7 @@ def reinstate(request: HttpRequest, project_id: int, labeler_id: int) -> HttpRes
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@manager_required
 def gold(request: HttpRequest, project_id: int) -> HttpResponse:
     """List gold items; look a comparison up by id and mark it gold with its answer; unmark."""
     project = get_object_or_404(Project, pk=project_id)
@@ -202,7 +184,7 @@ def gold(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@manager_required
 def leaderboard(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=project_id)
     snapshot = snapshot_latest(project=project, kind=QualitySnapshot.Kind.LEADERBOARD)
@@ -213,17 +195,12 @@ def leaderboard(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@manager_required
 def leaderboard_recompute(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=project_id)
-    sources = [s for s in request.POST.getlist("sources") if s] or None
-    n_bootstrap = _int(request.POST.get("n_bootstrap"), 200, lo=0, hi=2000)
-    try:
-        snapshot = leaderboard_refresh(
-            project=project, by=request.user, sources=sources, n_bootstrap=n_bootstrap
-        )
-    except PairwiseError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Recomputed in {snapshot.seconds:.2f} s.")
-    return redirect("quality:leaderboard", project_id=project.pk)
+    config = {
+        "sources": [s for s in request.POST.getlist("sources") if s] or None,
+        "n_bootstrap": _int(request.POST.get("n_bootstrap"), 200, lo=0, hi=2000),
+    }
+    job = data_job_create(project=project, kind=DataJob.Kind.LEADERBOARD, config=config, user=request.user)
+    return redirect("data-job", pk=job.pk)

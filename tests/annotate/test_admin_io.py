@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from annotate.importers import jsonl_bytes
 from annotate.models import Comparison, ImportBatch, Judgment, Prompt
+from rewardmodel.models import DataJob, JobStatus
 from tests.annotate.test_exports import vote
 from tests.factories import make_comparison, make_project, make_user
 
@@ -40,26 +41,33 @@ def test_it_links_import_and_export_from_the_project_page(staff_client, project)
     assert url("import", project.pk) in page and url("export", project.pk) in page
 
 
-def test_it_imports_an_uploaded_gzipped_file(staff_client, manager, project):
+def test_it_imports_an_uploaded_gzipped_file(staff_client, manager, project, run_jobs, tmp_path):
     rows = [{"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(3)]
-    response = staff_client.post(
-        url("import", project.pk), {"file": upload(rows), "format": "trl", "split": "train"}, follow=True
-    )
-    assert response.redirect_chain[-1][0] == url("change", project.pk)
-    assert "Imported pairs.jsonl.gz: 3 lines: created 3 prompts" in response.content.decode()
+    with run_jobs():
+        response = staff_client.post(
+            url("import", project.pk), {"file": upload(rows), "format": "trl", "split": "train"}
+        )
+    job = DataJob.objects.get()
+    assert response["Location"] == reverse("data-job", args=[job.pk])  # a worker imports it
+    page = staff_client.get(response["Location"]).content.decode()
+    assert "Imported pairs.jsonl.gz: 3 lines: created 3 prompts" in page
+    assert url("change", project.pk) in page
+    assert not any((tmp_path / "uploads").iterdir())  # the upload is gone with the job
     assert Judgment.objects.filter(comparison__project=project, source="external").count() == 3
     batch = ImportBatch.objects.get()
     assert (batch.created_by, batch.filename, batch.format) == (manager, "pairs.jsonl.gz", "trl")
 
 
-def test_it_shows_the_bad_line_and_writes_nothing(staff_client, project):
+def test_it_shows_the_bad_line_and_writes_nothing(staff_client, project, run_jobs):
     rows = [{"prompt": "q1", "chosen": "a", "rejected": "b"}, {"prompt": "q2", "rejected": "b"}]
-    response = staff_client.post(
-        url("import", project.pk),
-        {"file": upload(rows, "pairs.jsonl", gzipped=False), "format": "trl", "split": "train"},
-    )
-    assert response.status_code == 200
-    assert "line 2: field &#x27;chosen&#x27; is missing" in response.content.decode()
+    with run_jobs():
+        response = staff_client.post(
+            url("import", project.pk),
+            {"file": upload(rows, "pairs.jsonl", gzipped=False), "format": "trl", "split": "train"},
+        )
+    assert DataJob.objects.get().status == JobStatus.FAILED
+    page = staff_client.get(response["Location"]).content.decode()
+    assert "line 2: field &#x27;chosen&#x27; is missing" in page
     assert Prompt.objects.filter(project=project).count() == 0 and ImportBatch.objects.count() == 0
 
 
@@ -76,15 +84,17 @@ def test_the_list_actions_open_the_page_of_one_project(staff_client, project):
     assert "Select exactly one project to export." in response.content.decode()
 
 
-def test_it_exports_preferences_and_offers_the_files_for_download(staff_client, alice, project, tmp_path):
+def test_it_exports_preferences_and_offers_the_files_for_download(
+    staff_client, alice, project, tmp_path, run_jobs
+):
     for i in range(4):
         vote(make_comparison(project, prompt_text=f"q{i}", a=f"yes {i}", b=f"no {i}"), alice, "A")
-    response = staff_client.post(
-        url("export", project.pk),
-        {"kind": "preferences", "eval_fraction": "0.25", "min_agreement": "0", "seed": "0"},
-    )
-    page = response.content.decode()
-    assert response.status_code == 200
+    with run_jobs():
+        response = staff_client.post(
+            url("export", project.pk),
+            {"kind": "preferences", "eval_fraction": "0.25", "min_agreement": "0", "seed": "0"},
+        )
+    page = staff_client.get(response["Location"]).content.decode()
     assert "3 train + 1 eval rows from 4 comparisons, 4 judgments, 1 labelers" in page
     files = sorted(p.name for p in (tmp_path / "exports").iterdir())
     assert len(files) == 2 and files[0].endswith("-preferences.eval.jsonl")
@@ -96,13 +106,14 @@ def test_it_exports_preferences_and_offers_the_files_for_download(staff_client, 
     assert len(rows) == 3 and all(r["chosen"].startswith("yes") for r in rows)
 
 
-def test_it_exports_raw_judgments_as_csv_without_usernames(staff_client, alice, project, tmp_path):
+def test_it_exports_raw_judgments_as_csv_without_usernames(staff_client, alice, project, tmp_path, run_jobs):
     vote(make_comparison(project), alice, "B")
-    response = staff_client.post(
-        url("export", project.pk),
-        {"kind": "raw-csv", "eval_fraction": "0", "min_agreement": "0", "seed": "0"},
-    )
-    assert "1 judgments, labelers pseudonymized." in response.content.decode()
+    with run_jobs():
+        response = staff_client.post(
+            url("export", project.pk),
+            {"kind": "raw-csv", "eval_fraction": "0", "min_agreement": "0", "seed": "0"},
+        )
+    assert "1 judgments, labelers pseudonymized." in staff_client.get(response["Location"]).content.decode()
     (path,) = (tmp_path / "exports").iterdir()
     assert path.suffix == ".csv" and "alice" not in path.read_text()
 
@@ -125,8 +136,10 @@ def test_it_keeps_labelers_and_staff_without_permission_out(client, alice, proje
     clerk = make_user("clerk", staff=True, labeler=False)
     clerk.user_permissions.add(Permission.objects.get(codename="view_project"))
     client.force_login(clerk)
-    assert client.get(url("export", project.pk)).status_code == 200
-    assert client.get(url("import", project.pk)).status_code == 403  # importing changes the project
+    # Importing changes the project; an export carries every labeler's judgments: managers only.
+    assert client.get(url("export", project.pk)).status_code == 403
+    assert client.post(url("export", project.pk), {"kind": "raw-csv"}).status_code == 403
+    assert client.get(url("import", project.pk)).status_code == 403
     rows = [{"prompt": "q", "chosen": "a", "rejected": "b"}]
     response = client.post(
         url("import", project.pk), {"file": upload(rows), "format": "trl", "split": "train"}
@@ -134,12 +147,14 @@ def test_it_keeps_labelers_and_staff_without_permission_out(client, alice, proje
     assert response.status_code == 403 and Comparison.objects.count() == 0
 
 
-def test_it_reads_uploads_line_by_line_on_newlines_only(staff_client, project):
+def test_it_reads_uploads_line_by_line_on_newlines_only(staff_client, project, run_jobs):
     # A carriage return between JSON tokens is whitespace, not a line break.
     data = gzip.compress(b'{"prompt": "q",\r "chosen": "a", "rejected": "b"}\n')
-    response = staff_client.post(
-        url("import", project.pk),
-        {"file": SimpleUploadedFile("cr.jsonl.gz", data), "format": "trl", "split": "train"},
-    )
+    with run_jobs():
+        response = staff_client.post(
+            url("import", project.pk),
+            {"file": SimpleUploadedFile("cr.jsonl.gz", data), "format": "trl", "split": "train"},
+        )
     assert response.status_code == 302
+    assert DataJob.objects.get().status == JobStatus.SUCCEEDED
     assert Comparison.objects.filter(project=project).count() == 1

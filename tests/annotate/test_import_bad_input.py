@@ -100,18 +100,20 @@ def staff_client(client, manager, settings, tmp_path):
 
 
 @pytest.mark.parametrize("case", list(BAD_LINES))
-def test_the_admin_upload_shows_bad_values_as_line_errors(staff_client, project, case):
+def test_the_admin_upload_shows_bad_values_as_line_errors(staff_client, project, case, run_jobs):
     line, _ = BAD_LINES[case]
-    response = staff_client.post(
-        reverse("admin:annotate_project_import", args=[project.pk]),
-        {
-            "file": SimpleUploadedFile("bad.jsonl", GOOD + line + b"\n"),
-            "format": "responses",
-            "split": "train",
-        },
-    )
-    assert response.status_code == 200
-    assert "line 2: " in response.content.decode()
+    with run_jobs():  # imported by a worker; its job page shows how it ended
+        response = staff_client.post(
+            reverse("admin:annotate_project_import", args=[project.pk]),
+            {
+                "file": SimpleUploadedFile("bad.jsonl", GOOD + line + b"\n"),
+                "format": "responses",
+                "split": "train",
+            },
+        )
+    page = staff_client.get(response["Location"])
+    assert page.status_code == 200
+    assert "Failed" in page.content.decode() and "line 2: " in page.content.decode()
     assert nothing_written(project)
 
 

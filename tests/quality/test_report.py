@@ -174,7 +174,7 @@ def test_it_puts_a_comparison_in_the_window_of_its_last_judgment(alice, bob, pro
     assert auto["params"]["window"] == "day"
 
 
-def test_it_reports_an_empty_project_and_refuses_bad_parameters(project, manager):
+def test_it_reports_an_empty_project_and_refuses_bad_parameters(project, manager, run_jobs):
     from django.test import Client
     from django.urls import reverse
 
@@ -184,10 +184,12 @@ def test_it_reports_an_empty_project_and_refuses_bad_parameters(project, manager
     assert report["labelers"] == [] and report["windows"] == [] and report["agreement"]["alpha"] is None
     client = Client()
     client.force_login(manager)
-    client.post(reverse("quality:recompute", args=[project.pk]))
+    with run_jobs():  # the recompute runs as a job
+        client.post(reverse("quality:recompute", args=[project.pk]))
     page = client.get(reverse("quality:project", args=[project.pk]))
     assert page.status_code == 200 and b"No judgments yet" in page.content
     with pytest.raises(PairwiseError, match="window must be one of"):
         quality_report_compute(project=project, window="month")
-    response = client.post(reverse("quality:recompute", args=[project.pk]), {"window": "month"}, follow=True)
-    assert b"window must be one of" in response.content
+    with run_jobs():
+        response = client.post(reverse("quality:recompute", args=[project.pk]), {"window": "month"})
+    assert b"window must be one of" in client.get(response["Location"]).content  # the failed job's page

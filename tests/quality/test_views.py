@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from annotate.models import Comparison, LabelerExclusion, QualitySnapshot
 from annotate.quality.report import quality_report_refresh
+from rewardmodel.models import DataJob
 from tests.factories import make_comparison, make_project, make_user
 from tests.quality.sim import simulate
 
@@ -51,14 +52,20 @@ def test_it_keeps_the_pages_to_logged_in_staff(client, alice, project):
 
 
 def test_it_renders_the_stored_report_without_recomputing(
-    staff_client, project, judged, django_assert_max_num_queries
+    staff_client, project, judged, django_assert_max_num_queries, run_jobs
 ):
     url = reverse("quality:project", args=[project.pk])
     assert b"No report computed yet" in staff_client.get(url).content
-    response = staff_client.post(reverse("quality:recompute", args=[project.pk]), {"window": "day"})
-    assert response.status_code == 302
+    with run_jobs():  # the recompute is a job for a worker; its page links back to the report
+        response = staff_client.post(reverse("quality:recompute", args=[project.pk]), {"window": "day"})
+    job = DataJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("data-job", args=[job.pk])
     assert QualitySnapshot.objects.filter(project=project, kind="quality").count() == 1
-    with django_assert_max_num_queries(8):  # session, user, project, snapshot, exclusions: no judgments read
+    job_page = staff_client.get(response["Location"]).content.decode()
+    assert "Recomputed in" in job_page and f'href="{url}"' in job_page
+    # session, user, its permissions (user, groups: annotate.permissions.is_manager), project,
+    # snapshot, exclusions: no judgments read
+    with django_assert_max_num_queries(10):
         page = staff_client.get(url)
     html = page.content.decode()
     assert page.status_code == 200
@@ -115,7 +122,7 @@ def test_it_marks_and_unmarks_gold_from_the_manager_page(staff_client, project):
     assert not Comparison.objects.get(pk=other.pk).is_gold
 
 
-def test_it_escapes_names_in_tables_and_charts(staff_client, alice, bob):
+def test_it_escapes_names_in_tables_and_charts(staff_client, alice, bob, run_jobs):
     from annotate.models import Judgment
 
     project = make_project("Escapes", labelers=(alice, bob))
@@ -137,8 +144,9 @@ def test_it_escapes_names_in_tables_and_charts(staff_client, alice, bob):
     Judgment.objects.create(
         comparison=c, labeler=evil, choice="B", side_order="AB", winner_id=c.response_b_id, client_id="evil"
     )
-    staff_client.post(reverse("quality:recompute", args=[project.pk]))
-    staff_client.post(reverse("quality:leaderboard-recompute", args=[project.pk]))
+    with run_jobs():
+        staff_client.post(reverse("quality:recompute", args=[project.pk]))
+        staff_client.post(reverse("quality:leaderboard-recompute", args=[project.pk]))
     for name in ("project", "leaderboard"):
         html = staff_client.get(reverse(f"quality:{name}", args=[project.pk])).content.decode()
         assert "<script>alert" not in html and "<img src=x" not in html
@@ -146,20 +154,20 @@ def test_it_escapes_names_in_tables_and_charts(staff_client, alice, bob):
     assert "&lt;script&gt;alert(&quot;a&quot;)&lt;/script&gt;" in board
 
 
-def test_it_recomputes_and_shows_the_leaderboard(staff_client, project, judged):
+def test_it_recomputes_and_shows_the_leaderboard(staff_client, project, judged, run_jobs):
     url = reverse("quality:leaderboard", args=[project.pk])
     assert b"No leaderboard computed yet" in staff_client.get(url).content
-    staff_client.post(
-        reverse("quality:leaderboard-recompute", args=[project.pk]), {"sources": ["model-a", "model-b"]}
-    )
+    with run_jobs():
+        staff_client.post(
+            reverse("quality:leaderboard-recompute", args=[project.pk]), {"sources": ["model-a", "model-b"]}
+        )
     html = staff_client.get(url).content.decode()
     assert "model-a" in html and "model-b" in html and "<svg" in html and "Win rates" in html
     assert "Style-controlled" in html and "Style coefficients" in html
     snapshot = QualitySnapshot.objects.get(kind="leaderboard")
     assert snapshot.params["sources"] == ["model-a", "model-b"]
-    response = staff_client.post(
-        reverse("quality:leaderboard-recompute", args=[project.pk]),
-        {"sources": ["model-a", "ghost"]},
-        follow=True,
-    )
-    assert "No compared responses from ghost" in response.content.decode()
+    with run_jobs():
+        response = staff_client.post(
+            reverse("quality:leaderboard-recompute", args=[project.pk]), {"sources": ["model-a", "ghost"]}
+        )
+    assert "No compared responses from ghost" in staff_client.get(response["Location"]).content.decode()

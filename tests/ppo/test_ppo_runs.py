@@ -113,12 +113,16 @@ def test_ppo_raises_the_reward_model_score_and_records_the_run(chat_project, tin
     checks = [v for v in rows if "heldout/score" in v]
     assert len(checks) == 3  # before, at update 6, after the last
 
-    # It learned: the sampled responses' mean score climbed, and so did the held-out greedy score.
-    first = sum(v["score"] for v in updates[:3]) / 3
-    last = sum(v["score"] for v in updates[-3:]) / 3
-    assert last > first + 0.3, (first, last)
+    # It learned: the held-out greedy score climbed (deterministic: greedy answers to the same
+    # held-out prompts), and so did the sampled responses' mean score, half against half. One
+    # update's sampled mean swings by +-0.4 with 8 samples, and how far it climbs in 12 updates
+    # depends on the CPU's floating point (0.22 here, over 0.3 on another machine), so the sampled
+    # score only has to rise; the held-out score has to rise by 0.2 (0.42 here).
+    first = sum(v["score"] for v in updates[:6]) / 6
+    last = sum(v["score"] for v in updates[-6:]) / 6
+    assert last > first, (first, last)
     s = run.summary
-    assert s["heldout/score_after"] > s["heldout/score_before"], s
+    assert s["heldout/score_after"] > s["heldout/score_before"] + 0.2, s
     assert s["heldout/kl_before"] == pytest.approx(0.0, abs=1e-4) and s["heldout/kl_after"] > 0
     assert "reward_hacking" in s and s["reward_model"] == "marker-rm"
 

@@ -57,3 +57,21 @@ def checkpointing_kwargs(args_class: Any, enabled: bool) -> dict[str, bool]:
     fields = getattr(args_class, "__dataclass_fields__", {})
     name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     return {name: enabled}
+
+
+def trainer_kwargs(
+    args_class: Any, *, device: str, bf16: bool, seed: int, gradient_checkpointing: bool
+) -> dict[str, Any]:
+    """The training arguments the policy trainers (SFT, PPO, GRPO) share: no checkpoints or reports
+    of TRL's own (the run saves once at the end, its reporter shows progress), one seed for the
+    model and the data order, the device and its precision, gradient checkpointing on or off."""
+    return {
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "seed": seed,
+        "data_seed": seed,
+        "bf16": bf16,
+        "use_cpu": device == "cpu",
+        **checkpointing_kwargs(args_class, gradient_checkpointing),
+    }

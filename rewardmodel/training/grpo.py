@@ -254,7 +254,7 @@ def grpo_trainer_args(config: GrpoConfig, setup: GrpoSetup, trainer_dir: Path) -
     """TRL's GRPOConfig for this config (the trainer writes only scratch files to `trainer_dir`)."""
     from trl import GRPOConfig
 
-    from rewardmodel.training.devices import checkpointing_kwargs
+    from rewardmodel.training.devices import trainer_kwargs
 
     beta = config.beta if config.beta > 0 or not config.measure_kl else KL_PROBE_BETA
     return GRPOConfig(
@@ -276,14 +276,13 @@ def grpo_trainer_args(config: GrpoConfig, setup: GrpoSetup, trainer_dir: Path) -
         scale_rewards=config.scale_rewards,
         reward_weights=config.reward_weights,
         logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=setup.use_bf16,
-        use_cpu=setup.device == "cpu",
-        **checkpointing_kwargs(GRPOConfig, config.gradient_checkpointing),
+        **trainer_kwargs(
+            GRPOConfig,
+            device=setup.device,
+            bf16=setup.use_bf16,
+            seed=config.seed,
+            gradient_checkpointing=config.gradient_checkpointing,
+        ),
         disable_dropout=True,
         log_completions=False,
         remove_unused_columns=False,

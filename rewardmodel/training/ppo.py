@@ -328,7 +328,7 @@ def ppo_trainer_args(config: PpoConfig, *, device: str, use_bf16: bool, trainer_
     """TRL's PPOConfig for this config (the trainer writes only scratch files to `trainer_dir`)."""
     from trl.experimental.ppo import PPOConfig
 
-    from rewardmodel.training.devices import checkpointing_kwargs
+    from rewardmodel.training.devices import trainer_kwargs
 
     return PPOConfig(
         output_dir=str(trainer_dir),
@@ -353,14 +353,13 @@ def ppo_trainer_args(config: PpoConfig, *, device: str, use_bf16: bool, trainer_
         stop_token="eos",
         num_sample_generations=0,  # our own held-out checks instead
         logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=use_bf16,
-        use_cpu=device == "cpu",
-        **checkpointing_kwargs(PPOConfig, config.gradient_checkpointing),
+        **trainer_kwargs(
+            PPOConfig,
+            device=device,
+            bf16=use_bf16,
+            seed=config.seed,
+            gradient_checkpointing=config.gradient_checkpointing,
+        ),
         reward_model_path=config.reward_model_dir,
         sft_model_path=config.model_dir,
     )

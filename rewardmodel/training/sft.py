@@ -174,7 +174,7 @@ def sft_trainer_args(config: SftConfig, *, device: str, use_bf16: bool, trainer_
     """TRL's SFTConfig for this config (the trainer writes only scratch files to `trainer_dir`)."""
     from trl import SFTConfig
 
-    from rewardmodel.training.devices import checkpointing_kwargs
+    from rewardmodel.training.devices import trainer_kwargs
 
     return SFTConfig(
         output_dir=str(trainer_dir),
@@ -192,14 +192,13 @@ def sft_trainer_args(config: SftConfig, *, device: str, use_bf16: bool, trainer_
         packing=False,
         logging_steps=config.logging_steps,
         eval_strategy="no",  # the held-out loss is measured before and after, below
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=use_bf16,
-        use_cpu=device == "cpu",
-        **checkpointing_kwargs(SFTConfig, config.gradient_checkpointing),
+        **trainer_kwargs(
+            SFTConfig,
+            device=device,
+            bf16=use_bf16,
+            seed=config.seed,
+            gradient_checkpointing=config.gradient_checkpointing,
+        ),
     )
 
 

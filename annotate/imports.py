@@ -303,7 +303,7 @@ def records_write(
             key = frozenset((chosen_id, rejected_id))
             if key not in pairs and key not in new_pairs:
                 a, b = (chosen_id, rejected_id) if ch < rh else (rejected_id, chosen_id)
-                new_pairs[key] = (project.pk, pid, a, b, 0, False, "", 0, now)
+                new_pairs[key] = (project.pk, pid, a, b, 0, False, "", 0, now, project.overlap_k > 0)
         _insert(
             Comparison,
             [
@@ -316,6 +316,7 @@ def records_write(
                 "gold_choice",
                 "judgment_count",
                 "created_at",
+                "is_open",
             ],
             list(new_pairs.values()),
             bar,

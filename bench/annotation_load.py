@@ -134,8 +134,8 @@ def load_project(size: int, labeler_ids: list[int]) -> int:
         )
         cursor.execute(
             f"""INSERT INTO {comparison} (project_id, prompt_id, response_a_id, response_b_id, priority,
-                                          is_gold, gold_choice, judgment_count, created_at)
-                SELECT %(p)s, p.id, a.id, b.id, 0, false, '', 0, now()
+                                          is_gold, gold_choice, judgment_count, created_at, is_open)
+                SELECT %(p)s, p.id, a.id, b.id, 0, false, '', 0, now(), true
                 FROM {prompt} p
                 JOIN {response} a ON a.prompt_id = p.id AND a.content_hash = 'a'
                 JOIN {response} b ON b.prompt_id = p.id AND b.content_hash = 'b'
@@ -195,7 +195,7 @@ def complete_first_half(project_id: int) -> int:
     first_half = Comparison.objects.filter(project_id=project_id).order_by("id")[
         : Comparison.objects.filter(project_id=project_id).count() // 2
     ]
-    n = Comparison.objects.filter(pk__in=first_half.values("pk")).update(judgment_count=OVERLAP_K)
+    n = Comparison.objects.filter(pk__in=first_half.values("pk")).update(judgment_count=OVERLAP_K, is_open=False)
     with connection.cursor() as cursor:
         # A project fills over hours and autovacuum tidies up meanwhile; this one-shot update
         # would otherwise leave 50k dead index entries for the pick to step over.

@@ -266,6 +266,11 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["labeler", "project", "state"], name="asg_labeler_idx"),
             models.Index(fields=["comparison", "state", "expires_at"], name="asg_live_idx"),
+            # The pick's "not seen by this labeler" test, per candidate comparison. Without it
+            # SQLite (no statistics until someone runs ANALYZE) read that test through the
+            # labeler_id index, every assignment the labeler ever had, for every candidate: 15 ms
+            # per pick for a labeler 300 judgments in, 0.3 ms with it.
+            models.Index(fields=["comparison", "labeler"], name="asg_seen_idx"),
         ]
 
     def __str__(self) -> str:

@@ -66,14 +66,16 @@ def setup_django(args: argparse.Namespace, data_dir: str) -> None:
 # --- data ------------------------------------------------------------------------------------------
 
 
-def load_project(size: int, labeler) -> int:
-    """A project of `size` comparisons over one prompt: response i against response i+1."""
+def load_project(size: int, labeler_ids: list[int], *, name: str | None = None) -> int:
+    """A project of `size` comparisons over one prompt: response i against response i+1.
+
+    PostgreSQL and SQLite alike (bench/annotation_load.py uses it for --sqlite too)."""
     from django.db import connection, transaction
 
     from annotate.models import Comparison, Project, Prompt, Response
 
-    project = Project.objects.create(name=f"pick-{size}", overlap_k=OVERLAP_K, lease_seconds=600)
-    project.labelers.add(labeler)
+    project = Project.objects.create(name=name or f"pick-{size}", overlap_k=OVERLAP_K, lease_seconds=600)
+    project.labelers.add(*labeler_ids)
     prompt = Prompt.objects.create(
         project=project, messages=[{"role": "user", "content": "Say something."}], content_hash=f"p{size}"
     )
@@ -220,7 +222,7 @@ def main() -> None:
     for size in sizes:
         t0 = time.monotonic()
         labeler = User.objects.create(username=f"pick{size}")
-        pid = load_project(size, labeler)
+        pid = load_project(size, [labeler.pk])
         print(f"   loaded {size:,} comparisons in {time.monotonic() - t0:.1f} s", flush=True)
         for state in ("fresh", "half complete"):
             if state != "fresh":

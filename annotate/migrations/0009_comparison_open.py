@@ -27,6 +27,10 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(set_open, migrations.RunPython.noop),
         migrations.AddIndex(
+            model_name="assignment",
+            index=models.Index(fields=["comparison", "labeler"], name="asg_seen_idx"),
+        ),
+        migrations.AddIndex(
             model_name="comparison",
             index=models.Index(
                 condition=models.Q(("is_open", True)),

@@ -7,6 +7,11 @@ Locking (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE, see setting
 - judgment_record locks the comparison, then the labeler's assignments on it (pk order), and bumps
   comparison.judgment_count. assign_next only waits on the labeler's own rows (their user row,
   then their expired leases); its comparison lock skips and never waits, so the two cannot deadlock.
+- comparison.is_open (what the pick walks, through a partial index) changes in the same UPDATE as
+  judgment_count (judgment_record, judgment_undo), with k read by that statement: one that waited
+  for the lock sees a committed overlap_k change. A change of overlap_k (Project.save) rewrites
+  every comparison's flag in one UPDATE, which waits for a locked comparison and reads it as
+  committed. So a comparison's flag is never decided from a k or a count that is already stale.
 - Every lock is FOR NO KEY UPDATE and names the one table it means (`of=`). A plain FOR UPDATE
   over a select_related join also locks the joined row (the project!), and a FOR UPDATE row blocks
   the FOR KEY SHARE that PostgreSQL's deferred foreign-key checks take at COMMIT: every insert of an

@@ -3,6 +3,9 @@
     /work/main/.venv/bin/python bench/annotation_load.py      # about 3 minutes; --help for options
     /work/main/.venv/bin/python bench/annotation_load.py --sqlite --sizes 10000 --levels 1,16
 
+--one-trip: each labeler calls `next` once and then only POST judgment?next=1, whose answer
+carries the next assignment ("sub" columns: that one call; "next": the first call only).
+
 --sqlite serves the embedded default as scripts/demo.sh does: SQLite (a file in a temp dir) and
 gunicorn with one gthread worker of 8 threads; there is no database process, so "db CPU" is 0
 (SQLite runs inside gunicorn: its time is in "app CPU"), and step 5 is left to bench/pick_scaling.py.
@@ -10,7 +13,7 @@ gunicorn with one gthread worker of 8 threads; there is no database process, so 
 What it does, top to bottom (every step prints):
   1. (re)creates a throwaway PostgreSQL database (default pw_bench_annotation) and migrates it;
   2. creates 64 labeler users with API tokens, and one project per size (10,000 and 100,000
-     comparisons, overlap_k=3), generated inside PostgreSQL;
+     comparisons, overlap_k=3), generated inside the database;
   3. counts SQL queries per `next` and per `submit` call in-process (CaptureQueriesContext around
      a Django test client request, BEGIN/COMMIT included) on each project: the count must not grow
      with size;
@@ -63,6 +66,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, help="threads per gunicorn worker (4; --sqlite: 8)")
     p.add_argument("--client-procs", type=int, default=2, help="processes that run the labeler threads")
     p.add_argument("--explain", action="store_true", help="print the full assignment query plans")
+    p.add_argument(
+        "--one-trip",
+        action="store_true",
+        help="one request per judgment: POST judgment?next=1 carries the next",
+    )
     p.add_argument("--keep-db", action="store_true")
     args = p.parse_args()
     args.workers = args.workers or (1 if args.sqlite else 4)
@@ -112,55 +120,11 @@ def make_labelers(n: int) -> list[tuple[int, str]]:
 
 
 def load_project(size: int, labeler_ids: list[int]) -> int:
-    """A project with `size` comparisons (one prompt and two responses each). Returns its id.
+    """A project with `size` comparisons, generated inside the database (pick_scaling.load_project:
+    one INSERT ... SELECT per table; the ORM's bulk_create needs minutes for 1M rows). Returns its id."""
+    from pick_scaling import load_project as load
 
-    Rows are generated inside PostgreSQL (INSERT ... SELECT generate_series): the ORM's
-    bulk_create needs minutes for 400k rows on a busy 2-core machine. Columns are named, so a
-    model change that adds a required column fails here loudly rather than loading wrong data.
-    """
-    from django.db import connection
-
-    from annotate.models import Comparison, Project, Prompt, Response
-
-    if connection.vendor == "sqlite":
-        from pick_scaling import load_project as load_portable
-
-        return load_portable(size, labeler_ids, name=f"bench-{size}")
-    project = Project.objects.create(name=f"bench-{size}", overlap_k=OVERLAP_K, lease_seconds=600)
-    project.labelers.add(*labeler_ids)
-    prompt, response, comparison = (m._meta.db_table for m in (Prompt, Response, Comparison))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {prompt} (project_id, messages, reference_answer, tags, source, split,
-                                      content_hash, created_at)
-                SELECT %(p)s, jsonb_build_array(jsonb_build_object(
-                           'role', 'user', 'content', 'Bench prompt ' || g || ': explain something.')),
-                       '', '[]'::jsonb, 'bench', 'train', md5(%(p)s || '-' || g), now()
-                FROM generate_series(1, %(n)s) AS g""",
-            {"p": project.pk, "n": size},
-        )
-        cursor.execute(
-            f"""INSERT INTO {response} (prompt_id, text, model_name, generation_params, content_hash,
-                                        created_at)
-                SELECT p.id, repeat('Answer ' || side || ' to ' || p.id || '. ', 8), 'model-' || side,
-                       '{{}}'::jsonb, side, now()
-                FROM {prompt} p CROSS JOIN (VALUES ('a'), ('b')) AS s(side)
-                WHERE p.project_id = %(p)s""",
-            {"p": project.pk},
-        )
-        cursor.execute(
-            f"""INSERT INTO {comparison} (project_id, prompt_id, response_a_id, response_b_id, priority,
-                                          is_gold, gold_choice, judgment_count, created_at, is_open)
-                SELECT %(p)s, p.id, a.id, b.id, 0, false, '', 0, now(), true
-                FROM {prompt} p
-                JOIN {response} a ON a.prompt_id = p.id AND a.content_hash = 'a'
-                JOIN {response} b ON b.prompt_id = p.id AND b.content_hash = 'b'
-                WHERE p.project_id = %(p)s""",
-            {"p": project.pk},
-        )
-        cursor.execute("ANALYZE")
-    assert Comparison.objects.filter(project=project).count() == size
-    return project.pk
+    return load(size, labeler_ids, name=f"bench-{size}")
 
 
 # --- in-process query counts -----------------------------------------------------------------------
@@ -267,7 +231,14 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 
 
 def _labeler(
-    port: int, project_id: int, token: str, start_at: float, stop_at: float, pause: float, out: dict
+    port: int,
+    project_id: int,
+    token: str,
+    start_at: float,
+    stop_at: float,
+    pause: float,
+    one_trip: bool,
+    out: dict,
 ) -> None:
     import random
 
@@ -288,21 +259,26 @@ def _labeler(
     call("GET", "/api/projects/")  # open the keep-alive connection before the clock starts
     # Paced labelers start spread over one pause, as people do, not all in the same millisecond.
     time.sleep(max(0.0, start_at - time.time()) + rng.uniform(0, pause))
+    # --one-trip: `next` once, then each judgment's answer carries the next assignment (?next=1).
+    body = None
     while time.time() < stop_at:
-        status, body, t = call("GET", f"/api/projects/{project_id}/next/")
-        out["next"].append(t)
-        if status != 200:
-            out["errors"].append(f"next {status}")
-            continue
+        if not one_trip or body is None:
+            status, body, t = call("GET", f"/api/projects/{project_id}/next/")
+            out["next"].append(t)
+            if status != 200:
+                out["errors"].append(f"next {status}")
+                body = None
+                continue
         if body["assignment"] is None:
             out["exhausted"] += 1
             break
-        status, _, t = call(
+        status, answer, t = call(
             "POST",
-            f"/api/assignments/{body['assignment']['id']}/judgment/",
-            {"choice": "AB"[len(out["next"]) % 2], "strength": 2, "client_id": uuid.uuid4().hex},
+            f"/api/assignments/{body['assignment']['id']}/judgment/" + ("?next=1" if one_trip else ""),
+            {"choice": "AB"[len(out["submit"]) % 2], "strength": 2, "client_id": uuid.uuid4().hex},
         )
         out["submit"].append(t)
+        body = answer.get("next") if one_trip and answer else None
         if status == 201:
             out["judgments"] += 1
         else:
@@ -313,13 +289,21 @@ def _labeler(
 
 
 def _client_process(
-    port: int, project_id: int, tokens: list[str], start_at: float, stop_at: float, pause: float
+    port: int,
+    project_id: int,
+    tokens: list[str],
+    start_at: float,
+    stop_at: float,
+    pause: float,
+    one_trip: bool,
 ) -> dict:
     import threading
 
     outs = [{"next": [], "submit": [], "errors": [], "judgments": 0, "exhausted": 0} for _ in tokens]
     threads = [
-        threading.Thread(target=_labeler, args=(port, project_id, tok, start_at, stop_at, pause, out))
+        threading.Thread(
+            target=_labeler, args=(port, project_id, tok, start_at, stop_at, pause, one_trip, out)
+        )
         for tok, out in zip(tokens, outs, strict=True)
     ]
     for t in threads:
@@ -336,12 +320,21 @@ def _client_process(
 
 
 def run_level(
-    pool, port: int, project_id: int, tokens: list[str], procs: int, duration: float, pause: float
+    pool,
+    port: int,
+    project_id: int,
+    tokens: list[str],
+    procs: int,
+    duration: float,
+    pause: float,
+    one_trip: bool = False,
 ) -> dict:
     start_at = time.time() + 1.5  # every client process connected and waiting
     stop_at = start_at + duration
     chunks = [tokens[i::procs] for i in range(procs) if tokens[i::procs]]
-    results = pool.starmap(_client_process, [(port, project_id, c, start_at, stop_at, pause) for c in chunks])
+    results = pool.starmap(
+        _client_process, [(port, project_id, c, start_at, stop_at, pause, one_trip) for c in chunks]
+    )
     merged = {"next": [], "submit": [], "errors": [], "judgments": 0, "exhausted": 0}
     for r in results:
         for key in ("next", "submit", "errors"):
@@ -409,7 +402,7 @@ def run_and_report(
 ) -> str:
     app, db = server_pids(server_pid, args.db)
     before = _cpu_by_pid(app), _cpu_by_pid(db)
-    r = run_level(pool, args.port, project_id, tokens, args.client_procs, args.duration, pause)
+    r = run_level(pool, args.port, project_id, tokens, args.client_procs, args.duration, pause, args.one_trip)
     app, db = server_pids(server_pid, args.db)
     per = max(r["judgments"], 1) / 1000  # CPU ms per judgment (one next + one submit)
     app_ms = cpu_delta(before[0], _cpu_by_pid(app)) / per

@@ -216,6 +216,7 @@ class ComparisonRow(NamedTuple):
     gold_choice: str
     judgment_count: int
     created_at: datetime
+    is_open: bool  # Comparison.is_open: not gold, judgment_count < overlap_k
 
 
 class JudgmentRow(NamedTuple):
@@ -378,6 +379,7 @@ def _comparisons_write(*, project: Project, prefs: list[Preference], now: dateti
                 gold_choice="",
                 judgment_count=0,
                 created_at=now,
+                is_open=project.overlap_k > 0,
             )
     _insert(Comparison, list(ComparisonRow._fields), list(new.values()), bar)
     if new:

@@ -167,28 +167,36 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str:
 # --- endpoints ------------------------------------------------------------------------------------
 
 
+def _lease_ahead(labeler: AbstractBaseUser, project: Project) -> dict[str, Any]:
+    assignment = comparison_lease_ahead(labeler=labeler, project=project)
+    return {
+        "assignment": assignment_payload(assignment) if assignment else None,
+        "stats": stats_payload(labeler_stats(labeler=labeler, project=project)),
+    }
+
+
 @screen_endpoint
 def lease(request: HttpRequest, body: dict[str, Any], project_id: int) -> JsonResponse:
     """Lease one more pair ahead of those on the labeler's screen."""
     project = project_for_labeler(labeler=request.user, project_id=project_id)
-    assignment = comparison_lease_ahead(labeler=request.user, project=project)
-    return JsonResponse(
-        {
-            "assignment": assignment_payload(assignment) if assignment else None,
-            "stats": stats_payload(labeler_stats(labeler=request.user, project=project)),
-        }
-    )
+    return JsonResponse(_lease_ahead(request.user, project))
 
 
 @screen_endpoint
 def judgment(request: HttpRequest, body: dict[str, Any], project_id: int, assignment_id: int) -> JsonResponse:
+    """Store a judgment. With `"next": true` the answer also carries `next`, what `lease` would
+    answer (or its error), so the screen refills its queue in the same round trip."""
     _own_assignment(request.user, project_id, assignment_id)
     data = judgment_input_from(body)  # the API checks its bodies with the same function
     stored, created = judgment_record(labeler=request.user, assignment_id=assignment_id, data=data)
-    return JsonResponse(
-        {"client_id": stored.client_id, "judgment_id": stored.pk, "created": created},
-        status=201 if created else 200,
-    )
+    answer: dict[str, Any] = {"client_id": stored.client_id, "judgment_id": stored.pk, "created": created}
+    if body.get("next") is True:
+        try:
+            project = project_for_labeler(labeler=request.user, project_id=project_id)
+            answer["next"] = _lease_ahead(request.user, project)
+        except PairwiseError as exc:  # the judgment is stored; the screen handles this like `lease`
+            answer["next"] = {**exc.as_dict(), "status": exc.status}
+    return JsonResponse(answer, status=201 if created else 200)
 
 
 @screen_endpoint

@@ -1,11 +1,19 @@
-"""Simulated labelers over HTTP against gunicorn + PostgreSQL.
+"""Simulated labelers over HTTP against gunicorn + PostgreSQL, or the embedded default.
 
     /work/main/.venv/bin/python bench/annotation_load.py      # about 3 minutes; --help for options
+    /work/main/.venv/bin/python bench/annotation_load.py --sqlite --sizes 10000 --levels 1,16
+
+--one-trip: each labeler calls `next` once and then only POST judgment?next=1, whose answer
+carries the next assignment ("sub" columns: that one call; "next": the first call only).
+
+--sqlite serves the embedded default as scripts/demo.sh does: SQLite (a file in a temp dir) and
+gunicorn with one gthread worker of 8 threads; there is no database process, so "db CPU" is 0
+(SQLite runs inside gunicorn: its time is in "app CPU"), and step 5 is left to bench/pick_scaling.py.
 
 What it does, top to bottom (every step prints):
   1. (re)creates a throwaway PostgreSQL database (default pw_bench_annotation) and migrates it;
   2. creates 64 labeler users with API tokens, and one project per size (10,000 and 100,000
-     comparisons, overlap_k=3), generated inside PostgreSQL;
+     comparisons, overlap_k=3), generated inside the database;
   3. counts SQL queries per `next` and per `submit` call in-process (CaptureQueriesContext around
      a Django test client request, BEGIN/COMMIT included) on each project: the count must not grow
      with size;
@@ -47,18 +55,27 @@ OVERLAP_K = 3
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sqlite", action="store_true", help="the embedded default: SQLite, 1 worker x 8 threads")
     p.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     p.add_argument("--db", default="pw_bench_annotation", help="database to (re)create and drop")
     p.add_argument("--sizes", default="10000,100000", help="comparisons per project")
     p.add_argument("--levels", default="1,16,64", help="concurrent labelers")
     p.add_argument("--duration", type=float, default=8.0, help="seconds per level")
     p.add_argument("--pauses", default="0,1", help="seconds each labeler pauses per pair; 0 = saturation")
-    p.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    p.add_argument("--workers", type=int, help="gunicorn worker processes (4; --sqlite: 1)")
+    p.add_argument("--threads", type=int, help="threads per gunicorn worker (4; --sqlite: 8)")
     p.add_argument("--client-procs", type=int, default=2, help="processes that run the labeler threads")
     p.add_argument("--explain", action="store_true", help="print the full assignment query plans")
+    p.add_argument(
+        "--one-trip",
+        action="store_true",
+        help="one request per judgment: POST judgment?next=1 carries the next",
+    )
     p.add_argument("--keep-db", action="store_true")
-    return p.parse_args()
+    args = p.parse_args()
+    args.workers = args.workers or (1 if args.sqlite else 4)
+    args.threads = args.threads or (8 if args.sqlite else 4)
+    return args
 
 
 def recreate_database(server: str, name: str) -> None:
@@ -76,8 +93,11 @@ def drop_database(server: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def setup_django(database_url: str, data_dir: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
+def setup_django(database_url: str | None, data_dir: str) -> None:
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:  # the embedded default: SQLite in the data dir
+        os.environ.pop("DATABASE_URL", None)
     os.environ["PAIRWISE_DATA_DIR"] = data_dir
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pairwise.settings")
     sys.path.insert(0, str(ROOT))
@@ -100,51 +120,11 @@ def make_labelers(n: int) -> list[tuple[int, str]]:
 
 
 def load_project(size: int, labeler_ids: list[int]) -> int:
-    """A project with `size` comparisons (one prompt and two responses each). Returns its id.
+    """A project with `size` comparisons, generated inside the database (pick_scaling.load_project:
+    one INSERT ... SELECT per table; the ORM's bulk_create needs minutes for 1M rows). Returns its id."""
+    from pick_scaling import load_project as load
 
-    Rows are generated inside PostgreSQL (INSERT ... SELECT generate_series): the ORM's
-    bulk_create needs minutes for 400k rows on a busy 2-core machine. Columns are named, so a
-    model change that adds a required column fails here loudly rather than loading wrong data.
-    """
-    from django.db import connection
-
-    from annotate.models import Comparison, Project, Prompt, Response
-
-    project = Project.objects.create(name=f"bench-{size}", overlap_k=OVERLAP_K, lease_seconds=600)
-    project.labelers.add(*labeler_ids)
-    prompt, response, comparison = (m._meta.db_table for m in (Prompt, Response, Comparison))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {prompt} (project_id, messages, reference_answer, tags, source, split,
-                                      content_hash, created_at)
-                SELECT %(p)s, jsonb_build_array(jsonb_build_object(
-                           'role', 'user', 'content', 'Bench prompt ' || g || ': explain something.')),
-                       '', '[]'::jsonb, 'bench', 'train', md5(%(p)s || '-' || g), now()
-                FROM generate_series(1, %(n)s) AS g""",
-            {"p": project.pk, "n": size},
-        )
-        cursor.execute(
-            f"""INSERT INTO {response} (prompt_id, text, model_name, generation_params, content_hash,
-                                        created_at)
-                SELECT p.id, repeat('Answer ' || side || ' to ' || p.id || '. ', 8), 'model-' || side,
-                       '{{}}'::jsonb, side, now()
-                FROM {prompt} p CROSS JOIN (VALUES ('a'), ('b')) AS s(side)
-                WHERE p.project_id = %(p)s""",
-            {"p": project.pk},
-        )
-        cursor.execute(
-            f"""INSERT INTO {comparison} (project_id, prompt_id, response_a_id, response_b_id, priority,
-                                          is_gold, gold_choice, judgment_count, created_at)
-                SELECT %(p)s, p.id, a.id, b.id, 0, false, '', 0, now()
-                FROM {prompt} p
-                JOIN {response} a ON a.prompt_id = p.id AND a.content_hash = 'a'
-                JOIN {response} b ON b.prompt_id = p.id AND b.content_hash = 'b'
-                WHERE p.project_id = %(p)s""",
-            {"p": project.pk},
-        )
-        cursor.execute("ANALYZE")
-    assert Comparison.objects.filter(project=project).count() == size
-    return project.pk
+    return load(size, labeler_ids, name=f"bench-{size}")
 
 
 # --- in-process query counts -----------------------------------------------------------------------
@@ -159,7 +139,8 @@ def count_queries(project_id: int, token: str) -> tuple[int, int, str]:
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     with CaptureQueriesContext(connection) as nxt:
         body = client.get(f"/api/projects/{project_id}/next/").json()
-    pick = next(q["sql"] for q in nxt.captured_queries if "SKIP LOCKED" in q["sql"])
+    # The pick: the statement ordered by priority (SQLite has no SKIP LOCKED to look for).
+    pick = next(q["sql"] for q in nxt.captured_queries if "priority" in q["sql"] and "ORDER BY" in q["sql"])
     assignment_id = body["assignment"]["id"]
     with CaptureQueriesContext(connection) as sub:
         response = client.post(
@@ -195,7 +176,9 @@ def complete_first_half(project_id: int) -> int:
     first_half = Comparison.objects.filter(project_id=project_id).order_by("id")[
         : Comparison.objects.filter(project_id=project_id).count() // 2
     ]
-    n = Comparison.objects.filter(pk__in=first_half.values("pk")).update(judgment_count=OVERLAP_K)
+    n = Comparison.objects.filter(pk__in=first_half.values("pk")).update(
+        judgment_count=OVERLAP_K, is_open=False
+    )
     with connection.cursor() as cursor:
         # A project fills over hours and autovacuum tidies up meanwhile; this one-shot update
         # would otherwise leave 50k dead index entries for the pick to step over.
@@ -226,8 +209,8 @@ def start_gunicorn(port: int, workers: int, threads: int, env: dict) -> subproce
             raise SystemExit(f"gunicorn exited with {server.returncode}")
         try:
             conn = HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/docs/")
-            if conn.getresponse().status == 200:
+            conn.request("GET", "/api/projects/")  # 401 without a token: any answer means it is up
+            if conn.getresponse().status < 500:
                 return server
         except OSError:
             time.sleep(0.2)
@@ -248,7 +231,14 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 
 
 def _labeler(
-    port: int, project_id: int, token: str, start_at: float, stop_at: float, pause: float, out: dict
+    port: int,
+    project_id: int,
+    token: str,
+    start_at: float,
+    stop_at: float,
+    pause: float,
+    one_trip: bool,
+    out: dict,
 ) -> None:
     import random
 
@@ -269,21 +259,26 @@ def _labeler(
     call("GET", "/api/projects/")  # open the keep-alive connection before the clock starts
     # Paced labelers start spread over one pause, as people do, not all in the same millisecond.
     time.sleep(max(0.0, start_at - time.time()) + rng.uniform(0, pause))
+    # --one-trip: `next` once, then each judgment's answer carries the next assignment (?next=1).
+    body = None
     while time.time() < stop_at:
-        status, body, t = call("GET", f"/api/projects/{project_id}/next/")
-        out["next"].append(t)
-        if status != 200:
-            out["errors"].append(f"next {status}")
-            continue
+        if not one_trip or body is None:
+            status, body, t = call("GET", f"/api/projects/{project_id}/next/")
+            out["next"].append(t)
+            if status != 200:
+                out["errors"].append(f"next {status}")
+                body = None
+                continue
         if body["assignment"] is None:
             out["exhausted"] += 1
             break
-        status, _, t = call(
+        status, answer, t = call(
             "POST",
-            f"/api/assignments/{body['assignment']['id']}/judgment/",
-            {"choice": "AB"[len(out["next"]) % 2], "strength": 2, "client_id": uuid.uuid4().hex},
+            f"/api/assignments/{body['assignment']['id']}/judgment/" + ("?next=1" if one_trip else ""),
+            {"choice": "AB"[len(out["submit"]) % 2], "strength": 2, "client_id": uuid.uuid4().hex},
         )
         out["submit"].append(t)
+        body = answer.get("next") if one_trip and answer else None
         if status == 201:
             out["judgments"] += 1
         else:
@@ -294,13 +289,21 @@ def _labeler(
 
 
 def _client_process(
-    port: int, project_id: int, tokens: list[str], start_at: float, stop_at: float, pause: float
+    port: int,
+    project_id: int,
+    tokens: list[str],
+    start_at: float,
+    stop_at: float,
+    pause: float,
+    one_trip: bool,
 ) -> dict:
     import threading
 
     outs = [{"next": [], "submit": [], "errors": [], "judgments": 0, "exhausted": 0} for _ in tokens]
     threads = [
-        threading.Thread(target=_labeler, args=(port, project_id, tok, start_at, stop_at, pause, out))
+        threading.Thread(
+            target=_labeler, args=(port, project_id, tok, start_at, stop_at, pause, one_trip, out)
+        )
         for tok, out in zip(tokens, outs, strict=True)
     ]
     for t in threads:
@@ -317,12 +320,21 @@ def _client_process(
 
 
 def run_level(
-    pool, port: int, project_id: int, tokens: list[str], procs: int, duration: float, pause: float
+    pool,
+    port: int,
+    project_id: int,
+    tokens: list[str],
+    procs: int,
+    duration: float,
+    pause: float,
+    one_trip: bool = False,
 ) -> dict:
     start_at = time.time() + 1.5  # every client process connected and waiting
     stop_at = start_at + duration
     chunks = [tokens[i::procs] for i in range(procs) if tokens[i::procs]]
-    results = pool.starmap(_client_process, [(port, project_id, c, start_at, stop_at, pause) for c in chunks])
+    results = pool.starmap(
+        _client_process, [(port, project_id, c, start_at, stop_at, pause, one_trip) for c in chunks]
+    )
     merged = {"next": [], "submit": [], "errors": [], "judgments": 0, "exhausted": 0}
     for r in results:
         for key in ("next", "submit", "errors"):
@@ -346,17 +358,25 @@ def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
     return out
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return found
+
+
 def server_pids(gunicorn_pid: int, db: str) -> tuple[list[int], list[int]]:
     """(gunicorn master + workers, PostgreSQL backends serving the bench database)."""
     from django.db import connection
 
-    workers = [gunicorn_pid]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == gunicorn_pid:
-                workers.append(int(stat.parent.name))
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            continue
+    if connection.vendor == "sqlite":
+        return [gunicorn_pid, *_children(gunicorn_pid)], []
+
+    workers = [gunicorn_pid, *_children(gunicorn_pid)]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db]
@@ -382,7 +402,7 @@ def run_and_report(
 ) -> str:
     app, db = server_pids(server_pid, args.db)
     before = _cpu_by_pid(app), _cpu_by_pid(db)
-    r = run_level(pool, args.port, project_id, tokens, args.client_procs, args.duration, pause)
+    r = run_level(pool, args.port, project_id, tokens, args.client_procs, args.duration, pause, args.one_trip)
     app, db = server_pids(server_pid, args.db)
     per = max(r["judgments"], 1) / 1000  # CPU ms per judgment (one next + one submit)
     app_ms = cpu_delta(before[0], _cpu_by_pid(app)) / per
@@ -415,13 +435,16 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     levels = [int(s) for s in args.levels.split(",")]
     pauses = [float(s) for s in args.pauses.split(",")]
-    database_url = f"{args.server}/{args.db}"
+    database_url = None if args.sqlite else f"{args.server}/{args.db}"
     data_dir = tempfile.mkdtemp(prefix="pw-bench-")
     Path(data_dir, "staticfiles").mkdir()  # whitenoise warns on every process start otherwise
     t_start = time.monotonic()
 
-    print(f"== database {args.db}: create and migrate", flush=True)
-    recreate_database(args.server, args.db)
+    if args.sqlite:
+        print(f"== SQLite in {data_dir}: migrate", flush=True)
+    else:
+        print(f"== database {args.db}: create and migrate", flush=True)
+        recreate_database(args.server, args.db)
     setup_django(database_url, data_dir)
     from django.core.management import call_command
     from django.db import connection
@@ -442,7 +465,9 @@ def main() -> None:
         release_leases(projects[size])
     connection.close()
 
-    env = os.environ | {"DATABASE_URL": database_url, "PAIRWISE_DATA_DIR": data_dir, "DB_CONN_MAX_AGE": "600"}
+    env = os.environ | {"PAIRWISE_DATA_DIR": data_dir, "DB_CONN_MAX_AGE": "600", "SQLITE_CONN_MAX_AGE": "600"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
     port = args.port = free_port()
     print(
         f"== gunicorn gthread {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}; "
@@ -481,10 +506,13 @@ def main() -> None:
     finally:
         stop_gunicorn(server)
 
+    if args.sqlite:
+        print("== the pick's plan and time on SQLite: bench/pick_scaling.py --sqlite")
+        print(f"== done in {time.monotonic() - t_start:.0f} s (gunicorn stopped; {data_dir} left for a look)")
+        return
     print("== the assignment query (EXPLAIN ANALYZE, the in-process labeler), after the load and with half")
     print("   of each project's comparisons complete (judgment_count set to k, then VACUUM ANALYZE):")
-    print("   complete items stay in the index ahead of the open ones; cmp_pick_idx rejects them from the")
-    print("   index entry, without a heap fetch, but the walk over them still grows as a project fills")
+    print("   complete items leave the pick's partial index (cmp_open_pick_idx): the walk does not grow")
     for size in sizes:
         ms, plan = explain(picks[size])
         half = complete_first_half(projects[size])

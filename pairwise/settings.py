@@ -136,13 +136,19 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with one process's transactions queued in the process (pairwise/sqlite).
+    DATABASES["default"]["ENGINE"] = "pairwise.sqlite"
     # WAL + a busy timeout let the web process and a solo worker share the file.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Closed after each request by default: runserver starts a thread per request, and a kept
+    # connection would outlive it. gunicorn's gthread pool keeps its threads, so scripts/demo.sh
+    # keeps connections there (SQLITE_CONN_MAX_AGE): a new one re-reads the schema on its first query,
+    # a few ms of every request.
+    DATABASES["default"]["CONN_MAX_AGE"] = envint("SQLITE_CONN_MAX_AGE", 0)
     # Tests get a file, not Django's in-memory default, so a real Celery worker started by a test
     # (another process) can open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}

@@ -15,7 +15,7 @@ from django.contrib.auth import authenticate
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -174,18 +174,40 @@ class NextComparisonApi(LabelerApi):
 
 
 class JudgmentCreateApi(LabelerApi):
-    """Judge a leased comparison. Idempotent on client_id: a retry answers 200 with the same body."""
+    """Judge a leased comparison. Idempotent on client_id: a retry answers 200 with the same body.
+
+    With `?next=1` the answer also carries `next`, what GET .../next/ would answer for the
+    assignment's project, so a labeler loop needs one round trip per judgment.
+    """
 
     # Checked by services.judgment_input_from, as the ranking screen's judgments are.
     InputSerializer = JudgmentRequestSerializer
+
+    class OutputSerializer(JudgmentSerializer):
+        class Meta:
+            ref_name = "JudgmentWithNext"
+
+        next = NextComparisonApi.OutputSerializer(
+            required=False, help_text="Only with ?next=1: the next comparison (or my current lease)."
+        )
 
     @extend_schema(
         tags=["labeling"],
         summary="Submit a judgment",
         request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "next",
+                OpenApiTypes.BOOL,
+                OpenApiParameter.QUERY,
+                description="Also lease the next comparison and answer it in `next` (as GET .../next/ "
+                "would), saving a round trip. Asked after the judgment is stored: an error there "
+                "leaves `next.assignment` null with the reason in `next.message`.",
+            )
+        ],
         responses={
-            201: OpenApiResponse(JudgmentSerializer, description="Stored."),
-            200: OpenApiResponse(JudgmentSerializer, description="This client_id was already stored."),
+            201: OpenApiResponse(OutputSerializer, description="Stored."),
+            200: OpenApiResponse(OutputSerializer, description="This client_id was already stored."),
             **_errors(400, 401, 403, 404, 409),
         },
     )
@@ -195,10 +217,22 @@ class JudgmentCreateApi(LabelerApi):
         judgment, created = services.judgment_record(
             labeler=request.user, assignment_id=assignment_id, data=data.validated_data
         )
-        return Response(
-            JudgmentSerializer(judgment).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        body = JudgmentSerializer(judgment).data
+        if request.query_params.get("next", "").lower() in ("1", "true", "yes"):
+            body["next"] = self._next(request, judgment)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @staticmethod
+    def _next(request: Request, judgment) -> dict:
+        try:
+            project = services.project_for_labeler(
+                labeler=request.user, project_id=judgment.comparison.project_id
+            )
+            assignment = services.comparison_assign_next(labeler=request.user, project=project)
+        except PairwiseError as exc:  # the judgment is stored; say why there is no next one
+            return {"assignment": None, "message": exc.message}
+        message = None if assignment is not None else "Nothing left for you in this project right now."
+        return NextComparisonApi.OutputSerializer({"assignment": assignment, "message": message}).data
 
 
 class AssignmentSkipApi(LabelerApi):

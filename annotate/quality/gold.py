@@ -85,12 +85,14 @@ def comparisons_mark_gold(*, comparisons: QuerySet[Comparison], answer: str) -> 
     leave them out (with the judgments they already have). Returns how many were marked.
     """
     _check_answer(answer)
-    return comparisons.update(is_gold=True, gold_choice=answer)
+    return comparisons.update(is_gold=True, gold_choice=answer, is_open=False)
 
 
 def comparisons_unmark_gold(*, comparisons: QuerySet[Comparison]) -> int:
     """Turn gold items back into ordinary comparisons."""
-    return comparisons.update(is_gold=False, gold_choice="")
+    return comparisons.update(
+        is_gold=False, gold_choice="", is_open=Comparison.open_expression(is_gold=False)
+    )
 
 
 def gold_comparison_for_manager(*, project: Project, comparison_id: int | str) -> Comparison:

@@ -151,13 +151,24 @@
     state.sending = true;
     renderSync();
     var url = urlFor(item.kind === "skip" ? boot.urls.skip : boot.urls.judgment, item.assignment_id);
-    post(url, item.body).then(function (res) {
+    // A judgment asks for the next lease in the same request (one round trip per judgment); the
+    // flag is not stored in the outbox: a retry asks again only if the queue still wants a pair.
+    // Not while sending fails: then `lease` goes on its own, as it may get through where the
+    // judgment does not, and the labeler keeps working from the queue.
+    var withLease = item.kind === "judgment" && !state.offline && wantsLease();
+    if (withLease) state.leasing = true;
+    post(url, withLease ? Object.assign({}, item.body, { next: true }) : item.body).then(function (res) {
       state.sending = false;
+      var next = withLease && res.data ? res.data.next : null;
+      if (withLease) state.leasing = false;
+      if (next) takeLease(next.error ? { status: next.status, data: next } : { status: 200, data: next });
       handleAnswer(item, res);
+      if (withLease && !next) topUp();
     }, function () {
       state.sending = false;
       state.offline = true;
       scheduleRetry();
+      if (withLease) { state.leasing = false; topUp(); }
     });
   }
 
@@ -230,52 +241,60 @@
 
   // --- leasing ahead --------------------------------------------------------------------------
 
+  function wantsLease() {
+    return !(state.leasing || state.exhausted || state.limited || state.authProblem) && state.queue.length < DEPTH;
+  }
+
   function topUp() {
-    if (state.leasing || state.exhausted || state.limited || state.authProblem) return;
-    if (state.queue.length >= DEPTH) return;
+    if (!wantsLease()) return;
     state.leasing = true;
     post(boot.urls.lease, {}).then(function (res) {
       state.leasing = false;
-      var data = res.data;
-      if (res.status === 200 && data) {
-        setRemaining(data.stats);
-        if (data.assignment) {
-          var a = data.assignment;
-          var known = state.queue.some(function (q) { return q.id === a.id; });
-          if (!known && !outboxHasAssignment(a.id)) {
-            a.receivedAt = performance.now();
-            state.queue.push(a);
-            if (state.queue.length === 1) render();
-            else prepare(a);
-          }
-          topUp();
-        } else {
-          state.exhausted = true;
-          if (!state.queue.length) render();
-        }
-        return;
-      }
-      if (data && data.code === "lease_limit") {
-        state.limited = true; // flush() leases again once the outbox is through
-        if (!state.queue.length) render();
-        return;
-      }
-      if (isAuthProblem(res)) {
-        state.authProblem = { message: data.error };
-        renderSync();
-        return;
-      }
-      if (data && res.status < 500) {
-        notice(data.error, "error", "Could not get the next pair");
-        return;
-      }
-      setTimeout(topUp, 3000);
+      takeLease(res);
     }, function () {
       state.leasing = false;
       state.offline = true;
       renderSync();
       setTimeout(topUp, 3000);
     });
+  }
+
+  // A lease answer, from `lease` or riding on a judgment's answer: {status, data}.
+  function takeLease(res) {
+    var data = res.data;
+    if (res.status === 200 && data) {
+      setRemaining(data.stats);
+      if (data.assignment) {
+        var a = data.assignment;
+        var known = state.queue.some(function (q) { return q.id === a.id; });
+        if (!known && !outboxHasAssignment(a.id)) {
+          a.receivedAt = performance.now();
+          state.queue.push(a);
+          if (state.queue.length === 1) render();
+          else prepare(a);
+        }
+        topUp();
+      } else {
+        state.exhausted = true;
+        if (!state.queue.length) render();
+      }
+      return;
+    }
+    if (data && data.code === "lease_limit") {
+      state.limited = true; // flush() leases again once the outbox is through
+      if (!state.queue.length) render();
+      return;
+    }
+    if (isAuthProblem(res)) {
+      state.authProblem = { message: data.error };
+      renderSync();
+      return;
+    }
+    if (data && res.status < 500) {
+      notice(data.error, "error", "Could not get the next pair");
+      return;
+    }
+    setTimeout(topUp, 3000);
   }
 
   // --- rendering ------------------------------------------------------------------------------

@@ -155,3 +155,29 @@ def test_it_undoes_only_the_labelers_own_judgments(alice, bob, project, comparis
     assert Judgment.objects.count() == 1
     empty = client_for(alice).post("/api/judgments/undo/", {}, format="json")
     assert empty.status_code == 400 and empty.json()["error"].startswith("client_id: ")
+
+
+def test_it_answers_the_next_assignment_with_the_judgment_when_asked(alice, project, comparisons):
+    first = lease(alice, project)
+    plain = submit(alice, first, choice="A")
+    assert plain.status_code == 201 and "next" not in plain.json()
+    second = lease(alice, project)
+    url = f"/api/assignments/{second}/judgment/?next=1"
+    answer = client_for(alice).post(url, {"choice": "B", "client_id": "with-next"}, format="json")
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["client_id"] == "with-next" and body["next"]["message"] is None
+    third = Assignment.objects.get(pk=body["next"]["assignment"]["id"])
+    assert third.pk not in (first, second) and third.state == Assignment.State.ACTIVE
+    assert third.labeler == alice
+    # A retry of the same submission answers the same lease again, not a second one.
+    again = client_for(alice).post(url, {"choice": "B", "client_id": "with-next"}, format="json")
+    assert again.status_code == 200 and again.json()["next"]["assignment"]["id"] == third.pk
+
+
+def test_it_says_when_nothing_is_left_after_the_judgment(alice, project):
+    make_comparison(project)
+    assignment_id = lease(alice, project)
+    url = f"/api/assignments/{assignment_id}/judgment/?next=1"
+    body = client_for(alice).post(url, {"choice": "A", "client_id": "last"}, format="json").json()
+    assert body["next"]["assignment"] is None and "Nothing left" in body["next"]["message"]

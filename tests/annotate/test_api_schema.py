@@ -36,6 +36,7 @@ def test_it_generates_the_api_schema_without_warnings_or_errors():
     assert {p: set(ops) - {"parameters"} for p, ops in schema["paths"].items()} == OUR_PATHS
     judgment = schema["paths"]["/api/assignments/{assignment_id}/judgment/"]["post"]
     assert {"200", "201", "400", "404", "409"} <= set(judgment["responses"])
+    assert [p["name"] for p in judgment["parameters"] if p["in"] == "query"] == ["next"]
 
 
 def test_it_serves_the_schema_and_the_docs(alice):

@@ -40,7 +40,7 @@ from tests.factories import make_comparisons, make_project, make_user
 
 pytestmark = [
     pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+        "sqlite" not in settings.DATABASES["default"]["ENGINE"],
         reason="SQLite's file lock (PostgreSQL has test_race.py and test_race_interleavings.py)",
     ),
     pytest.mark.django_db(transaction=True),

@@ -154,6 +154,42 @@ def test_it_leases_pairs_ahead(as_alice, alice, project, comparisons):
     assert Assignment.objects.filter(labeler=alice, state=Assignment.State.ACTIVE).count() == 2
 
 
+def test_it_leases_the_next_pair_in_the_judgments_answer(as_alice, alice, project, comparisons):
+    """The screen's steady state: one request per judgment keeps its queue of three full."""
+    page = bootstrap(as_alice.get(urls(project)["page"]))
+    queue = [page["assignments"][0]["id"]]
+    queue += [post(as_alice, urls(project)["lease"]).json()["assignment"]["id"] for _ in range(2)]
+    requests = 0
+    for n in range(2):
+        body = {"client_id": f"j-{n}", "choice": "A", "next": True}
+        answer = post(as_alice, urls(project, queue.pop(0))["judgment"], body)
+        requests += 1
+        assert answer.status_code == 201
+        nxt = answer.json()["next"]
+        assert set(nxt["stats"]) == {"today", "total", "remaining_for_me", "project_remaining"}
+        queue.append(nxt["assignment"]["id"])
+    assert requests == Judgment.objects.filter(labeler=alice).count() == 2
+    active = Assignment.objects.filter(labeler=alice, state=Assignment.State.ACTIVE)
+    assert sorted(active.values_list("id", flat=True)) == sorted(queue)
+    # Five comparisons: two judged, three queued; nothing left to lease with the next judgment.
+    body = {"client_id": "j-2", "choice": "A", "next": True}
+    assert post(as_alice, urls(project, queue[0])["judgment"], body).json()["next"]["assignment"] is None
+    without = post(as_alice, urls(project, queue[1])["judgment"], {"client_id": "j-3", "choice": "A"})
+    assert without.status_code == 201 and "next" not in without.json()
+
+
+def test_it_answers_a_lease_refusal_beside_the_stored_judgment(
+    as_alice, alice, manager, project, comparisons
+):
+    assignment = comparison_assign_next(labeler=alice, project=project)
+    LabelerExclusion.objects.create(project=project, labeler=alice, reason="spam", excluded_by=manager)
+    answer = post(
+        as_alice, urls(project, assignment.pk)["judgment"], {"client_id": "x", "choice": "A", "next": True}
+    )
+    assert answer.status_code == 201 and Judgment.objects.filter(client_id="x").exists()
+    assert answer.json()["next"]["code"] == "excluded" and answer.json()["next"]["status"] == 403
+
+
 def test_it_answers_null_when_nothing_is_left(as_alice, project):
     assert post(as_alice, urls(project)["lease"]).json()["assignment"] is None
 

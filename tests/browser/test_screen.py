@@ -177,6 +177,24 @@ def test_it_counts_only_the_seconds_the_tab_was_visible(context, server, alice):
     assert 0.6 <= seconds < 2.0, seconds  # about 0.8 s visible; the 2.5 s hidden are not counted
 
 
+def test_it_sends_one_request_per_judgment_once_the_queue_is_full(context, server, alice):
+    with server.db():
+        project = make_project("One trip", labelers=(alice,))
+        make_comparisons(project, 12)
+    page = open_screen(context, server, alice, project)
+    page.wait_for_load_state("networkidle")  # the queue is full: the pair on screen and two ahead
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
+    for key in ("a", "b", "a"):
+        press_and_wait_for_next(page, key)
+        wait_until_all_saved(page)
+    page.wait_for_load_state("networkidle")
+    # Each judgment's answer brought the pair that refills the queue: no separate lease request.
+    assert [url.rsplit("/", 2)[-1] for url in sent] == ["judgment"] * 3
+    with server.db():
+        assert Assignment.objects.filter(labeler=alice, state=Assignment.State.ACTIVE).count() == 3
+
+
 def test_it_keeps_judgments_through_a_network_cut_and_a_reload(context, server, alice):
     with server.db():
         project = make_project("Offline", labelers=(alice,))

@@ -10,6 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from annotate import screen_views
+from annotate.errors import Forbidden
 from annotate.models import Assignment, Judgment, LabelerExclusion, SideOrder
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
 from tests.factories import make_comparison, make_comparisons, make_project
@@ -179,10 +181,16 @@ def test_it_leases_the_next_pair_in_the_judgments_answer(as_alice, alice, projec
 
 
 def test_it_answers_a_lease_refusal_beside_the_stored_judgment(
-    as_alice, alice, manager, project, comparisons
+    as_alice, alice, project, comparisons, monkeypatch
 ):
+    # Excluded between the judgment and the next lease (an exclusion committed in that instant:
+    # one before the judgment refuses the judgment itself, see tests/security).
     assignment = comparison_assign_next(labeler=alice, project=project)
-    LabelerExclusion.objects.create(project=project, labeler=alice, reason="spam", excluded_by=manager)
+
+    def excluded(**kwargs):
+        raise Forbidden("You were excluded from this project.", code="excluded")
+
+    monkeypatch.setattr(screen_views, "comparison_lease_ahead", excluded)
     answer = post(
         as_alice, urls(project, assignment.pk)["judgment"], {"client_id": "x", "choice": "A", "next": True}
     )

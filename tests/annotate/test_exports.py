@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from annotate import exports
 from annotate.errors import PairwiseError
+from annotate.export_store import export_store_list
 from annotate.exports import judgments_export_raw, labeler_pseudonym, preferences_export
 from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Prompt, Response, content_hash
 from tests.factories import make_comparison, make_user
@@ -329,6 +330,19 @@ def test_the_command_exports_and_reports_counts(alice, project, tmp_path, capsys
         call_command(
             "export_preferences", "--project", project.name, "--out", str(out), "--eval-fraction", "2"
         )
+
+
+def test_the_command_without_out_writes_into_the_export_store(alice, project, tmp_path, settings, capsys):
+    settings.DATA_DIR = tmp_path
+    vote(make_comparison(project, a="a", b="b"), alice, "A")
+    call_command("export_preferences", "--project", project.name)
+    call_command("export_preferences", "--project", project.name, "--raw", "csv")
+    stored = export_store_list(project=project)
+    assert sorted(s.files for s in stored) == [("judgments.csv",), ("train.jsonl",)]
+    assert all(s.folder.parent == tmp_path / "exports" / str(project.pk) for s in stored)
+    assert str(tmp_path / "exports") in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--format dataset needs --out"):
+        call_command("export_preferences", "--project", project.name, "--format", "dataset")
 
 
 def test_it_keeps_one_judgment_per_labeler_in_the_count(project, tmp_path):

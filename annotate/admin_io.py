@@ -3,11 +3,11 @@
     class ProjectAdmin(ProjectIOAdminMixin, ..., admin.ModelAdmin): ...
 
 adds, under /admin/annotate/project/<id>/:
-- import/   upload a JSONL(.gz) file in one of the import formats (annotate/importers.py); it is
+- import/   upload a JSONL(.gz) file in one of the import formats (annotate/importing/parse.py); it is
             saved to DATA_DIR/uploads and imported by a worker, which validates the whole file
             first: a bad file writes nothing and its job fails with the bad lines.
 - export/   write preference pairs (TRL JSONL, train + eval) or raw judgments (JSONL/CSV) into the
-            export store (annotate.export_store), on a worker; the job's page links the files,
+            export store (annotate.exporting.store), on a worker; the job's page links the files,
             and the export page lists the project's earlier exports. Both link the store's one
             download path (managers only).
 plus the list actions "Import a file…" and "Export…" (one project at a time) and buttons on the
@@ -33,8 +33,8 @@ from rewardmodel.data_jobs import data_job_create, upload_store
 from rewardmodel.models import DataJob
 
 from .errors import PairwiseError
-from .export_store import export_store_list
-from .importers import FORMATS
+from .exporting.store import export_store_list
+from .importing.parse import FORMATS
 from .models import Project, Prompt
 
 

@@ -6,7 +6,7 @@ The page that starts one (the admin's import and export pages, the quality pages
 buttons) records a queued job, which is sent to a `default` worker once the request's transaction
 commits, and redirects to the job's page (rewardmodel.views_data_jobs), which polls its status.
 The lifecycle (claim, heartbeat, cancel, reap) is rewardmodel.jobs'; the work is done by the
-services the commands call (annotate.imports, annotate.export_store, annotate.quality). An
+services the commands call (annotate.importing.write, annotate.exporting.store, annotate.quality). An
 export lands in the export store, DATA_DIR/exports/<project id>/<export id>/.
 
 An import's file is saved first (upload_store: DATA_DIR/uploads/<uuid>.jsonl[.gz], refused past
@@ -111,7 +111,7 @@ def data_job_create(
 
 
 def _import(job: DataJob, reporter: JobReporter) -> Outcome:
-    from annotate.imports import data_import
+    from annotate.importing.write import data_import
 
     def progress(done: int, total: int, message: str) -> None:
         reporter.progress(done, total, message)
@@ -134,7 +134,7 @@ def _import(job: DataJob, reporter: JobReporter) -> Outcome:
 
 
 def _export(job: DataJob, reporter: JobReporter) -> Outcome:
-    from annotate.export_store import export_store_judgments, export_store_preferences
+    from annotate.exporting.store import export_store_judgments, export_store_preferences
 
     config, project = job.config, job.project
     reporter.progress(0, 1, "writing the export")
@@ -154,7 +154,7 @@ def _export(job: DataJob, reporter: JobReporter) -> Outcome:
     else:
         stored, n = export_store_judgments(project=project, fmt=config["kind"].removeprefix("raw-"))
         summary = f"{n} judgments, labelers pseudonymized."
-    # Where the files lie in the export store (annotate.export_store); the job page links them.
+    # Where the files lie in the export store (annotate.exporting.store); the job page links them.
     return {"export": stored.export_id, "files": list(stored.files), "summary": summary}, summary
 
 

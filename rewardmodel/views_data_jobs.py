@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.errors import PairwiseError
-from annotate.export_store import export_file_url
+from annotate.exporting.store import export_file_url
 from annotate.permissions import manager_required
 
 from .data_jobs import data_job_status

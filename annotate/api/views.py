@@ -25,8 +25,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from annotate import export_store, selectors, services
+from annotate import selectors, services
 from annotate.errors import PairwiseError
+from annotate.exporting.store import export_store_open, export_store_preferences
 from annotate.permissions import IsManager
 
 from .serializers import (
@@ -384,7 +385,7 @@ class ProjectExportApi(ManagerApi):
         project = selectors.project_get(project_id=project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        stored, result = export_store.export_store_preferences(project=project, **data.validated_data)
+        stored, result = export_store_preferences(project=project, **data.validated_data)
         named = {"train": result.train_path, "eval": result.eval_path}
         files = {
             split: request.build_absolute_uri(stored.url(path.name))
@@ -405,7 +406,7 @@ class ProjectExportApi(ManagerApi):
 
 
 class ExportFileApi(ManagerApi):
-    """The one download path of the export store (annotate.export_store): the files of the API's,
+    """The one download path of the export store (annotate.exporting.store): the files of the API's,
     the admin's and the command's exports. The admin's export job page links here."""
 
     @extend_schema(
@@ -421,7 +422,7 @@ class ExportFileApi(ManagerApi):
     )
     def get(self, request: Request, project_id: int, name: str, filename: str) -> FileResponse:
         project = selectors.project_get(project_id=project_id)
-        fh = export_store.export_store_open(project_id=project.pk, export_id=name, filename=filename)
+        fh = export_store_open(project_id=project.pk, export_id=name, filename=filename)
         return FileResponse(
             fh,
             as_attachment=True,

@@ -8,8 +8,8 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from annotate.export_store import export_store_list
-from annotate.importers import jsonl_bytes
+from annotate.exporting.store import export_store_list
+from annotate.importing.parse import jsonl_bytes
 from annotate.models import Comparison, ImportBatch, Judgment, Prompt
 from rewardmodel.models import DataJob, JobStatus
 from tests.annotate.test_exports import vote

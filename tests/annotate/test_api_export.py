@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from rest_framework.test import APIClient
 
-from annotate.export_store import export_store_judgments, export_store_list
+from annotate.exporting.store import export_store_judgments, export_store_list
 from annotate.models import SideOrder
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
 from tests.annotate.api_client import client_for

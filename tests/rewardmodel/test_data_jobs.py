@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from annotate.importers import jsonl_bytes
+from annotate.importing.parse import jsonl_bytes
 from annotate.models import Comparison, ImportBatch, Judgment, Prompt, QualitySnapshot
 from rewardmodel.data_jobs import data_job_create, data_job_execute
 from rewardmodel.jobs import jobs_reap_lost

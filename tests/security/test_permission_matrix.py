@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotate.export_store import export_store_judgments
+from annotate.exporting.store import export_store_judgments
 from annotate.models import Assignment, LabelerExclusion, Project
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
 from rewardmodel.models import DemoLoop

@@ -1,6 +1,6 @@
-"""python manage.py export_preferences --project NAME [--out PATH] [...]: see annotate/exports.py.
+"""python manage.py export_preferences --project NAME [--out PATH] [...]: see annotate/exporting/build.py.
 
-With --out the files go where it says; without, into the export store (annotate.export_store,
+With --out the files go where it says; without, into the export store (annotate.exporting.store,
 DATA_DIR/exports/<project id>/<export id>/), where the API's download path serves them.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.export_store import export_store_judgments, export_store_preferences
-from annotate.exports import judgments_export_raw, preferences_export, simulated_judgments_count
+from annotate.exporting.build import judgments_export_raw, preferences_export, simulated_judgments_count
+from annotate.exporting.store import export_store_judgments, export_store_preferences
 from annotate.management.projects import project_named
 
 

@@ -38,9 +38,9 @@ from django.utils import timezone
 
 from rewardmodel.training.atomic import move_into_place, scratch_dir
 
-from .errors import NotFound
-from .exports import ExportResult, judgments_export_raw, preferences_export
-from .models import Project
+from ..errors import NotFound
+from ..models import Project
+from .build import ExportResult, judgments_export_raw, preferences_export
 
 _EXPORT_ID = re.compile(r"^(\d{8}T\d{6}Z)-[0-9a-f]{10}$")
 # A bare file name: no separator, no leading dot (so neither "." nor ".." nor hidden files).

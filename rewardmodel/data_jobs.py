@@ -4,7 +4,7 @@
 
 The page that starts one (the admin's import and export pages, the quality pages' recompute
 buttons) records a queued job, which is sent to a `default` worker once the request's transaction
-commits, and redirects to the job's page (rewardmodel.views_data_jobs), which polls its status.
+commits, and redirects to the job's page (rewardmodel.views.data_jobs), which polls its status.
 The lifecycle (claim, heartbeat, cancel, reap) is rewardmodel.jobs'; the work is done by the
 services the commands call (annotate.importing.write, annotate.exporting.store, annotate.quality). An
 export lands in the export store, DATA_DIR/exports/<project id>/<export id>/.

@@ -15,9 +15,9 @@ from annotate.errors import PairwiseError
 from annotate.exporting.store import export_file_url
 from annotate.permissions import manager_required
 
-from .data_jobs import data_job_status
-from .jobs import job_cancel
-from .models import DataJob, JobStatus
+from ..data_jobs import data_job_status
+from ..jobs import job_cancel
+from ..models import DataJob, JobStatus
 
 
 def data_job_links(job: DataJob) -> list[dict[str, str]]:

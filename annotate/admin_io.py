@@ -3,38 +3,38 @@
     class ProjectAdmin(ProjectIOAdminMixin, ..., admin.ModelAdmin): ...
 
 adds, under /admin/annotate/project/<id>/:
-- import/   upload a JSONL(.gz) file in one of the import formats (annotate/importers.py); it is
+- import/   upload a JSONL(.gz) file in one of the import formats (annotate/importing/parse.py); it is
             saved to DATA_DIR/uploads and imported by a worker, which validates the whole file
             first: a bad file writes nothing and its job fails with the bad lines.
-- export/   write preference pairs (TRL JSONL, train + eval) or raw judgments (JSONL/CSV) to
-            DATA_DIR/exports, on a worker; the job's page offers the files for download.
+- export/   write preference pairs (TRL JSONL, train + eval) or raw judgments (JSONL/CSV) into the
+            export store (annotate.exporting.store), on a worker; the job's page links the files,
+            and the export page lists the project's earlier exports. Both link the store's one
+            download path (managers only).
 plus the list actions "Import a file…" and "Export…" (one project at a time) and buttons on the
 project page (templates/admin/annotate/project/change_form.html). Import and export need the
 change permission on the project (what the managers group holds: an export carries every
-labeler's judgments, and its job page is for managers), a download the view permission (the
-admin's own model permissions, as for every admin page; the staff flag alone is not enough).
+labeler's judgments, and its job page and downloads are for managers).
 Both run as background jobs (rewardmodel.data_jobs): the form creates a DataJob, sends it to a
 `default` worker once the request commits, and redirects to the job's page (/data-jobs/<id>/).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from rewardmodel.data_jobs import data_job_create, exports_dir, upload_store
+from rewardmodel.data_jobs import data_job_create, upload_store
 from rewardmodel.models import DataJob
 
 from .errors import PairwiseError
-from .importers import FORMATS
+from .exporting.store import export_store_list
+from .importing.parse import FORMATS
 from .models import Project, Prompt
 
 
@@ -68,7 +68,7 @@ class ExportForm(forms.Form):
 
 
 class ProjectIOAdminMixin:
-    """Mixin for the Project ModelAdmin: import/export views, actions and download."""
+    """Mixin for the Project ModelAdmin: import and export views and actions."""
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -77,7 +77,6 @@ class ProjectIOAdminMixin:
         return [
             path("<int:object_id>/import/", view(self.import_view), name=f"{prefix}_import"),
             path("<int:object_id>/export/", view(self.export_view), name=f"{prefix}_export"),
-            path("exports/<str:filename>", view(self.download_view), name=f"{prefix}_download"),
             *super().get_urls(),
         ]
 
@@ -177,16 +176,10 @@ class ProjectIOAdminMixin:
             )
             return HttpResponseRedirect(reverse("data-job", args=[job.pk]))
         return self._render(
-            request, "admin/annotate/project/export.html", project, form=form, title=f"Export {project.name}"
+            request,
+            "admin/annotate/project/export.html",
+            project,
+            form=form,
+            exports=export_store_list(project=project),
+            title=f"Export {project.name}",
         )
-
-    def download_view(self, request: HttpRequest, filename: str) -> FileResponse:
-        # Only plain files directly in the exports directory, by their bare name.
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        if Path(filename).name != filename or filename.startswith("."):
-            raise Http404
-        target = exports_dir() / filename
-        if not target.is_file():
-            raise Http404
-        return FileResponse(target.open("rb"), as_attachment=True, filename=filename)

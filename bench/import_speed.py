@@ -46,8 +46,8 @@ def child(path: Path, n: int) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from annotate.importers import parse_records
-    from annotate.imports import records_write
+    from annotate.importing.parse import parse_records
+    from annotate.importing.write import records_write
     from annotate.models import Project
 
     call_command("migrate", verbosity=0)

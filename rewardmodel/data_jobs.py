@@ -4,9 +4,10 @@
 
 The page that starts one (the admin's import and export pages, the quality pages' recompute
 buttons) records a queued job, which is sent to a `default` worker once the request's transaction
-commits, and redirects to the job's page (rewardmodel.views_data_jobs), which polls its status.
+commits, and redirects to the job's page (rewardmodel.views.data_jobs), which polls its status.
 The lifecycle (claim, heartbeat, cancel, reap) is rewardmodel.jobs'; the work is done by the
-services the commands call (annotate.imports, annotate.exports, annotate.quality).
+services the commands call (annotate.importing.write, annotate.exporting.store, annotate.quality). An
+export lands in the export store, DATA_DIR/exports/<project id>/<export id>/.
 
 An import's file is saved first (upload_store: DATA_DIR/uploads/<uuid>.jsonl[.gz], refused past
 PAIRWISE_IMPORT_MAX_FILE_BYTES) and removed when the job ends, however it ends: by the worker after
@@ -26,8 +27,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import timezone
-from django.utils.text import slugify
 
 from annotate.errors import PairwiseError
 from annotate.models import Project
@@ -40,13 +39,6 @@ log = logging.getLogger(__name__)
 
 # What an executor returns: the job's `result`, and the line its page shows when it is done.
 Outcome = tuple[dict[str, Any], str]
-
-
-def exports_dir() -> Path:
-    """Where the admin's exports are written, flat; its download view serves them by bare name."""
-    directory = Path(settings.DATA_DIR) / "exports"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 def uploads_dir() -> Path:
@@ -119,7 +111,7 @@ def data_job_create(
 
 
 def _import(job: DataJob, reporter: JobReporter) -> Outcome:
-    from annotate.imports import data_import
+    from annotate.importing.write import data_import
 
     def progress(done: int, total: int, message: str) -> None:
         reporter.progress(done, total, message)
@@ -142,33 +134,28 @@ def _import(job: DataJob, reporter: JobReporter) -> Outcome:
 
 
 def _export(job: DataJob, reporter: JobReporter) -> Outcome:
-    from annotate.exports import judgments_export_raw, preferences_export
+    from annotate.exporting.store import export_store_judgments, export_store_preferences
 
     config, project = job.config, job.project
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{slugify(project.name) or 'project'}-{project.pk}-{stamp}-job{job.pk}"
     reporter.progress(0, 1, "writing the export")
     if config["kind"] == "preferences":
-        result = preferences_export(
+        stored, result = export_store_preferences(
             project=project,
-            out_path=exports_dir() / f"{base}-preferences.jsonl",
             eval_fraction=config["eval_fraction"],
             min_agreement=config["min_agreement"],
             keep_ties=config["keep_ties"],
             seed=config["seed"],
         )
-        files = [p.name for p in (result.train_path, result.eval_path) if p is not None]
         summary = (
             f"{result.n_train} train + {result.n_eval} eval rows from {result.n_comparisons} "
             f"comparisons, {result.n_judgments} judgments, {result.n_labelers} labelers "
             f"(sha256 {result.content_hash[:12]}…)."
         )
     else:
-        fmt = config["kind"].removeprefix("raw-")
-        out = exports_dir() / f"{base}-judgments.{fmt}"
-        n = judgments_export_raw(project=project, out_path=out, fmt=fmt)
-        files, summary = [out.name], f"{n} judgments, labelers pseudonymized."
-    return {"files": files, "summary": summary}, summary
+        stored, n = export_store_judgments(project=project, fmt=config["kind"].removeprefix("raw-"))
+        summary = f"{n} judgments, labelers pseudonymized."
+    # Where the files lie in the export store (annotate.exporting.store); the job page links them.
+    return {"export": stored.export_id, "files": list(stored.files), "summary": summary}, summary
 
 
 def _quality(job: DataJob, reporter: JobReporter) -> Outcome:

@@ -262,7 +262,7 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
 
 
 def ids_hash(ids: Iterable[int]) -> str:
-    """As annotate.exports records judgment_ids_hash: sha256 over the sorted ids, comma-separated."""
+    """As annotate.exporting.build records judgment_ids_hash: sha256 over the sorted ids, comma-separated."""
     return hashlib.sha256(",".join(str(i) for i in sorted(ids)).encode("ascii")).hexdigest()
 
 

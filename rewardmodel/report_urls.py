@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from . import views_reports
+from .views import reports
 
 urlpatterns = [
-    path("", views_reports.reports_list, name="reports"),
-    path("<int:pk>/", views_reports.report_detail, name="report-detail"),
-    path("<int:pk>/report.html", views_reports.report_html, name="report-html"),
-    path("<int:pk>/report.json", views_reports.report_json, name="report-json"),
+    path("", reports.reports_list, name="reports"),
+    path("<int:pk>/", reports.report_detail, name="report-detail"),
+    path("<int:pk>/report.html", reports.report_html, name="report-html"),
+    path("<int:pk>/report.json", reports.report_json, name="report-json"),
 ]

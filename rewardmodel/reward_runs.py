@@ -60,7 +60,7 @@ def preference_snapshot_create(
     include_simulated=False leaves simulated labelers' judgments out; the filters (the export's)
     record the choice and how many simulated judgments the snapshot holds either way.
     """
-    from annotate.exports import preferences_export
+    from annotate.exporting.build import preferences_export
 
     with scratch_dir(snapshots_dir(), prefix=".export-") as tmp:
         result = preferences_export(

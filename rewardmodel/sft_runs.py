@@ -15,7 +15,7 @@ Where the demonstrations come from (`source`):
 - responses: the responses of one model (`teacher`: a registered model's name, or a Response's
   model_name label such as "hh:chosen"), to the prompts they answer: distillation.
 - judgments: the chosen side of every comparison with a clear majority, aggregated by
-  annotate.exports.preferences_rows, so the rules of the preference export hold here too (gold
+  annotate.exporting.build.preferences_rows, so the rules of the preference export hold here too (gold
   comparisons, excluded labelers, ties, both-bad and split votes left out).
 
 The prompt's split says where a demonstration goes: train prompts are trained on, held-out
@@ -216,7 +216,7 @@ def _response_demos(project: Project, teacher: str, tags: Sequence[str]) -> list
 
 
 def _judgment_demos(project: Project, tags: Sequence[str]) -> tuple[list[dict], dict[str, Any]]:
-    from annotate.exports import preferences_rows
+    from annotate.exporting.build import preferences_rows
 
     rows, stats = preferences_rows(project=project, conversational=True)
     prompts = Prompt.objects.in_bulk({r["prompt_id"] for r in rows})

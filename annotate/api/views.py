@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.http import FileResponse
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -26,8 +25,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from annotate import export_store, selectors, services
+from annotate import selectors, services
 from annotate.errors import PairwiseError
+from annotate.exporting.store import export_store_open, export_store_preferences
 from annotate.permissions import IsManager
 
 from .serializers import (
@@ -419,18 +419,17 @@ class ProjectExportApi(ManagerApi):
         project = selectors.project_get(project_id=project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        stored = export_store.export_store_create(project=project, **data.validated_data)
-        result = stored.result
+        stored, result = export_store_preferences(project=project, **data.validated_data)
+        named = {"train": result.train_path, "eval": result.eval_path}
         files = {
-            split: request.build_absolute_uri(
-                reverse("api-export-file", args=[project.pk, stored.name, filename])
-            )
-            for split, filename in stored.files.items()
+            split: request.build_absolute_uri(stored.url(path.name))
+            for split, path in named.items()
+            if path is not None
         }
         counts = ("n_train", "n_eval", "n_comparisons", "n_judgments", "n_labelers")
         body = {key: getattr(result, key) for key in counts}
         body |= {
-            "name": stored.name,
+            "name": stored.export_id,
             "conversational": result.conversational,
             "content_hash": result.content_hash,
             "judgment_ids_hash": result.judgment_ids_hash,
@@ -441,22 +440,26 @@ class ProjectExportApi(ManagerApi):
 
 
 class ExportFileApi(ManagerApi):
+    """The one download path of the export store (annotate.exporting.store): the files of the API's,
+    the admin's and the command's exports. The admin's export job page links here."""
+
     @extend_schema(
         tags=["managers"],
-        summary="Download an export file (JSON lines)",
+        summary="Download an export file (JSON lines or CSV)",
         responses={
             (200, "application/jsonl"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="One pair per line."
+                OpenApiTypes.BINARY, description="One pair (or judgment) per line."
             ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="Raw judgments."),
             **_errors(401, 403, 404),
         },
     )
     def get(self, request: Request, project_id: int, name: str, filename: str) -> FileResponse:
         project = selectors.project_get(project_id=project_id)
-        path = export_store.export_store_file(project=project, name=name, filename=filename)
+        fh = export_store_open(project_id=project.pk, export_id=name, filename=filename)
         return FileResponse(
-            path.open("rb"),
+            fh,
             as_attachment=True,
             filename=f"{project.name}-{name}-{filename}",
-            content_type="application/jsonl",
+            content_type="text/csv" if filename.endswith(".csv") else "application/jsonl",
         )

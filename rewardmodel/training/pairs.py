@@ -13,7 +13,7 @@ Two formats are read:
   on both sides; the rest of each side is its response. Usually that is one
   Assistant turn, but about 1 pair in 450 of the published data parts earlier (different numbers
   of turns), and then a response is several turns, kept as messages. This is the one HH parser:
-  `import_data --format hh` (annotate/importers.py) uses it too, so scoring reads what was
+  `import_data --format hh` (annotate/importing/parse.py) uses it too, so scoring reads what was
   imported.
 
 Training and scoring see every pair in one shape, the conversational one (`as_conversation`),

@@ -8,7 +8,8 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from annotate.importers import jsonl_bytes
+from annotate.exporting.store import export_store_list
+from annotate.importing.parse import jsonl_bytes
 from annotate.models import Comparison, ImportBatch, Judgment, Prompt
 from rewardmodel.models import DataJob, JobStatus
 from tests.annotate.test_exports import vote
@@ -96,14 +97,19 @@ def test_it_exports_preferences_and_offers_the_files_for_download(
         )
     page = staff_client.get(response["Location"]).content.decode()
     assert "3 train + 1 eval rows from 4 comparisons, 4 judgments, 1 labelers" in page
-    files = sorted(p.name for p in (tmp_path / "exports").iterdir())
-    assert len(files) == 2 and files[0].endswith("-preferences.eval.jsonl")
-    for name in files:
-        assert url("download", name) in page
-    download = staff_client.get(url("download", files[1]))
+    (stored,) = export_store_list(project=project)  # in the export store, like the API's
+    assert stored.folder.parent == tmp_path / "exports" / str(project.pk)
+    assert stored.files == ("train.eval.jsonl", "train.jsonl")
+    for name in stored.files:
+        assert stored.url(name) == f"/api/projects/{project.pk}/exports/{stored.export_id}/{name}"
+        assert stored.url(name) in page
+    download = staff_client.get(stored.url("train.jsonl"))
     assert download["Content-Disposition"].startswith("attachment")
     rows = [json.loads(line) for line in b"".join(download.streaming_content).splitlines()]
     assert len(rows) == 3 and all(r["chosen"].startswith("yes") for r in rows)
+    # The export page lists it, with the same links.
+    page = staff_client.get(url("export", project.pk)).content.decode()
+    assert stored.export_id in page and stored.url("train.eval.jsonl") in page
 
 
 def test_it_exports_raw_judgments_as_csv_without_usernames(staff_client, alice, project, tmp_path, run_jobs):
@@ -114,18 +120,11 @@ def test_it_exports_raw_judgments_as_csv_without_usernames(staff_client, alice, 
             {"kind": "raw-csv", "eval_fraction": "0", "min_agreement": "0", "seed": "0"},
         )
     assert "1 judgments, labelers pseudonymized." in staff_client.get(response["Location"]).content.decode()
-    (path,) = (tmp_path / "exports").iterdir()
-    assert path.suffix == ".csv" and "alice" not in path.read_text()
-
-
-def test_it_serves_only_files_of_the_exports_directory(staff_client, tmp_path):
-    (tmp_path / "secret.txt").write_text("not an export")
-    (tmp_path / "exports").mkdir()
-    (tmp_path / "exports" / ".hidden").write_text("x")
-    assert staff_client.get(url("download", "missing.jsonl")).status_code == 404
-    assert staff_client.get(url("download", ".hidden")).status_code == 404
-    escape = staff_client.get(url("download", "..") + "%2Fsecret.txt", follow=True)
-    assert not escape.streaming and b"not an export" not in escape.content  # never the file
+    (stored,) = export_store_list(project=project)
+    path = stored.folder / "judgments.csv"
+    assert stored.files == ("judgments.csv",) and "alice" not in path.read_text()
+    download = staff_client.get(stored.url("judgments.csv"))
+    assert download.status_code == 200 and download["Content-Type"] == "text/csv"
 
 
 def test_it_keeps_labelers_and_staff_without_permission_out(client, alice, project):

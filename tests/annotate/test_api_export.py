@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from rest_framework.test import APIClient
 
+from annotate.exporting.store import export_store_judgments, export_store_list
 from annotate.models import SideOrder
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
 from tests.annotate.api_client import client_for
-from tests.factories import make_comparison
+from tests.factories import make_comparison, make_project
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +84,42 @@ def test_it_serves_only_files_of_real_exports(manager, project, data_dir):
         response = client.get(f"/api/projects/{project.pk}/exports/{name}/{filename}")
         assert response.status_code == 404, (name, filename)
     assert client.post("/api/projects/987654/export/", {}, format="json").status_code == 404
+
+
+def test_it_keeps_every_download_inside_the_export_store(manager, project, data_dir):
+    (data_dir / "secret.txt").write_text("not an export")
+    other = make_project("Other")
+    stored, _ = export_store_judgments(project=other, fmt="jsonl")
+    (data_dir / "exports" / str(project.pk)).mkdir(parents=True)
+    (data_dir / "exports" / str(project.pk) / "20260101T000000Z-0123456789").symlink_to(stored.folder)
+    client = client_for(manager)
+    base = f"/api/projects/{project.pk}/exports"
+    for path in [
+        "..%2F..%2Fsecret.txt/x",
+        "20260101T000000Z-0123456789/..%2F..%2F..%2Fsecret.txt",
+        "20260101T000000Z-0123456789/.hidden",
+        "20260101T000000Z-0123456789/judgments.jsonl",  # another project's export, through a link
+        f"{stored.export_id}/judgments.jsonl",  # another project's export id under this project
+        "%2E%2E/%2E%2E",
+    ]:
+        response = client.get(f"{base}/{path}")
+        assert response.status_code == 404, path
+        assert not getattr(response, "streaming", False)
+    assert client.get(stored.url("judgments.jsonl")).status_code == 200  # under its own project
+
+
+def test_it_lists_a_projects_exports_newest_first(manager, project, data_dir):
+    assert export_store_list(project=project) == []
+    make_comparison(project)
+    older = data_dir / "exports" / str(project.pk) / "20250101T120000Z-0123456789"
+    older.mkdir(parents=True)
+    (older / "judgments.csv").write_text("judgment_id\n")
+    (older.parent / ".export-abc").mkdir()  # one being written: not listed
+    name = client_for(manager).post(f"/api/projects/{project.pk}/export/", {}, format="json").json()["name"]
+    listed = export_store_list(project=project)
+    assert [(s.export_id, s.files) for s in listed] == [
+        (name, ("train.jsonl",)),
+        ("20250101T120000Z-0123456789", ("judgments.csv",)),
+    ]
+    assert listed[1].created_at == datetime(2025, 1, 1, 12, tzinfo=UTC)
+    assert export_store_list(project=make_project("Other")) == []

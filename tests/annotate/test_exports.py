@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from annotate import exports
 from annotate.errors import PairwiseError
-from annotate.exports import judgments_export_raw, labeler_pseudonym, preferences_export
+from annotate.exporting import build
+from annotate.exporting.build import judgments_export_raw, labeler_pseudonym, preferences_export
+from annotate.exporting.store import export_store_list
 from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Prompt, Response, content_hash
 from tests.factories import make_comparison, make_user
 
@@ -247,7 +248,7 @@ def test_it_leaves_the_old_file_untouched_when_writing_fails(alice, project, tmp
     target = tmp_path / "prefs.jsonl"
     target.write_text('{"previous": "export"}\n')
 
-    real = exports._canonical_line
+    real = build._canonical_line
     calls = count()
 
     def explode(row):
@@ -255,7 +256,7 @@ def test_it_leaves_the_old_file_untouched_when_writing_fails(alice, project, tmp
             raise OSError("disk full")
         return real(row)
 
-    monkeypatch.setattr(exports, "_canonical_line", explode)
+    monkeypatch.setattr(build, "_canonical_line", explode)
     with pytest.raises(OSError):
         preferences_export(project=project, out_path=target)
     assert target.read_text() == '{"previous": "export"}\n'
@@ -283,7 +284,7 @@ def test_it_exports_raw_judgments_without_usernames(alice, bob, manager, project
     n = judgments_export_raw(project=project, out_path=tmp_path / "raw.jsonl")
     rows = read_jsonl(tmp_path / "raw.jsonl")
     assert n == 4 and len(rows) == 4
-    assert set(rows[0]) == set(exports.RAW_FIELDS)
+    assert set(rows[0]) == set(build.RAW_FIELDS)
     text = (tmp_path / "raw.jsonl").read_text()
     assert "bob" not in text and '"alice"' not in text
     assert f'"labeler_id": {alice.pk}' not in text
@@ -329,6 +330,19 @@ def test_the_command_exports_and_reports_counts(alice, project, tmp_path, capsys
         call_command(
             "export_preferences", "--project", project.name, "--out", str(out), "--eval-fraction", "2"
         )
+
+
+def test_the_command_without_out_writes_into_the_export_store(alice, project, tmp_path, settings, capsys):
+    settings.DATA_DIR = tmp_path
+    vote(make_comparison(project, a="a", b="b"), alice, "A")
+    call_command("export_preferences", "--project", project.name)
+    call_command("export_preferences", "--project", project.name, "--raw", "csv")
+    stored = export_store_list(project=project)
+    assert sorted(s.files for s in stored) == [("judgments.csv",), ("train.jsonl",)]
+    assert all(s.folder.parent == tmp_path / "exports" / str(project.pk) for s in stored)
+    assert str(tmp_path / "exports") in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--format dataset needs --out"):
+        call_command("export_preferences", "--project", project.name, "--format", "dataset")
 
 
 def test_it_keeps_one_judgment_per_labeler_in_the_count(project, tmp_path):

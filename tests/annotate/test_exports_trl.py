@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from annotate.exports import preferences_export
+from annotate.exporting.build import preferences_export
 from annotate.models import Comparison, Prompt, Response, content_hash
 from tests.annotate.test_exports import vote
 from tests.factories import make_comparison

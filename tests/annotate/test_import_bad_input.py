@@ -19,8 +19,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from annotate.importers import ImportFileError
-from annotate.imports import data_import
+from annotate.importing.parse import ImportFileError
+from annotate.importing.write import data_import
 from annotate.models import ImportBatch, Prompt, Response
 
 GOOD = b'{"prompt": "fine", "responses": [{"text": "ok", "seed": 1}]}\n'

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotate.errors import PairwiseError
-from annotate.exports import preferences_rows
-from annotate.importers import ImportFileError, jsonl_bytes
-from annotate.imports import data_import
+from annotate.exporting.build import preferences_rows
+from annotate.importing.parse import ImportFileError, jsonl_bytes
+from annotate.importing.write import data_import
 from annotate.models import Choice, Comparison, ImportBatch, Judgment, Project, Prompt, Response
 from tests.factories import make_project
 
@@ -409,16 +409,16 @@ def test_the_command_sets_the_split_of_new_prompts(project, tmp_path):
 
 
 def test_it_rolls_back_everything_when_a_write_fails_midway(project, monkeypatch):
-    from annotate import imports
+    from annotate.importing import write
 
-    real = imports._insert
+    real = write._insert
 
     def failing(model, columns, rows, bar):
         if model is Judgment:  # prompts, responses and comparisons are written by now
             raise RuntimeError("database went away")
         real(model, columns, rows, bar)
 
-    monkeypatch.setattr(imports, "_insert", failing)
+    monkeypatch.setattr(write, "_insert", failing)
     with pytest.raises(RuntimeError):
         run(project, [{"prompt": "p", "chosen": "a", "rejected": "b"}], "trl")
     assert counts(project) == {"prompts": 0, "responses": 0, "comparisons": 0, "judgments": 0}

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotate.errors import InvalidInput
-from annotate.exports import judgments_export_raw
+from annotate.exporting.build import judgments_export_raw
 from annotate.models import Judgment
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_input_from
 from tests.annotate.api_client import client_for

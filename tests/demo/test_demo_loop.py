@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from annotate.imports import data_import
+from annotate.importing.write import data_import
 from annotate.pair_strategies import comparisons_pair_all
 from rewardmodel.demo_loop import DEMO_PROJECT, STEPS, demo_loop_create, demo_loop_execute
 from rewardmodel.models import DemoLoop, JobStatus, ModelArtifact

@@ -1,12 +1,12 @@
 """Excluding a labeler on the quality page changes the exported training data exactly as the
-majority-vote rules say (annotate/exports.py), and reinstating brings it back."""
+majority-vote rules say (annotate/exporting/build.py), and reinstating brings it back."""
 
 from __future__ import annotations
 
 from django.test import Client
 from django.urls import reverse
 
-from annotate.exports import preferences_rows
+from annotate.exporting.build import preferences_rows
 from annotate.models import Judgment
 from annotate.quality.exclusion import labeler_reinstate
 from annotate.quality.report import quality_report_compute

@@ -135,7 +135,7 @@ def test_it_splits_sides_that_part_before_the_last_turn_as_trl_does():
 
 
 def test_the_importer_and_the_scorer_read_the_hh_fixture_identically():
-    from annotate.importers import parse_records
+    from annotate.importing.parse import parse_records
 
     parsed = parse_records(HH_QUIRKS, fmt="hh", skip_invalid=True)
     pairs = read_pairs(HH_QUIRKS, fmt="hh", skip_invalid=True)

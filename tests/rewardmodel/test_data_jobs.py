@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from annotate.importers import jsonl_bytes
+from annotate.importing.parse import jsonl_bytes
 from annotate.models import Comparison, ImportBatch, Judgment, Prompt, QualitySnapshot
 from rewardmodel.data_jobs import data_job_create, data_job_execute
 from rewardmodel.jobs import jobs_reap_lost
@@ -100,12 +100,13 @@ def test_it_exports_on_a_worker_and_links_the_files(staff_client, alice, project
         response = staff_client.post(reverse("admin:annotate_project_export", args=[project.pk]), form)
     job = DataJob.objects.get()
     assert job.status == JobStatus.SUCCEEDED, job.error
-    files = sorted(p.name for p in (data_dir / "exports").iterdir())
-    assert sorted(job.result["files"]) == files and len(files) == 2
+    folder = data_dir / "exports" / str(project.pk) / job.result["export"]
+    files = sorted(p.name for p in folder.iterdir())
+    assert job.result["files"] == files == ["train.eval.jsonl", "train.jsonl"]
     status = staff_client.get(reverse("data-job-status", args=[job.pk])).json()
     urls = [link["url"] for link in status["links"]]
-    for name in files:
-        assert reverse("admin:annotate_project_download", args=[name]) in urls
+    for name in files:  # the export store's one download path
+        assert reverse("api-export-file", args=[project.pk, job.result["export"], name]) in urls
     assert "3 train + 1 eval rows" in status["message"]
     page = staff_client.get(response["Location"]).content.decode()
     download = staff_client.get(urls[0])

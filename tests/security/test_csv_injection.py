@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from annotate.exports import csv_cell, judgments_export_raw
+from annotate.exporting.build import csv_cell, judgments_export_raw
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
 
 

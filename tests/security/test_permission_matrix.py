@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotate.admin_io import exports_dir
+from annotate.exporting.store import export_store_judgments
 from annotate.models import Assignment, LabelerExclusion, Project
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
 from rewardmodel.models import DemoLoop
@@ -29,11 +29,12 @@ class World:
     lease: dict[str, Assignment]  # a live, unjudged lease per persona (someone else's for outsiders)
     judged: dict[str, str]  # the client id of a judgment to undo (someone else's for outsiders)
     demo_loop: DemoLoop
-    export_file: str
+    export_file: tuple[str, str]  # (export id, file name) of a stored export
 
 
 @pytest.fixture
-def world(alice, db) -> World:
+def world(alice, db, settings, tmp_path) -> World:
+    settings.DATA_DIR = tmp_path
     manager = make_user("boss", manager=True, labeler=False)
     removed, excluded = make_user("removed"), make_user("excluded")
     outsider = make_user("outsider")
@@ -49,7 +50,7 @@ def world(alice, db) -> World:
         lease[name], judged[name] = lease["alice"], "alice"
     project.labelers.remove(removed)
     LabelerExclusion.objects.create(project=project, labeler=excluded, reason="spam", excluded_by=manager)
-    (exports_dir() / "matrix-judgments.csv").write_text("judgment_id\n")
+    stored, _ = export_store_judgments(project=project, fmt="csv")
     users = {
         "anonymous": None,
         "outsider": outsider,
@@ -58,7 +59,9 @@ def world(alice, db) -> World:
         "staff": make_user("clerk", staff=True, labeler=False),
         "manager": manager,
     }
-    return World(project, users, lease, judged, DemoLoop.objects.create(), "matrix-judgments.csv")
+    return World(
+        project, users, lease, judged, DemoLoop.objects.create(), (stored.export_id, "judgments.csv")
+    )
 
 
 def _api(world: World, persona: str) -> APIClient:
@@ -128,7 +131,8 @@ def test_the_project_list_shows_each_only_their_own(world):
 MANAGER_API = {
     "progress": (401, 403, 403, 403, 403, 200),
     "export": (401, 403, 403, 403, 403, 201),
-    "export-file": (401, 403, 403, 403, 403, 404),
+    "export-file": (401, 403, 403, 403, 403, 200),  # the one download path of every export
+    "export-missing": (401, 403, 403, 403, 403, 404),
     "score": (401, 403, 403, 403, 403, 404),
 }
 
@@ -141,6 +145,8 @@ def _call_manager_api(world: World, persona: str, endpoint: str):
         case "export":
             return api.post(reverse("api-export", args=[pk]), {}, format="json")
         case "export-file":
+            return api.get(reverse("api-export-file", args=[pk, *world.export_file]))
+        case "export-missing":
             return api.get(reverse("api-export-file", args=[pk, "nope", "train.jsonl"]))
         case "score":
             return api.post(reverse("api-score", args=[999]), {"prompt": "q", "response": "a"}, format="json")
@@ -222,16 +228,14 @@ def test_api_docs(world, client, persona):
 
 
 # The admin is Django's: non-staff go to the admin login; staff need the model permissions.
-ADMIN = {"export": (302, 302, 302, 302, 403, 200), "download": (302, 302, 302, 302, 403, 200)}
+# Downloads of the admin's exports go through the API's export-file path (above).
+ADMIN = {"export": (302, 302, 302, 302, 403, 200)}
 
 
 @pytest.mark.parametrize("what", ADMIN)
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_admin_import_export(world, client, persona, what):
-    if what == "export":
-        url = reverse("admin:annotate_project_export", args=[world.project.pk])
-    else:
-        url = reverse("admin:annotate_project_download", args=[world.export_file])
+    url = reverse("admin:annotate_project_export", args=[world.project.pk])
     response = _browser(client, world, persona).get(url)
     assert response.status_code == ADMIN[what][PERSONAS.index(persona)]
     if response.status_code == 302:

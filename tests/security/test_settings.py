@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-PSEUDONYM = "import django; django.setup(); from annotate.exports import labeler_pseudonym; print(labeler_pseudonym(7))"
+PSEUDONYM = "import django; django.setup(); from annotate.exporting.build import labeler_pseudonym; print(labeler_pseudonym(7))"
 # The variables the README's "Deploying for a team" section sets (databases and brokers aside).
 README_DEPLOY_ENV = {
     "ALLOWED_HOSTS": "pairwise.example.org",

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from annotate.exports import judgments_raw_rows, preferences_rows
+from annotate.exporting.build import judgments_raw_rows, preferences_rows
 from annotate.models import Judgment
 from annotate.quality.report import quality_report_compute, quality_report_refresh
 from annotate.selectors import project_progress

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from annotate.imports import data_import
+from annotate.importing.write import data_import
 from annotate.models import Project
 from annotate.pair_strategies import comparisons_pair_all
 

@@ -1,11 +1,16 @@
-"""python manage.py export_preferences --project NAME --out PATH [...]: see annotate/exports.py."""
+"""python manage.py export_preferences --project NAME [--out PATH] [...]: see annotate/exporting/build.py.
+
+With --out the files go where it says; without, into the export store (annotate.exporting.store,
+DATA_DIR/exports/<project id>/<export id>/), where the API's download path serves them.
+"""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.errors import PairwiseError
-from annotate.exports import judgments_export_raw, preferences_export, simulated_judgments_count
+from annotate.exporting.build import judgments_export_raw, preferences_export, simulated_judgments_count
+from annotate.exporting.store import export_store_judgments, export_store_preferences
 from annotate.management.projects import project_named
 
 
@@ -17,7 +22,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True, help="Project name.")
-        parser.add_argument("--out", required=True, help="Output file (jsonl/csv) or directory (dataset).")
+        parser.add_argument(
+            "--out",
+            help="Output file (jsonl/csv) or directory (dataset). Without it: a new export in the "
+            "export store (DATA_DIR/exports/<project id>/), jsonl or csv only.",
+        )
         parser.add_argument("--format", choices=["jsonl", "dataset"], default="jsonl")
         parser.add_argument(
             "--eval-fraction", type=float, default=0.0, help="Share of prompts held out for eval."
@@ -47,21 +56,24 @@ class Command(BaseCommand):
         project = project_named(opts["project"])
         include_simulated = not opts["no_simulated"]
         simulated = simulated_judgments_count(project=project)
+        out = opts["out"]
+        if out is None and opts["format"] == "dataset":
+            raise CommandError("--format dataset needs --out DIRECTORY (the export store keeps JSONL).")
         try:
             if opts["raw"]:
-                n = judgments_export_raw(
-                    project=project,
-                    out_path=opts["out"],
-                    fmt=opts["raw"],
-                    include_simulated=include_simulated,
-                )
+                if out is None:
+                    stored, n = export_store_judgments(
+                        project=project, fmt=opts["raw"], include_simulated=include_simulated
+                    )
+                    out = stored.folder / stored.files[0]
+                else:
+                    n = judgments_export_raw(
+                        project=project, out_path=out, fmt=opts["raw"], include_simulated=include_simulated
+                    )
                 which = f"{simulated} simulated" if include_simulated else f"{simulated} simulated left out"
-                self.stdout.write(f"Wrote {n} judgments ({which}) to {opts['out']} (labelers pseudonymized).")
+                self.stdout.write(f"Wrote {n} judgments ({which}) to {out} (labelers pseudonymized).")
                 return
-            result = preferences_export(
-                project=project,
-                out_path=opts["out"],
-                fmt=opts["format"],
+            options = dict(
                 eval_fraction=opts["eval_fraction"],
                 min_agreement=opts["min_agreement"],
                 keep_ties=opts["keep_ties"],
@@ -69,6 +81,10 @@ class Command(BaseCommand):
                 conversational=True if opts["conversational"] else None,
                 include_simulated=include_simulated,
             )
+            if out is None:
+                _, result = export_store_preferences(project=project, **options)
+            else:
+                result = preferences_export(project=project, out_path=out, fmt=opts["format"], **options)
         except PairwiseError as exc:
             raise CommandError(exc.message) from None
         form = "conversational" if result.conversational else "plain text"

@@ -1,6 +1,6 @@
 """python manage.py import_data --project NAME [--create] --format FMT [--skip-invalid] FILE.
 
-FILE is JSONL, gzipped or not; see annotate/importers.py for the formats and the limits.
+FILE is JSONL, gzipped or not; see annotate/importing/parse.py for the formats and the limits.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from annotate.errors import PairwiseError
-from annotate.importers import FORMATS, parse_records
-from annotate.imports import records_write
+from annotate.importing.parse import FORMATS, parse_records
+from annotate.importing.write import records_write
 from annotate.models import Project
 
 

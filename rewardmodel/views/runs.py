@@ -1,4 +1,4 @@
-"""Manager pages for training runs: list, start (reward model; policy runs in views_policy.py),
+"""Manager pages for training runs: list, start (reward model; policy runs in views/policy.py),
 watch live, cancel.
 
 Thin: the rules live in rewardmodel.runs and rewardmodel.reward_runs. The run page polls
@@ -61,7 +61,7 @@ CHARTS: dict[str, list[tuple[str, list[str]]]] = {
     ],
 }
 
-# The page that starts each kind of run: (kind, title, URL name). Policy runs: views_policy.py.
+# The page that starts each kind of run: (kind, title, URL name). Policy runs: views/policy.py.
 NEW_RUN_PAGES = [
     (TrainingRun.Kind.REWARD, "Train a reward model", "run-new"),
     (TrainingRun.Kind.SFT, "Fine-tune a policy (SFT)", "run-new-sft"),

@@ -9,7 +9,7 @@ surrogates, NaN, nesting deeper than MAX_JSON_DEPTH, seeds outside a 64-bit inte
 Import has two phases, so a bad file writes nothing:
 1. parse (here): every line is read and validated into a Record; the first bad lines are reported
    as "line 17: field 'chosen' is missing" and the whole file is rejected.
-2. write (annotate/imports.py): one transaction; rows are found again by content hash, so
+2. write (annotate/importing/write.py): one transaction; rows are found again by content hash, so
    importing the same file twice creates nothing the second time.
 
 Formats (one JSON object per line):
@@ -55,8 +55,8 @@ from tqdm import tqdm
 from rewardmodel.training.jsonl import BadLine, DataFileError, ReadLimits, loads_line, open_data, read_lines
 from rewardmodel.training.pairs import PairFormatError, hh_transcript, parse_hh_pair
 
-from .errors import PairwiseError
-from .models import Prompt
+from ..errors import PairwiseError
+from ..models import Prompt
 
 FORMATS = ("prompts", "responses", "trl", "hh", "gsm8k")
 ROLES = ("system", "user", "assistant")

@@ -1,6 +1,6 @@
 """Write imported records: one transaction, found-again-by-content so a re-import adds nothing.
 
-The formats and their validation live in annotate/importers.py (no database there). Here:
+The formats and their validation live in annotate/importing/parse.py (no database there). Here:
 - Prompt: content_hash(messages), unique per project. The first line with that content supplies
   the metadata; a prompt that exists is left as it is.
 - Response: content_hash(text), or of its messages for a response of several turns, unique per
@@ -34,9 +34,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from .errors import PairwiseError
-from .importers import ParsedFile, Record, ResponseSpec, parse_records
-from .models import (
+from ..errors import PairwiseError
+from ..models import (
     Choice,
     Comparison,
     ImportBatch,
@@ -47,6 +46,7 @@ from .models import (
     SideOrder,
     content_hash,
 )
+from .parse import ParsedFile, Record, ResponseSpec, parse_records
 
 INSERT_CHUNK = 5000
 # Lookups of existing rows go in chunks to stay under the parameter limits of one statement.

@@ -50,8 +50,8 @@ from django.conf import settings
 
 from rewardmodel.training.atomic import atomic_dir, atomic_file
 
-from .errors import PairwiseError
-from .models import Choice, Comparison, Judgment, LabelerExclusion, Project, Prompt
+from ..errors import PairwiseError
+from ..models import Choice, Comparison, Judgment, LabelerExclusion, Project, Prompt
 
 Row = dict[str, Any]
 

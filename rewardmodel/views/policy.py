@@ -32,7 +32,7 @@ from rewardmodel.training.grpo import GrpoConfig
 from rewardmodel.training.ppo import PpoConfig
 from rewardmodel.training.rewards import REWARDS
 from rewardmodel.training.sft import SftConfig
-from rewardmodel.views import new_run_context
+from rewardmodel.views.runs import new_run_context
 
 
 def _defaults(config: type) -> dict[str, Any]:

@@ -12,21 +12,26 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotate.errors import PairwiseError
+from annotate.exporting.store import export_file_url
 from annotate.permissions import manager_required
 
-from .data_jobs import data_job_status
-from .jobs import job_cancel
-from .models import DataJob, JobStatus
+from ..data_jobs import data_job_status
+from ..jobs import job_cancel
+from ..models import DataJob, JobStatus
 
 
 def data_job_links(job: DataJob) -> list[dict[str, str]]:
-    """Where the job page points: the files of a finished export (the admin's download view, with
-    its permission check), then back to the page that started the job (for a recompute, the
+    """Where the job page points: the files of a finished export (the export store's one download
+    path, managers only), then back to the page that started the job (for a recompute, the
     report, which shows the new figures once the job has succeeded)."""
     links = []
     if job.kind == DataJob.Kind.EXPORT and job.status == JobStatus.SUCCEEDED:
+        export_id = job.result.get("export", "")
         links += [
-            {"label": name, "url": reverse("admin:annotate_project_download", args=[name])}
+            {
+                "label": name,
+                "url": export_file_url(project_id=job.project_id, export_id=export_id, filename=name),
+            }
             for name in job.result.get("files", [])
         ]
     back = {

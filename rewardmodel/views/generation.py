@@ -14,14 +14,14 @@ from annotate.errors import PairwiseError
 from annotate.models import Project, Prompt
 from annotate.permissions import manager_required
 
-from .generation import (
+from ..generation import (
     GENERATIVE_KINDS,
     GenerationOptions,
     generation_job_cancel,
     generation_job_create,
     generation_job_status,
 )
-from .models import GenerationJob, ModelArtifact
+from ..models import GenerationJob, ModelArtifact
 
 DEFAULTS = GenerationOptions()
 

@@ -7,8 +7,8 @@ from django.shortcuts import get_object_or_404
 
 from annotate.permissions import manager_required
 
-from .demo_loop import demo_loop_status
-from .models import DemoLoop
+from ..demo_loop import demo_loop_status
+from ..models import DemoLoop
 
 
 @manager_required

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from annotate.imports import data_import
+from annotate.importing.write import data_import
 from annotate.models import Comparison
 from annotate.quality.gold import comparisons_mark_gold, comparisons_unmark_gold
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record, judgment_undo

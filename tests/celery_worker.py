@@ -71,12 +71,14 @@ def stop_worker(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, logs: tuple[Path, ...]) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float, what: str, logs: tuple[Path, ...], interval: float = 0.3
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.3)
+        time.sleep(interval)
     tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
     raise AssertionError(f"timed out waiting for {what}; worker logs:\n{tails}")

@@ -22,10 +22,15 @@ from tests.reward.synthetic import judge_marker_pairs
 pytestmark = [pytest.mark.celery, pytest.mark.ml, pytest.mark.django_db(transaction=True)]
 
 
-def _start_worker(log: Path) -> subprocess.Popen:
-    # Both queues are purged first: a message left by an interrupted earlier run names ids this
-    # database reuses (its task id differs, so the claim would ignore it, but it delays this one).
+@pytest.fixture(autouse=True)
+def _empty_queues():
+    # Before the test sends anything (its tests queue work before the worker starts): a message left
+    # by an interrupted earlier run names ids this database reuses (its task id differs, so the
+    # claim would ignore it, but it delays this one).
     purge("training", "default")
+
+
+def _start_worker(log: Path) -> subprocess.Popen:
     return start_worker(log, queues="training,default")
 
 

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.celery, pytest.mark.ml, pytest.mark.django_db(transact
 
 # Workers beat every second and are lost after 3 s without one; beat sends the reaper every second.
 WORKER_ENV = {"PAIRWISE_RUN_HEARTBEAT_TIMEOUT": "3", "PAIRWISE_REAP_INTERVAL": "1"}
+TOTAL = 64  # samples of the generation job: 16 prompts x 4
 
 
 def test_killed_workers_are_reaped_on_schedule_and_a_resumed_job_fills_the_gap_once(
@@ -35,9 +36,9 @@ def test_killed_workers_are_reaped_on_schedule_and_a_resumed_job_fills_the_gap_o
     run = TrainingRun.objects.get()
     policy = artifact_register(kind=ModelArtifact.Kind.POLICY, name="tiny-policy", path=tiny_policy_dir)
     prompts = make_project("Killed mid-generation")
-    for i in range(8):
+    for i in range(16):
         make_prompt(prompts, f"Tell me fact number {i}.")
-    options = GenerationOptions(per_prompt=2, max_new_tokens=32, batch_size=1)  # 16 small batches
+    options = GenerationOptions(per_prompt=4, max_new_tokens=32, batch_size=1)  # TOTAL small batches
     job = generation_job_create(project=prompts, model=policy, options=options)
 
     logs = tuple(tmp_path / f"{name}.log" for name in ("trainer", "generator", "reaper"))
@@ -45,20 +46,17 @@ def test_killed_workers_are_reaped_on_schedule_and_a_resumed_job_fills_the_gap_o
     generator = start_worker(logs[1], queues="default", name="generator", env=WORKER_ENV)
     reaper = None
     try:
-        wait_until(
-            lambda: (
-                TrainingRun.objects.get(pk=run.pk).progress > 0.01
-                and GenerationJob.objects.get(pk=job.pk).responses_created >= 1
-            ),
-            timeout=240,
-            what="the run to train and the job to generate",
-            logs=logs,
-        )
-        for worker in (trainer, generator):
+        # Each worker is killed as soon as its job is under way (the generator first: on a quiet
+        # machine it would finish all its samples while the trainer still loads).
+        for worker, started in (
+            (generator, lambda: GenerationJob.objects.get(pk=job.pk).responses_created >= 1),
+            (trainer, lambda: TrainingRun.objects.get(pk=run.pk).progress > 0.01),
+        ):
+            wait_until(started, timeout=240, what="the job to get under way", logs=logs, interval=0.05)
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=30)
         stored = Response.objects.filter(prompt__project=prompts).count()
-        assert 1 <= stored < 16
+        assert 1 <= stored < TOTAL
         assert TrainingRun.objects.get(pk=run.pk).status == JobStatus.RUNNING  # nobody left to say otherwise
 
         reaper = start_worker(logs[2], queues="default", name="reaper", beat=True, env=WORKER_ENV)
@@ -93,7 +91,7 @@ def test_killed_workers_are_reaped_on_schedule_and_a_resumed_job_fills_the_gap_o
                 stop_worker(worker)
 
     assert resumed.status == JobStatus.SUCCEEDED, resumed.error
-    assert resumed.responses_created == 16 - stored and f"({stored} existed)" in resumed.status_message
+    assert resumed.responses_created == TOTAL - stored and f"({stored} existed)" in resumed.status_message
     responses = Response.objects.filter(prompt__project=prompts)
-    assert responses.count() == 16
-    assert len(set(responses.values_list("prompt_id", "seed"))) == 16  # each sample exactly once
+    assert responses.count() == TOTAL
+    assert len(set(responses.values_list("prompt_id", "seed"))) == TOTAL  # each sample exactly once

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from annotate.exporting.store import export_file_url
 from rewardmodel.models import DataJob, JobStatus
 from tests.browser_support import log_in
 
@@ -43,10 +44,12 @@ def test_the_job_page_follows_an_export_to_its_files(page, live_server, project)
         progress=1.0,
         finished_at=timezone.now(),
         status_message="1 judgments, labelers pseudonymized.",
-        result={"files": ["helpfulness-1-judgments.csv"]},
+        result={"export": "20260101T120000Z-0123456789", "files": ["judgments.csv"]},
     )
     page.wait_for_selector("#job-status.job-status-succeeded")  # the page reloads when it has finished
     assert page.locator("#job-cancel").count() == 0
-    link = reverse("admin:annotate_project_download", args=["helpfulness-1-judgments.csv"])
+    link = export_file_url(
+        project_id=project.pk, export_id="20260101T120000Z-0123456789", filename="judgments.csv"
+    )
     assert page.locator(f'#job-links a[href="{link}"]').count() == 1
     assert errors == []

@@ -28,7 +28,9 @@ def _run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedPro
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL") and not k.startswith("PAIRWISE_")
+        # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests' support module (Playwright's loop).
+        if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        and not k.startswith("PAIRWISE_")
     }
     clean |= {"DJANGO_SETTINGS_MODULE": "pairwise.settings", "PAIRWISE_DATA_DIR": str(data_dir), **env}
     return subprocess.run(args, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)

@@ -37,16 +37,14 @@ from datetime import datetime, timedelta
 from types import UnionType
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from . import statements
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, PairwiseError
 from .models import (
-    SIMULATED_GROUP,
     Assignment,
     Choice,
     Comparison,
@@ -79,21 +77,6 @@ def _checkpoint(name: str) -> None:
 EXCLUDED = "You have been excluded from this project; ask its manager."
 
 
-def _with_access(qs: QuerySet, labeler: AbstractBaseUser, project_ref: str) -> QuerySet:
-    """`qs` annotated with labeler_is_member / labeler_is_excluded for the project its rows name
-    at `project_ref` (one query with the rows themselves)."""
-    return qs.annotate(
-        labeler_is_member=Exists(
-            Project.labelers.through.objects.filter(project_id=OuterRef(project_ref), user_id=labeler.pk)
-        ),
-        labeler_is_excluded=Exists(
-            LabelerExclusion.objects.filter(
-                project_id=OuterRef(project_ref), labeler_id=labeler.pk, lifted_at__isnull=True
-            )
-        ),
-    )
-
-
 def _refuse_if_barred(labeler: AbstractBaseUser, project_id: int, *, member: bool, excluded: bool) -> None:
     """Raise Forbidden ("excluded" or "not_member") unless the labeler may work on the project now:
     a member (managers: of any project) with no exclusion in force. A refused labeler's live leases
@@ -117,8 +100,8 @@ def project_for_labeler(*, labeler: AbstractBaseUser, project_id: int) -> Projec
     """The project if the labeler may work on it now. Unknown and foreign projects look the same
     (NotFound, 404); an excluded labeler is told so (Forbidden, 403)."""
     try:
-        project = _with_access(Project.objects.filter(pk=project_id), labeler, "pk").first()
-    except (ValueError, TypeError):
+        project = statements.project_with_access(project_id=int(project_id), labeler_id=labeler.pk)
+    except (ValueError, TypeError, OverflowError):
         project = None
     if project is None:
         raise NotFound(f"No project {project_id} for you.")
@@ -133,21 +116,22 @@ def project_for_labeler(*, labeler: AbstractBaseUser, project_id: int) -> Projec
     return project
 
 
-def labeler_access_check(*, labeler: AbstractBaseUser, assignment_id: int) -> None:
+def labeler_access_check(*, labeler: AbstractBaseUser, assignment_id: int) -> bool:
     """NotFound unless the assignment is the labeler's; Forbidden (leases released) unless they may
-    still work on its project. Every path that reads or writes one assignment calls it first."""
+    still work on its project. Every path that reads or writes one assignment calls it first.
+
+    Answers whether the labeler is simulated (in the `simulated` group of manage.py
+    simulate_labelers), read in the same statement: their judgments are stored with source
+    "simulated", everyone else's "human"."""
     try:
-        row = (
-            _with_access(Assignment.objects.filter(pk=assignment_id, labeler=labeler), labeler, "project_id")
-            .values_list("project_id", "labeler_is_member", "labeler_is_excluded")
-            .first()
-        )
-    except (ValueError, TypeError):
+        row = statements.assignment_access(assignment_id=int(assignment_id), labeler_id=labeler.pk)
+    except (ValueError, TypeError, OverflowError):
         row = None
     if row is None:
         raise NotFound(f"No assignment {assignment_id} for you.")
-    project_id, member, excluded = row
+    project_id, member, excluded, simulated = row
     _refuse_if_barred(labeler, project_id, member=member, excluded=excluded)
+    return simulated
 
 
 def labeler_is_excluded(*, labeler: AbstractBaseUser, project: Project) -> bool:
@@ -155,19 +139,6 @@ def labeler_is_excluded(*, labeler: AbstractBaseUser, project: Project) -> bool:
 
 
 # --- assignment ----------------------------------------------------------------------------------
-
-
-def _live_leases(now: datetime):
-    """Subquery: live leases on the outer comparison."""
-    return (
-        Assignment.objects.filter(
-            comparison=OuterRef("pk"), state=Assignment.State.ACTIVE, expires_at__gt=now
-        )
-        .order_by()
-        .values("comparison")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
 
 
 def _unseen_by(labeler: AbstractBaseUser, qs):
@@ -181,70 +152,38 @@ def _unseen_by(labeler: AbstractBaseUser, qs):
     return qs.exclude(Exists(closed)).exclude(Exists(judged))
 
 
-def _filled(comparison_id: int, k: int, now: datetime, *, except_labeler: int | None = None) -> bool:
-    """Fresh read: do judgments plus live leases (other than `except_labeler`'s) already reach k?"""
-    leases = Assignment.objects.filter(
-        comparison_id=OuterRef("pk"), state=Assignment.State.ACTIVE, expires_at__gt=now
-    )
-    if except_labeler is not None:
-        leases = leases.exclude(labeler_id=except_labeler)
-    taken = (
-        Comparison.objects.filter(pk=comparison_id)
-        .annotate(live=_count(leases))
-        .values_list(F("judgment_count") + F("live"), flat=True)
-        .get()
-    )
-    return taken >= k
-
-
-def _count(qs) -> Coalesce:
-    """COUNT(*) of a correlated subquery, 0 when empty."""
-    counted = qs.order_by().annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
-    return Coalesce(Subquery(counted.values("n")), 0)
-
-
 # What the labeler is shown: loaded with the assignment, never lazily one query at a time.
 _SHOWN = ("prompt", "response_a", "response_b")
 
 
 def _pick_regular(
     labeler: AbstractBaseUser, project: Project, now: datetime, *, exclude: Iterable[int] = ()
-) -> Comparison | None:
-    """`exclude`: comparisons the labeler already holds a lease on."""
+) -> int | None:
+    """The id of the comparison to lease, locked; `exclude`: those the labeler already holds."""
     k = project.overlap_k
     rejected: list[int] = list(exclude)
     for _ in range(_MAX_PICK_ATTEMPTS):
-        qs = (
-            # is_open=True walks cmp_open_pick_idx, whose condition is the same term: only open
-            # comparisons, however many are complete. is_gold and judgment_count are checked again
-            # on the row (free: it is fetched anyway), so a flag left True by a bulk writer can
-            # cost a step but never hand out a full or gold comparison.
-            Comparison.objects.filter(project=project, is_open=True, is_gold=False, judgment_count__lt=k)
-            .alias(live=Coalesce(Subquery(_live_leases(now)), 0))
-            .alias(taken=F("judgment_count") + F("live"))
-            .filter(taken__lt=k)
-            .exclude(pk__in=rejected)
-        )
-        qs = _unseen_by(labeler, qs).order_by("-priority", "id")
-        # No joins here: with them PostgreSQL spends ~1.4 ms planning this query, without ~0.2 ms
+        # No joins in the pick: with them PostgreSQL spends ~1.4 ms planning it, without ~0.2 ms
         # (measured on 100k comparisons); the shown texts are fetched by primary key afterwards.
-        comparison = qs.select_for_update(skip_locked=True, of=("self",), no_key=True).only("id").first()
-        if comparison is None:
+        picked = statements.pick_open(
+            project_id=project.pk, k=k, labeler_id=labeler.pk, now=now, rejected=rejected
+        )
+        if picked is None:
             return None
         _checkpoint("assign.locked")  # the comparison is locked; its count comes from our snapshot
-        if not _filled(comparison.pk, k, now):
-            return comparison
-        rejected.append(comparison.pk)
+        if not statements.comparison_filled(comparison_id=picked, k=k, now=now):
+            return picked
+        rejected.append(picked)
     return None
 
 
-def _pick_gold(labeler: AbstractBaseUser, project: Project) -> Comparison | None:
-    """Gold items ignore k: every labeler may judge each one once."""
+def _pick_gold(labeler: AbstractBaseUser, project: Project) -> int | None:
+    """The id of a gold item to lease. Gold items ignore k: every labeler may judge each one once."""
     qs = _unseen_by(labeler, Comparison.objects.filter(project=project, is_gold=True))
     live_mine = Assignment.objects.filter(
         comparison=OuterRef("pk"), labeler=labeler, state=Assignment.State.ACTIVE
     )
-    return qs.exclude(Exists(live_mine)).order_by("?").only("id").first()
+    return qs.exclude(Exists(live_mine)).order_by("?").values_list("id", flat=True).first()
 
 
 def _with_shown(qs):
@@ -253,13 +192,14 @@ def _with_shown(qs):
 
 def _pick(
     labeler: AbstractBaseUser, project: Project, now: datetime, rng, *, exclude: Iterable[int] = ()
-) -> Comparison | None:
-    comparison = None
+) -> int | None:
+    """The id of the comparison to lease next (gold now and then), or None."""
+    picked = None
     if project.gold_rate > 0 and rng.random() < project.gold_rate:
-        comparison = _pick_gold(labeler, project)
-    if comparison is None:
-        comparison = _pick_regular(labeler, project, now, exclude=exclude)
-    return comparison
+        picked = _pick_gold(labeler, project)
+    if picked is None:
+        picked = _pick_regular(labeler, project, now, exclude=exclude)
+    return picked
 
 
 def _release_expired_for(labeler: AbstractBaseUser, project: Project, now: datetime) -> None:
@@ -281,26 +221,6 @@ def _current_lease(labeler: AbstractBaseUser, project: Project, now: datetime) -
     return _live_leases_of(labeler, project, now).first()
 
 
-def _lock_labeler(labeler: AbstractBaseUser, project: Project) -> bool:
-    """Lock the labeler's user row (serialises their own assign calls); True if excluded.
-
-    The exclusion rides along in the same statement; the labeler's leases must NOT: a subquery
-    here reads the snapshot taken before the lock was granted and would miss a lease that a twin
-    call committed while we waited. They are read by the next statement.
-    """
-    # get_user_model(), not type(labeler): a session user arrives wrapped in a SimpleLazyObject.
-    excluded = LabelerExclusion.objects.filter(
-        project=project, labeler=OuterRef("pk"), lifted_at__isnull=True
-    )
-    return (
-        get_user_model()
-        .objects.select_for_update(no_key=True)
-        .filter(pk=labeler.pk)
-        .values_list(Exists(excluded), flat=True)
-        .get()
-    )
-
-
 def comparison_assign_next(
     *, labeler: AbstractBaseUser, project: Project, rng: random.Random | None = None
 ) -> Assignment | None:
@@ -315,7 +235,10 @@ def comparison_assign_next(
         with transaction.atomic():
             # Serialise this labeler's own concurrent calls (see the module docstring), then read
             # their leases: a twin call may have leased something while we waited.
-            if _lock_labeler(labeler, project):
+            # Its statement reads the exclusion too, but must not read the labeler's leases: its
+            # snapshot predates the lock it waited for, and would miss a lease that a twin call
+            # committed meanwhile. They are read by the next statement.
+            if statements.lock_labeler(labeler_id=labeler.pk, project_id=project.pk):
                 raise Forbidden(EXCLUDED, code="excluded")
             held = list(
                 Assignment.objects.filter(labeler=labeler, project=project, state=Assignment.State.ACTIVE)
@@ -329,12 +252,12 @@ def comparison_assign_next(
                 Assignment.objects.filter(
                     pk__in=[pk for pk, _ in held], state=Assignment.State.ACTIVE
                 ).update(state=Assignment.State.RELEASED, closed_at=now)
-            comparison = _pick(labeler, project, now, rng)
-            if comparison is None:
+            picked = _pick(labeler, project, now, rng)
+            if picked is None:
                 return None
             assignment = Assignment.objects.create(
                 project=project,
-                comparison=Comparison.objects.select_related(*_SHOWN).get(pk=comparison.pk),
+                comparison=Comparison.objects.select_related(*_SHOWN).get(pk=picked),
                 labeler=labeler,
                 side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
                 leased_at=now,
@@ -383,12 +306,12 @@ def comparison_lease_ahead(
                         "new ones come once your judgments have reached the server.",
                         code="lease_limit",
                     )
-                comparison = _pick(labeler, project, now, rng, exclude=[c for _, c in held])
-                if comparison is None:
+                picked = _pick(labeler, project, now, rng, exclude=[c for _, c in held])
+                if picked is None:
                     return None
                 assignment = Assignment.objects.create(
                     project=project,
-                    comparison=comparison,
+                    comparison_id=picked,
                     labeler=labeler,
                     side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
                     slot=free[0],
@@ -496,10 +419,10 @@ def judgment_input_from(payload: Mapping[str, Any]) -> JudgmentInput:
     )
 
 
-def _validate(data: JudgmentInput, project: Project) -> None:
+def _validate(data: JudgmentInput, *, require_rationale_for_tie: bool) -> None:
     """The project's rules for a judgment (its fields were checked when it was made)."""
     if (
-        project.require_rationale_for_tie
+        require_rationale_for_tie
         and data.choice in (Choice.TIE, Choice.BOTH_BAD)
         and not data.rationale.strip()
     ):
@@ -508,22 +431,13 @@ def _validate(data: JudgmentInput, project: Project) -> None:
         )
 
 
-def _winner_id(comparison: Comparison, side_order: str, choice: str) -> int | None:
+def _winner_id(comparison: statements.JudgmentTarget, side_order: str, choice: str) -> int | None:
     if choice not in (Choice.A, Choice.B):
         return None
     a_is_response_a = side_order == SideOrder.AB
     if (choice == Choice.A) == a_is_response_a:
         return comparison.response_a_id
     return comparison.response_b_id
-
-
-def judgment_source_for(labeler: AbstractBaseUser) -> str:
-    """The source a labeler's judgments are stored with: "simulated" for accounts in the
-    `simulated` group (manage.py simulate_labelers), "human" for everyone else."""
-    simulated = get_user_model().groups.through.objects.filter(
-        user_id=labeler.pk, group__name=SIMULATED_GROUP
-    )
-    return Judgment.Source.SIMULATED if simulated.exists() else Judgment.Source.HUMAN
 
 
 def _replay(labeler: AbstractBaseUser, client_id: str) -> Judgment | None:
@@ -550,10 +464,11 @@ def judgment_record(
     under the comparison lock: a judgment sent as the exclusion commits may still count, as one
     sent a moment earlier would (the exclusion drops it from exports anyway).
     """
-    labeler_access_check(labeler=labeler, assignment_id=assignment_id)
+    simulated = labeler_access_check(labeler=labeler, assignment_id=assignment_id)
+    source = Judgment.Source.SIMULATED if simulated else Judgment.Source.HUMAN
     try:
         with transaction.atomic():
-            return _record(labeler, assignment_id, data)
+            return _record(labeler, int(assignment_id), data, source)  # an int: checked above
     except IntegrityError:
         # The same client id raced in through another assignment: that one was stored; answer it.
         existing = _replay(labeler, data.client_id)
@@ -562,29 +477,27 @@ def judgment_record(
         return existing, False
 
 
-def _record(labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput) -> tuple[Judgment, bool]:
-    try:
-        # One statement: the assignment with its project, and the comparison row locked. Only the
-        # comparison (`of`): the assignment rows are locked next, all of them in pk order.
-        assignment = (
-            Assignment.objects.select_related("project", "comparison")
-            .select_for_update(of=("comparison",), no_key=True)
-            .get(pk=assignment_id, labeler=labeler)
-        )
-    except (Assignment.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"No assignment {assignment_id} for you.") from None
-    project, comparison = assignment.project, assignment.comparison
-    _validate(data, project)
+def _record(
+    labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput, source: str
+) -> tuple[Judgment, bool]:
+    # One statement: the comparison row locked, with what the judgment needs of it and its
+    # project. Only the comparison: the assignment rows are locked next, all of them in pk order.
+    target = statements.lock_judgment_target(assignment_id=assignment_id, labeler_id=labeler.pk)
+    if target is None:
+        raise NotFound(f"No assignment {assignment_id} for you.")
+    _validate(data, require_rationale_for_tie=target.require_rationale_for_tie)
     mine = list(
         Assignment.objects.select_for_update(no_key=True)
-        .filter(labeler=labeler, comparison=comparison)
+        .filter(labeler=labeler, comparison_id=target.comparison_id)
         .order_by("pk")
     )
-    assignment = next(a for a in mine if a.pk == assignment.pk)  # its state as of the lock
+    assignment = next(a for a in mine if a.pk == assignment_id)  # its state as of the lock
     # Under the lock: a concurrent retry of this same submission may have just committed, or the
     # labeler may have judged this comparison through their other assignment on it.
     clash = list(
-        Judgment.objects.filter(Q(client_id=data.client_id) | Q(comparison=comparison, labeler=labeler))
+        Judgment.objects.filter(
+            Q(client_id=data.client_id) | Q(comparison_id=target.comparison_id, labeler=labeler)
+        )
     )
     for judgment in clash:
         if judgment.client_id == data.client_id:
@@ -596,9 +509,11 @@ def _record(labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput) 
     if assignment.state == Assignment.State.SKIPPED:
         raise Conflict("You skipped this comparison; ask for the next one.", code="skipped")
     now = timezone.now()
-    if not assignment.is_live(now) and not comparison.is_gold:
+    if not assignment.is_live(now) and not target.is_gold:
         # The labeler's own other lease on it (served again) does not count against them.
-        if _filled(comparison.pk, project.overlap_k, now, except_labeler=labeler.pk):
+        if statements.comparison_filled(
+            comparison_id=target.comparison_id, k=target.overlap_k, now=now, except_labeler=labeler.pk
+        ):
             raise Conflict(
                 "Your lease on this comparison expired and others have since judged it; "
                 "your judgment was not needed. Take the next one.",
@@ -606,16 +521,16 @@ def _record(labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput) 
             )
     _checkpoint("judgment.checked")  # every check passed under the locks; nothing written yet
     judgment = Judgment.objects.create(
-        comparison=comparison,
+        comparison_id=target.comparison_id,
         labeler=labeler,
-        source=judgment_source_for(labeler),
+        source=source,
         assignment=assignment,
         choice=data.choice,
         strength=data.strength if data.choice in (Choice.A, Choice.B) else None,
         rationale=data.rationale.strip(),
         seconds_on_task=data.seconds_on_task,
         side_order=assignment.side_order,
-        winner_id=_winner_id(comparison, assignment.side_order, data.choice),
+        winner_id=_winner_id(target, assignment.side_order, data.choice),
         client_id=data.client_id,
         created_at=now,
     )
@@ -626,10 +541,7 @@ def _record(labeler: AbstractBaseUser, assignment_id: int, data: JudgmentInput) 
     stale = [a.pk for a in mine if a.pk != assignment.pk and a.state == Assignment.State.ACTIVE]
     if stale:
         Assignment.objects.filter(pk__in=stale).update(state=Assignment.State.RELEASED, closed_at=now)
-    Comparison.objects.filter(pk=comparison.pk).update(
-        judgment_count=F("judgment_count") + 1,
-        is_open=Comparison.open_expression(F("judgment_count") + 1),
-    )
+    statements.count_judgment(comparison_id=target.comparison_id, delta=+1)
     return judgment, True
 
 
@@ -679,10 +591,7 @@ def judgment_undo(*, labeler: AbstractBaseUser, client_id: str) -> Assignment:
             raise Conflict(
                 "The lease on that comparison has ended; it can no longer be undone.", code="too_late"
             )
-        Comparison.objects.select_for_update().filter(pk=judgment.comparison_id).update(
-            judgment_count=F("judgment_count") - 1,
-            is_open=Comparison.open_expression(F("judgment_count") - 1),
-        )
+        statements.count_judgment(comparison_id=judgment.comparison_id, delta=-1)
         # Another lease of this labeler in the project must give way: the undone one is current again.
         Assignment.objects.filter(
             labeler=labeler, project_id=assignment.project_id, state=Assignment.State.ACTIVE

@@ -11,7 +11,7 @@ Who they are
 - Accounts `sim-<project-slug>-1` ... `-N`, with an unusable password (nobody logs in as them),
   in the `simulated` group (annotate migration 0007) and not in `labelers`, added to the project.
 - judgment_record stores their judgments with source "simulated" (annotate.services.
-  judgment_source_for reads the group). They count like a person's towards overlap_k and the
+  labeler_access_check reads the group). They count like a person's towards overlap_k and the
   majority vote; the quality report, the exports and reward-model snapshots say how many there
   are, and export_preferences / train_reward_model --no-simulated leave them out.
 

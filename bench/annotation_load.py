@@ -7,7 +7,7 @@
 carries the next assignment ("sub" columns: that one call; "next": the first call only).
 
 --sqlite serves the embedded default as scripts/demo.sh does: SQLite (a file in a temp dir) and
-gunicorn with one gthread worker of 8 threads; there is no database process, so "db CPU" is 0
+gunicorn with two gthread workers of 4 threads; there is no database process, so "db CPU" is 0
 (SQLite runs inside gunicorn: its time is in "app CPU"), and step 5 is left to bench/pick_scaling.py.
 
 What it does, top to bottom (every step prints):
@@ -55,15 +55,15 @@ OVERLAP_K = 3
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sqlite", action="store_true", help="the embedded default: SQLite, 1 worker x 8 threads")
+    p.add_argument("--sqlite", action="store_true", help="the embedded default: SQLite, 2 workers x 4 threads")
     p.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     p.add_argument("--db", default="pw_bench_annotation", help="database to (re)create and drop")
     p.add_argument("--sizes", default="10000,100000", help="comparisons per project")
     p.add_argument("--levels", default="1,16,64", help="concurrent labelers")
     p.add_argument("--duration", type=float, default=8.0, help="seconds per level")
     p.add_argument("--pauses", default="0,1", help="seconds each labeler pauses per pair; 0 = saturation")
-    p.add_argument("--workers", type=int, help="gunicorn worker processes (4; --sqlite: 1)")
-    p.add_argument("--threads", type=int, help="threads per gunicorn worker (4; --sqlite: 8)")
+    p.add_argument("--workers", type=int, help="gunicorn worker processes (4; --sqlite: 2)")
+    p.add_argument("--threads", type=int, help="threads per gunicorn worker (4)")
     p.add_argument("--client-procs", type=int, default=2, help="processes that run the labeler threads")
     p.add_argument("--explain", action="store_true", help="print the full assignment query plans")
     p.add_argument(
@@ -73,8 +73,8 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--keep-db", action="store_true")
     args = p.parse_args()
-    args.workers = args.workers or (1 if args.sqlite else 4)
-    args.threads = args.threads or (8 if args.sqlite else 4)
+    args.workers = args.workers or (2 if args.sqlite else 4)
+    args.threads = args.threads or 4
     return args
 
 

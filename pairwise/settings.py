@@ -218,8 +218,9 @@ AXES_RESET_ON_SUCCESS = True
 if BEHIND_PROXY:  # REMOTE_ADDR is the proxy; the client is the address it appended
     AXES_CLIENT_IP_CALLABLE = "annotate.permissions.client_address_behind_proxy"
 
-# --- cache: DRF's throttle counters. Per process by default; several web processes (gunicorn -w)
-# need a shared one: PAIRWISE_CACHE_URL=redis://host:6379/2.
+# --- cache: DRF's throttle counters, shared by every web process of the machine (the embedded
+# default runs two): files in the data dir by default; PAIRWISE_CACHE_URL=redis://host:6379/2 for
+# web processes on several machines.
 CACHES = {
     "default": (
         {
@@ -227,14 +228,17 @@ CACHES = {
             "LOCATION": os.environ["PAIRWISE_CACHE_URL"],
         }
         if os.environ.get("PAIRWISE_CACHE_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
     )
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "annotate.api.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -17,12 +17,13 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate.api.authentication import TokenAuthentication
 from annotate.api.serializers import ErrorSerializer
 from annotate.errors import NotFound, PairwiseError
 from annotate.permissions import IsManager

@@ -16,9 +16,9 @@ worker=$!
 trap 'kill -QUIT $worker 2>/dev/null || true' EXIT
 python manage.py demo_loop "$@"
 echo "Watch the loop on http://127.0.0.1:8000/ (log in as manager); judge meanwhile as labeler."
-# gunicorn, not runserver (for development only): one process, so SQLite's writers queue on its
-# file lock in one place, and 8 threads, so labelers do not wait behind each other's reads.
-# bench/annotation_load.py --sqlite measures this setup.
-# Its threads keep their SQLite connections (SQLITE_CONN_MAX_AGE, see settings).
-SQLITE_CONN_MAX_AGE=600 gunicorn pairwise.wsgi:application -b 127.0.0.1:8000 -k gthread -w 1 --threads 8 \
+# gunicorn, not runserver (for development only): two processes (both cores; their SQLite writers
+# queue on a file lock, pairwise/sqlite) of 4 threads each, the best of the setups
+# bench/annotation_load.py --sqlite measured. Its threads keep their SQLite connections
+# (SQLITE_CONN_MAX_AGE, see settings).
+SQLITE_CONN_MAX_AGE=600 gunicorn pairwise.wsgi:application -b 127.0.0.1:8000 -k gthread -w 2 --threads 4 \
   --log-level warning

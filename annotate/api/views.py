@@ -16,7 +16,7 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -30,6 +30,7 @@ from annotate.errors import PairwiseError
 from annotate.exporting.store import export_store_open, export_store_preferences
 from annotate.permissions import IsManager
 
+from .authentication import TokenAuthentication
 from .serializers import (
     AssignmentSerializer,
     ErrorSerializer,
@@ -225,9 +226,9 @@ class JudgmentCreateApi(LabelerApi):
     @staticmethod
     def _next(request: Request, judgment) -> dict:
         try:
-            project = services.project_for_labeler(
-                labeler=request.user, project_id=judgment.comparison.project_id
-            )
+            # A new judgment carries its assignment; a replayed one loads it (or its comparison).
+            source = judgment.assignment if judgment.assignment_id else judgment.comparison
+            project = services.project_for_labeler(labeler=request.user, project_id=source.project_id)
             assignment = services.comparison_assign_next(labeler=request.user, project=project)
         except PairwiseError as exc:  # the judgment is stored; say why there is no next one
             return {"assignment": None, "message": exc.message}

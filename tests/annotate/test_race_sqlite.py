@@ -3,9 +3,10 @@ transaction_mode) makes every transaction take the write lock first, so a second
 BEGIN (busy timeout) instead of reading a snapshot it can no longer write from ("database is
 locked"). SELECT ... FOR UPDATE is a no-op here; the file lock alone must keep every invariant.
 
-Threads each open their own connection to the test database file; the server test runs
-`manage.py runserver` (threaded) as another process on the same file. With transaction=True what
-a test writes is committed, so both see it.
+Threads each open their own connection to the test database file; the server test serves the
+same file as scripts/demo.sh does (gunicorn, two processes of four threads), with two labelers in
+the test's own process besides: three processes whose writers queue on pairwise/sqlite's file
+lock. With transaction=True what a test writes is committed, so all of them see it.
 """
 
 from __future__ import annotations
@@ -202,9 +203,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server_url(tmp_path) -> Iterator[str]:
-    """`manage.py runserver` (threaded) on the test database file, in its own process."""
+    """The test database file served as scripts/demo.sh serves the embedded default."""
     port = _free_port()
-    log = tmp_path / "runserver.log"
+    log = tmp_path / "gunicorn.log"
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",  # the test database file
@@ -212,7 +213,10 @@ def server_url(tmp_path) -> Iterator[str]:
         "PYTHONPATH": str(ROOT),
         "DEBUG": "false",
     }
-    cmd = [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"]
+    cmd = [
+        sys.executable, "-m", "gunicorn", "pairwise.wsgi:application", "-b", f"127.0.0.1:{port}",
+        "-k", "gthread", "-w", "2", "--threads", "4",
+    ]  # fmt: skip
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + SERVER_START_S
@@ -221,8 +225,8 @@ def server_url(tmp_path) -> Iterator[str]:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                assert process.poll() is None, f"runserver exited:\n{log.read_text()[-3000:]}"
-                assert time.monotonic() < deadline, f"runserver did not start:\n{log.read_text()[-3000:]}"
+                assert process.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
+                assert time.monotonic() < deadline, f"gunicorn did not start:\n{log.read_text()[-3000:]}"
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -250,13 +254,22 @@ def _call(url: str, token: str, *, body: dict | None = None) -> tuple[int, dict]
 
 def test_it_keeps_every_invariant_with_labelers_racing_through_a_server(server_url):
     k, n = 2, 10
-    users = [make_user(f"client{i}") for i in range(6)]
+    users = [make_user(f"client{i}") for i in range(8)]
     project = make_project("Server race", labelers=tuple(users), overlap_k=k, lease_seconds=600)
     make_comparisons(project, n)
-    tokens = [Token.objects.create(user=u).key for u in users]
+    tokens = [Token.objects.create(user=u).key for u in users[:6]]
     acknowledged: list[str] = []
     problems: list[str] = []
     barrier = threading.Barrier(len(users))
+
+    def local(user_id: int) -> None:  # in this process, on the same file
+        try:
+            barrier.wait()
+            _labeler_loop(user_id, project.pk, acknowledged)
+        except BaseException as exc:  # noqa: BLE001 - reported below ("database is locked" too)
+            problems.append(repr(exc))
+        finally:
+            connection.close()
 
     def client(index: int, token: str) -> None:
         barrier.wait()
@@ -279,6 +292,7 @@ def test_it_keeps_every_invariant_with_labelers_racing_through_a_server(server_u
         problems.append(f"client {index} still busy after {DEADLINE_S}s")
 
     threads = [threading.Thread(target=client, args=(i, t)) for i, t in enumerate(tokens)]
+    threads += [threading.Thread(target=local, args=(u.pk,)) for u in users[6:]]
     for t in threads:
         t.start()
     for t in threads:
@@ -287,3 +301,5 @@ def test_it_keeps_every_invariant_with_labelers_racing_through_a_server(server_u
     assert not problems, problems  # a "database is locked" would be a 500 here
     _check_invariants(project, k, acknowledged)
     assert len(acknowledged) == n * k
+    # The processes queued on the file lock beside the database (pairwise/sqlite).
+    assert Path(f"{connection.settings_dict['NAME']}.txlock").exists()

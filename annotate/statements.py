@@ -1,0 +1,202 @@
+"""The statements every labeler call runs, written out in SQL once.
+
+Why not the ORM here: building and compiling these queries (subqueries, Exists, annotations) took
+about 60% of the server's CPU per judgment, more than the database itself (cProfile of the
+next -> judge loop, bench/annotation_load.py). Written out, each costs one string format and one
+execute. Only the statements of the labeler's hot path live here, each with a docstring saying what
+it answers; everything else stays in the ORM. tests/annotate/test_statements.py checks each one
+against the ORM query it replaced, on the same rows, on PostgreSQL and SQLite.
+
+The locks are the ones annotate.services' docstring describes (FOR NO KEY UPDATE, OF the one table
+meant, SKIP LOCKED for the pick); SQLite has none of them and serialises writers instead.
+Datetimes go through connection.ops (SQLite stores naive UTC text, PostgreSQL timestamptz).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from .models import SIMULATED_GROUP, Assignment, Comparison, Judgment, LabelerExclusion, Project
+
+_COMPARISON = Comparison._meta.db_table
+_ASSIGNMENT = Assignment._meta.db_table
+_JUDGMENT = Judgment._meta.db_table
+_EXCLUSION = LabelerExclusion._meta.db_table
+_MEMBER = Project.labelers.through._meta.db_table
+_PROJECT = Project._meta.db_table
+_USER = get_user_model()._meta.db_table
+_USER_GROUPS = get_user_model().groups.through._meta.db_table
+_GROUP = get_user_model().groups.field.related_model._meta.db_table
+
+_ACTIVE = Assignment.State.ACTIVE.value
+_CLOSED = (Assignment.State.SUBMITTED.value, Assignment.State.SKIPPED.value)
+
+# The labeler's access to one project, as two columns (member, excluded); {project} names the
+# project id column of the outer row.
+_ACCESS = f"""
+    EXISTS (SELECT 1 FROM {_MEMBER} m WHERE m.project_id = {{project}} AND m.user_id = %s)
+        AS labeler_is_member,
+    EXISTS (SELECT 1 FROM {_EXCLUSION} x
+            WHERE x.project_id = {{project}} AND x.labeler_id = %s AND x.lifted_at IS NULL)
+        AS labeler_is_excluded"""
+
+_SIMULATED = f"""
+    EXISTS (SELECT 1 FROM {_USER_GROUPS} ug JOIN {_GROUP} g ON g.id = ug.group_id
+            WHERE ug.user_id = %s AND g.name = %s)"""
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _db_datetime(value: datetime) -> object:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _one(sql: str, params: Sequence[object]) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def project_with_access(*, project_id: int, labeler_id: int) -> Project | None:
+    """The project with two extra attributes, labeler_is_member and labeler_is_excluded; None if
+    there is no such project. (A raw queryset: the ORM's own row-to-model conversion.)"""
+    projects = Project.objects.raw(
+        f"SELECT p.*, {_ACCESS.format(project='p.id')} FROM {_PROJECT} p WHERE p.id = %s",
+        [labeler_id, labeler_id, project_id],
+    )
+    for project in projects:
+        return project
+    return None
+
+
+def assignment_access(*, assignment_id: int, labeler_id: int) -> tuple[int, bool, bool, bool] | None:
+    """(project id, member, excluded, simulated) for the labeler's own assignment, or None when it
+    is not theirs (or does not exist). `simulated`: the labeler is in the simulated group, which
+    decides the source their judgments are stored with."""
+    row = _one(
+        f"SELECT a.project_id, {_ACCESS.format(project='a.project_id')}, {_SIMULATED} "
+        f"FROM {_ASSIGNMENT} a WHERE a.id = %s AND a.labeler_id = %s",
+        [labeler_id, labeler_id, labeler_id, SIMULATED_GROUP, assignment_id, labeler_id],
+    )
+    if row is None:
+        return None
+    return row[0], bool(row[1]), bool(row[2]), bool(row[3])
+
+
+def lock_labeler(*, labeler_id: int, project_id: int) -> bool:
+    """Lock the labeler's user row; answers whether they are excluded from the project.
+
+    Must not read the labeler's leases: this statement's snapshot predates the lock it waits for
+    (annotate.services._lock_labeler says why)."""
+    lock = " FOR NO KEY UPDATE" if _postgres() else ""
+    row = _one(
+        f"SELECT EXISTS (SELECT 1 FROM {_EXCLUSION} x WHERE x.project_id = %s AND x.labeler_id = u.id "
+        f"AND x.lifted_at IS NULL) FROM {_USER} u WHERE u.id = %s{lock}",
+        [project_id, labeler_id],
+    )
+    if row is None:
+        raise get_user_model().DoesNotExist(f"No user {labeler_id}.")
+    return bool(row[0])
+
+
+# Live leases on the outer comparison `c`.
+_LIVE = f"(SELECT COUNT(*) FROM {_ASSIGNMENT} a WHERE a.comparison_id = c.id AND a.state = %s AND a.expires_at > %s)"
+
+
+def pick_open(
+    *, project_id: int, k: int, labeler_id: int, now: datetime, rejected: Sequence[int] = ()
+) -> int | None:
+    """The id of the open comparison to lease next, locked (PostgreSQL, SKIP LOCKED), or None.
+
+    Highest priority first, then the oldest; not gold; judgments plus live leases short of k (as
+    of this statement's snapshot: the caller checks again with comparison_filled once the row is
+    locked); neither judged nor skipped by this labeler; not in `rejected`.
+
+    `c.is_open` is written exactly as cmp_open_pick_idx's condition, so SQLite's planner uses that
+    partial index too; the walk never steps over a complete comparison.
+    """
+    not_rejected = f" AND c.id NOT IN ({', '.join(['%s'] * len(rejected))})" if rejected else ""
+    lock = " FOR NO KEY UPDATE OF c SKIP LOCKED" if _postgres() else ""
+    row = _one(
+        f"""SELECT c.id FROM {_COMPARISON} c
+        WHERE c.project_id = %s AND c.is_open AND NOT c.is_gold AND c.judgment_count < %s
+          AND c.judgment_count + {_LIVE} < %s
+          AND NOT EXISTS (SELECT 1 FROM {_ASSIGNMENT} s WHERE s.comparison_id = c.id
+                          AND s.labeler_id = %s AND s.state IN (%s, %s))
+          AND NOT EXISTS (SELECT 1 FROM {_JUDGMENT} j WHERE j.comparison_id = c.id AND j.labeler_id = %s)
+          {not_rejected}
+        ORDER BY c.priority DESC, c.id
+        LIMIT 1{lock}""",
+        [project_id, k, _ACTIVE, _db_datetime(now), k, labeler_id, *_CLOSED, labeler_id, *rejected],
+    )
+    return None if row is None else row[0]
+
+
+def comparison_filled(
+    *, comparison_id: int, k: int, now: datetime, except_labeler: int | None = None
+) -> bool:
+    """A fresh read: do the comparison's judgments plus its live leases (other than
+    `except_labeler`'s) already reach k?"""
+    others = " AND a.labeler_id <> %s" if except_labeler is not None else ""
+    params: list[object] = [_ACTIVE, _db_datetime(now)]
+    if except_labeler is not None:
+        params.append(except_labeler)
+    row = _one(
+        f"SELECT c.judgment_count + {_LIVE[:-1]}{others}) FROM {_COMPARISON} c WHERE c.id = %s",
+        [*params, comparison_id],
+    )
+    if row is None:
+        raise Comparison.DoesNotExist(f"No comparison {comparison_id}.")
+    return row[0] >= k
+
+
+@dataclass(frozen=True)
+class JudgmentTarget:
+    """What judgment_record needs to know about the comparison an assignment leases."""
+
+    project_id: int
+    overlap_k: int
+    require_rationale_for_tie: bool
+    comparison_id: int
+    is_gold: bool
+    response_a_id: int
+    response_b_id: int
+
+
+def lock_judgment_target(*, assignment_id: int, labeler_id: int) -> JudgmentTarget | None:
+    """Lock the comparison the labeler's assignment leases (only that row: FOR NO KEY UPDATE OF c)
+    and answer what a judgment of it needs; None when the assignment is not theirs."""
+    lock = " FOR NO KEY UPDATE OF c" if _postgres() else ""
+    row = _one(
+        f"""SELECT p.id, p.overlap_k, p.require_rationale_for_tie,
+                   c.id, c.is_gold, c.response_a_id, c.response_b_id
+        FROM {_ASSIGNMENT} a
+        JOIN {_COMPARISON} c ON c.id = a.comparison_id
+        JOIN {_PROJECT} p ON p.id = a.project_id
+        WHERE a.id = %s AND a.labeler_id = %s{lock}""",
+        [assignment_id, labeler_id],
+    )
+    if row is None:
+        return None
+    project_id, k, rationale, comparison_id, is_gold, a_id, b_id = row
+    return JudgmentTarget(project_id, k, bool(rationale), comparison_id, bool(is_gold), a_id, b_id)
+
+
+def count_judgment(*, comparison_id: int, delta: int) -> None:
+    """Add `delta` (+1 a judgment, -1 an undo) to the comparison's judgment_count and set is_open
+    in the same statement (models.Comparison.open_expression says why k is read here)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {_COMPARISON} SET judgment_count = judgment_count + %s,
+                is_open = (NOT is_gold AND judgment_count + %s <
+                           (SELECT p.overlap_k FROM {_PROJECT} p WHERE p.id = {_COMPARISON}.project_id))
+            WHERE id = %s""",
+            [delta, delta, comparison_id],
+        )

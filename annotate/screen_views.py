@@ -25,6 +25,7 @@ from .errors import NotFound, PairwiseError
 from .markdown import render_markdown
 from .models import Assignment, Judgment, Project, Response
 from .services import (
+    SCREEN_COUNT_CAP,
     LabelerStats,
     assignment_for_labeler,
     assignment_skip,
@@ -79,12 +80,13 @@ def assignment_payload(assignment: Assignment) -> dict[str, Any]:
     }
 
 
-def stats_payload(stats: LabelerStats) -> dict[str, int]:
+def stats_payload(stats: LabelerStats) -> dict[str, int | None]:
     return {
         "today": stats.judged_today,
         "total": stats.judged_total,
         "remaining_for_me": stats.remaining_for_me,
         "project_remaining": stats.project_remaining,
+        "capped_at": stats.capped_at,  # a count equal to it means "at least this many"
     }
 
 
@@ -171,7 +173,7 @@ def _lease_ahead(labeler: AbstractBaseUser, project: Project) -> dict[str, Any]:
     assignment = comparison_lease_ahead(labeler=labeler, project=project)
     return {
         "assignment": assignment_payload(assignment) if assignment else None,
-        "stats": stats_payload(labeler_stats(labeler=labeler, project=project)),
+        "stats": stats_payload(labeler_stats(labeler=labeler, project=project, cap=SCREEN_COUNT_CAP)),
     }
 
 
@@ -228,6 +230,8 @@ def undo(request: HttpRequest, body: dict[str, Any], project_id: int) -> JsonRes
     return JsonResponse(
         {
             "assignment": assignment_payload(assignment),
-            "stats": stats_payload(labeler_stats(labeler=request.user, project=project)),
+            "stats": stats_payload(
+                labeler_stats(labeler=request.user, project=project, cap=SCREEN_COUNT_CAP)
+            ),
         }
     )

@@ -386,19 +386,24 @@
   // left (its counts may predate a judgment acknowledged since, so they would step back).
   function setRemaining(stats) {
     if (!stats) return;
-    setStats({ today: state.stats.today, total: state.stats.total, remaining_for_me: stats.remaining_for_me, project_remaining: stats.project_remaining });
+    setStats({ today: state.stats.today, total: state.stats.total, remaining_for_me: stats.remaining_for_me, project_remaining: stats.project_remaining, capped_at: stats.capped_at });
+  }
+  // The server counts what is left only up to capped_at (big projects): at the cap it means "or more".
+  function fmtLeft(n, cap) {
+    return cap != null && n >= cap ? fmtInt(cap) + "+" : fmtInt(n);
   }
   function setStats(stats) {
     if (!stats) return;
     state.stats = stats;
     els.today.textContent = fmtInt(stats.today);
     els.total.textContent = fmtInt(stats.total);
-    els.mine.textContent = fmtInt(stats.remaining_for_me);
-    els.project.textContent = fmtInt(stats.project_remaining);
+    els.mine.textContent = fmtLeft(stats.remaining_for_me, stats.capped_at);
+    els.project.textContent = fmtLeft(stats.project_remaining, stats.capped_at);
   }
   function bumpCounts(n) {
     var s = state.stats;
-    setStats({ today: s.today + n, total: s.total + n, remaining_for_me: Math.max(0, s.remaining_for_me - n), project_remaining: s.project_remaining });
+    var atCap = s.capped_at != null && s.remaining_for_me >= s.capped_at;  // "1,000+" stays so
+    setStats({ today: s.today + n, total: s.total + n, remaining_for_me: atCap ? s.remaining_for_me : Math.max(0, s.remaining_for_me - n), project_remaining: s.project_remaining, capped_at: s.capped_at });
   }
 
   function renderSync() {

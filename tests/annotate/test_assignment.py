@@ -192,6 +192,16 @@ def test_it_counts_a_labelers_progress(alice, project, comparisons):
     assert stats.judged_total == stats.judged_today == 1
     assert stats.remaining_for_me == 4
     assert stats.project_remaining == 5
+    assert stats.capped_at is None
+
+
+def test_it_counts_what_is_left_only_up_to_a_cap_when_asked(alice, project, comparisons):
+    judge(alice, comparison_assign_next(labeler=alice, project=project))
+    capped = labeler_stats(labeler=alice, project=project, cap=3)
+    assert (capped.remaining_for_me, capped.project_remaining, capped.capped_at) == (3, 3, 3)
+    assert capped.judged_total == 1  # only the counts of what is left are capped
+    roomy = labeler_stats(labeler=alice, project=project, cap=100)
+    assert (roomy.remaining_for_me, roomy.project_remaining) == (4, 5)
 
 
 def test_it_takes_one_judgment_when_an_expired_lease_comes_back_to_the_same_labeler(alice, project):

@@ -152,7 +152,7 @@ def test_it_leases_pairs_ahead(as_alice, alice, project, comparisons):
     as_alice.get(urls(project)["page"])
     answer = post(as_alice, urls(project)["lease"]).json()
     assert answer["assignment"]["id"] != Assignment.objects.filter(labeler=alice).order_by("id").first().pk
-    assert set(answer["stats"]) == {"today", "total", "remaining_for_me", "project_remaining"}
+    assert set(answer["stats"]) == {"today", "total", "remaining_for_me", "project_remaining", "capped_at"}
     assert Assignment.objects.filter(labeler=alice, state=Assignment.State.ACTIVE).count() == 2
 
 
@@ -168,7 +168,7 @@ def test_it_leases_the_next_pair_in_the_judgments_answer(as_alice, alice, projec
         requests += 1
         assert answer.status_code == 201
         nxt = answer.json()["next"]
-        assert set(nxt["stats"]) == {"today", "total", "remaining_for_me", "project_remaining"}
+        assert set(nxt["stats"]) == {"today", "total", "remaining_for_me", "project_remaining", "capped_at"}
         queue.append(nxt["assignment"]["id"])
     assert requests == Judgment.objects.filter(labeler=alice).count() == 2
     active = Assignment.objects.filter(labeler=alice, state=Assignment.State.ACTIVE)

@@ -195,6 +195,22 @@ def test_it_sends_one_request_per_judgment_once_the_queue_is_full(context, serve
         assert Assignment.objects.filter(labeler=alice, state=Assignment.State.ACTIVE).count() == 3
 
 
+def test_it_shows_capped_counts_as_at_least(context, server, alice, monkeypatch):
+    # A big project's counts stop at the cap (annotate.services.SCREEN_COUNT_CAP); 3 here.
+    monkeypatch.setattr("annotate.screen_views.SCREEN_COUNT_CAP", 3)
+    monkeypatch.setattr("annotate.views.SCREEN_COUNT_CAP", 3)
+    with server.db():
+        project = make_project("Capped", labelers=(alice,))
+        make_comparisons(project, 8)
+    page = open_screen(context, server, alice, project)
+    assert page.text_content("#stat-mine").strip() == "3+"
+    assert page.text_content("#stat-project").strip() == "3+"
+    press_and_wait_for_next(page, "a")
+    wait_until_all_saved(page)
+    assert page.text_content("#stat-mine").strip() == "3+"  # 7 left: still "at least 3"
+    assert page.text_content("#stat-today").strip() == "1"
+
+
 def test_it_keeps_judgments_through_a_network_cut_and_a_reload(context, server, alice):
     with server.db():
         project = make_project("Offline", labelers=(alice,))

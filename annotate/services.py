@@ -240,37 +240,36 @@ def comparison_assign_next(
             # committed meanwhile. They are read by the next statement.
             if statements.lock_labeler(labeler_id=labeler.pk, project_id=project.pk):
                 raise Forbidden(EXCLUDED, code="excluded")
-            held = list(
-                Assignment.objects.filter(labeler=labeler, project=project, state=Assignment.State.ACTIVE)
-                .order_by("leased_at", "id")
-                .values_list("pk", "expires_at")
-            )
-            live = [pk for pk, expires_at in held if expires_at > now]
+            held = statements.leases_held(labeler_id=labeler.pk, project_id=project.pk, now=now)
+            live = [pk for pk, is_live in held if is_live]
             if live:
-                return _with_shown(Assignment.objects.filter(pk=live[0])).get()
-            if held:  # expired: back to the pool, unless a late judgment closed it while we waited
-                Assignment.objects.filter(
-                    pk__in=[pk for pk, _ in held], state=Assignment.State.ACTIVE
-                ).update(state=Assignment.State.RELEASED, closed_at=now)
-            picked = _pick(labeler, project, now, rng)
-            if picked is None:
-                return None
-            assignment = Assignment.objects.create(
-                project=project,
-                comparison=Comparison.objects.select_related(*_SHOWN).get(pk=picked),
-                labeler=labeler,
-                side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
-                leased_at=now,
-                expires_at=now + timedelta(seconds=project.lease_seconds),
-            )
-            _checkpoint("assign.leased")  # leased, not yet committed
+                leased = live[0]
+            else:
+                if held:  # expired: back to the pool, unless a late judgment closed it meanwhile
+                    Assignment.objects.filter(
+                        pk__in=[pk for pk, _ in held], state=Assignment.State.ACTIVE
+                    ).update(state=Assignment.State.RELEASED, closed_at=now)
+                picked = _pick(labeler, project, now, rng)
+                if picked is None:
+                    return None
+                leased = Assignment.objects.create(
+                    project=project,
+                    comparison_id=picked,
+                    labeler=labeler,
+                    side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
+                    leased_at=now,
+                    expires_at=now + timedelta(seconds=project.lease_seconds),
+                ).pk
+                _checkpoint("assign.leased")  # leased, not yet committed
     except IntegrityError:
         # Safety net (the lock above should prevent it): the labeler's other call won; use its lease.
         current = _current_lease(labeler, project, timezone.now())
         if current is None:
             raise
         return current
-    return assignment
+    # What is shown is read after the commit: on SQLite every other writer waits while a
+    # transaction is open, and nothing here needs the lock.
+    return _with_shown(Assignment.objects.filter(pk=leased)).get()
 
 
 def comparison_lease_ahead(
@@ -494,16 +493,14 @@ def _record(
     assignment = next(a for a in mine if a.pk == assignment_id)  # its state as of the lock
     # Under the lock: a concurrent retry of this same submission may have just committed, or the
     # labeler may have judged this comparison through their other assignment on it.
-    clash = list(
-        Judgment.objects.filter(
-            Q(client_id=data.client_id) | Q(comparison_id=target.comparison_id, labeler=labeler)
-        )
+    clash = statements.judgment_clashes(
+        client_id=data.client_id, comparison_id=target.comparison_id, labeler_id=labeler.pk
     )
-    for judgment in clash:
-        if judgment.client_id == data.client_id:
-            if judgment.labeler_id != labeler.pk:
+    for judgment_id, client_id, owner in clash:
+        if client_id == data.client_id:
+            if owner != labeler.pk:
                 raise Conflict("That client_id was already used by someone else.", code="client_id_taken")
-            return judgment, False
+            return Judgment.objects.get(pk=judgment_id), False
     if clash or assignment.state == Assignment.State.SUBMITTED:
         raise Conflict("You already judged this comparison.", code="already_judged")
     if assignment.state == Assignment.State.SKIPPED:

@@ -200,3 +200,26 @@ def count_judgment(*, comparison_id: int, delta: int) -> None:
             WHERE id = %s""",
             [delta, delta, comparison_id],
         )
+
+
+def leases_held(*, labeler_id: int, project_id: int, now: datetime) -> list[tuple[int, bool]]:
+    """The labeler's active leases in the project, oldest first: [(assignment id, still live)]."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id, a.expires_at > %s FROM {_ASSIGNMENT} a "
+            f"WHERE a.labeler_id = %s AND a.project_id = %s AND a.state = %s ORDER BY a.leased_at, a.id",
+            [_db_datetime(now), labeler_id, project_id, _ACTIVE],
+        )
+        return [(pk, bool(live)) for pk, live in cursor.fetchall()]
+
+
+def judgment_clashes(*, client_id: str, comparison_id: int, labeler_id: int) -> list[tuple[int, str, int]]:
+    """Stored judgments a new one would clash with: the same client_id (anyone's), or this
+    labeler's on this comparison. [(judgment id, client_id, labeler id)]"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT j.id, j.client_id, j.labeler_id FROM {_JUDGMENT} j "
+            f"WHERE j.client_id = %s OR (j.comparison_id = %s AND j.labeler_id = %s)",
+            [client_id, comparison_id, labeler_id],
+        )
+        return list(cursor.fetchall())

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Subquery
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -232,3 +232,27 @@ def test_the_judgment_target_and_the_count_match_the_rows(filled):
                 Comparison.objects.filter(pk=c.pk).values_list(Comparison.open_expression(), flat=True).get()
             )
             assert row.is_open == bool(expected) == (not row.is_gold and row.judgment_count < 3)
+
+
+def test_the_lease_and_clash_reads_answer_as_the_orm_did(filled):
+    project, labelers, now, _ = filled
+    for labeler in labelers:
+        for at in (now - timedelta(seconds=2), now, now + timedelta(hours=1)):
+            expected = [
+                (pk, expires_at > at)
+                for pk, expires_at in Assignment.objects.filter(
+                    labeler=labeler, project=project, state=Assignment.State.ACTIVE
+                )
+                .order_by("leased_at", "id")
+                .values_list("pk", "expires_at")
+            ]
+            assert statements.leases_held(labeler_id=labeler.pk, project_id=project.pk, now=at) == expected
+        for c in Comparison.objects.filter(project=project):
+            for client_id in ("nobody", *Judgment.objects.values_list("client_id", flat=True)[:5]):
+                got = statements.judgment_clashes(
+                    client_id=client_id, comparison_id=c.pk, labeler_id=labeler.pk
+                )
+                expected = Judgment.objects.filter(
+                    Q(client_id=client_id) | Q(comparison=c, labeler=labeler)
+                ).values_list("id", "client_id", "labeler_id")
+                assert sorted(got) == sorted(expected)

@@ -94,7 +94,7 @@ def lock_labeler(*, labeler_id: int, project_id: int) -> bool:
     """Lock the labeler's user row; answers whether they are excluded from the project.
 
     Must not read the labeler's leases: this statement's snapshot predates the lock it waits for
-    (annotate.services._lock_labeler says why)."""
+    (annotate.services.comparison_assign_next says why)."""
     lock = " FOR NO KEY UPDATE" if _postgres() else ""
     row = _one(
         f"SELECT EXISTS (SELECT 1 FROM {_EXCLUSION} x WHERE x.project_id = %s AND x.labeler_id = u.id "

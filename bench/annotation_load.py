@@ -55,7 +55,9 @@ OVERLAP_K = 3
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sqlite", action="store_true", help="the embedded default: SQLite, 2 workers x 4 threads")
+    p.add_argument(
+        "--sqlite", action="store_true", help="the embedded default: SQLite, 2 workers x 4 threads"
+    )
     p.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     p.add_argument("--db", default="pw_bench_annotation", help="database to (re)create and drop")
     p.add_argument("--sizes", default="10000,100000", help="comparisons per project")

@@ -1,4 +1,4 @@
-"""Does the pick (annotate.services._pick_regular) stay as cheap as a project fills?
+"""Does the pick (annotate.statements.pick_open) stay as cheap as a project fills?
 
     /work/main/.venv/bin/python bench/pick_scaling.py                       # PostgreSQL, 10k/100k/1M
     /work/main/.venv/bin/python bench/pick_scaling.py --sqlite --sizes 10000,100000

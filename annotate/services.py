@@ -1,6 +1,9 @@
 """Assignment and judgment: the writes labelers make, hours a day, many at once.
 
-Locking (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE, see settings):
+The statements every labeler call runs (the pick, the locks, the access checks) are written out in
+SQL in annotate.statements: the ORM took more CPU to build them than the database took to run them.
+
+Locking (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE and pairwise/sqlite's locks):
 - comparison_assign_next locks the comparison it hands out (FOR UPDATE SKIP LOCKED), then counts
   judgments + live leases again in a fresh statement: a lease committed by another transaction
   between our snapshot and our lock is seen by that second read, so no comparison goes past k.

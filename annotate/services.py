@@ -224,6 +224,21 @@ def _current_lease(labeler: AbstractBaseUser, project: Project, now: datetime) -
     return _live_leases_of(labeler, project, now).first()
 
 
+def _new_lease(
+    labeler: AbstractBaseUser, project: Project, comparison_id: int, now: datetime, rng, *, slot: int = 0
+) -> Assignment:
+    """A lease of the comparison to the labeler from now on, its sides in a random order."""
+    return Assignment.objects.create(
+        project=project,
+        comparison_id=comparison_id,
+        labeler=labeler,
+        side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
+        slot=slot,
+        leased_at=now,
+        expires_at=now + timedelta(seconds=project.lease_seconds),
+    )
+
+
 def comparison_assign_next(
     *, labeler: AbstractBaseUser, project: Project, rng: random.Random | None = None
 ) -> Assignment | None:
@@ -255,14 +270,7 @@ def comparison_assign_next(
                 picked = _pick(labeler, project, now, rng)
                 if picked is None:
                     return None
-                leased = Assignment.objects.create(
-                    project=project,
-                    comparison_id=picked,
-                    labeler=labeler,
-                    side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
-                    leased_at=now,
-                    expires_at=now + timedelta(seconds=project.lease_seconds),
-                ).pk
+                leased = _new_lease(labeler, project, picked, now, rng).pk
                 _checkpoint("assign.leased")  # leased, not yet committed
     except IntegrityError:
         # Safety net (the lock above should prevent it): the labeler's other call won; use its lease.
@@ -311,15 +319,7 @@ def comparison_lease_ahead(
                 picked = _pick(labeler, project, now, rng, exclude=[c for _, c in held])
                 if picked is None:
                     return None
-                assignment = Assignment.objects.create(
-                    project=project,
-                    comparison_id=picked,
-                    labeler=labeler,
-                    side_order=rng.choice([SideOrder.AB, SideOrder.BA]),
-                    slot=free[0],
-                    leased_at=now,
-                    expires_at=now + timedelta(seconds=project.lease_seconds),
-                )
+                assignment = _new_lease(labeler, project, picked, now, rng, slot=free[0])
                 _checkpoint("lease_ahead.leased")  # leased, not yet committed
         except IntegrityError:
             # Two requests of this labeler (two tabs) took the same slot or the same comparison at

@@ -488,12 +488,9 @@ def _record(
     if target is None:
         raise NotFound(f"No assignment {assignment_id} for you.")
     _validate(data, require_rationale_for_tie=target.require_rationale_for_tie)
-    mine = list(
-        Assignment.objects.select_for_update(no_key=True)
-        .filter(labeler=labeler, comparison_id=target.comparison_id)
-        .order_by("pk")
-    )
-    assignment = next(a for a in mine if a.pk == assignment_id)  # its state as of the lock
+    now = timezone.now()
+    mine = statements.lock_own_assignments(labeler_id=labeler.pk, comparison_id=target.comparison_id, now=now)
+    assignment = next(a for a in mine if a.id == assignment_id)  # its state as of the lock
     # Under the lock: a concurrent retry of this same submission may have just committed, or the
     # labeler may have judged this comparison through their other assignment on it.
     clash = statements.judgment_clashes(
@@ -508,8 +505,7 @@ def _record(
         raise Conflict("You already judged this comparison.", code="already_judged")
     if assignment.state == Assignment.State.SKIPPED:
         raise Conflict("You skipped this comparison; ask for the next one.", code="skipped")
-    now = timezone.now()
-    if not assignment.is_live(now) and not target.is_gold:
+    if not assignment.live and not target.is_gold:
         # The labeler's own other lease on it (served again) does not count against them.
         if statements.comparison_filled(
             comparison_id=target.comparison_id, k=target.overlap_k, now=now, except_labeler=labeler.pk
@@ -524,7 +520,7 @@ def _record(
         comparison_id=target.comparison_id,
         labeler=labeler,
         source=source,
-        assignment=assignment,
+        assignment_id=assignment.id,
         choice=data.choice,
         strength=data.strength if data.choice in (Choice.A, Choice.B) else None,
         rationale=data.rationale.strip(),
@@ -534,13 +530,10 @@ def _record(
         client_id=data.client_id,
         created_at=now,
     )
-    assignment.state, assignment.closed_at = Assignment.State.SUBMITTED, now
-    assignment.save(update_fields=["state", "closed_at"])
     # A late answer from an old tab settles the same comparison's newer lease too: release it, or
     # the labeler would be handed back an item they can no longer answer.
-    stale = [a.pk for a in mine if a.pk != assignment.pk and a.state == Assignment.State.ACTIVE]
-    if stale:
-        Assignment.objects.filter(pk__in=stale).update(state=Assignment.State.RELEASED, closed_at=now)
+    stale = [a.id for a in mine if a.id != assignment.id and a.state == Assignment.State.ACTIVE]
+    statements.close_assignments(submitted=assignment.id, released=stale, now=now)
     statements.count_judgment(comparison_id=target.comparison_id, delta=+1)
     return judgment, True
 

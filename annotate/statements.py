@@ -223,3 +223,42 @@ def judgment_clashes(*, client_id: str, comparison_id: int, labeler_id: int) -> 
             [client_id, comparison_id, labeler_id],
         )
         return list(cursor.fetchall())
+
+
+@dataclass(frozen=True)
+class OwnLease:
+    """One of the labeler's assignments on a comparison, as judgment_record needs it."""
+
+    id: int
+    state: str
+    live: bool  # active and not expired at `now`
+    side_order: str
+
+
+def lock_own_assignments(*, labeler_id: int, comparison_id: int, now: datetime) -> list[OwnLease]:
+    """Lock the labeler's assignments on the comparison (all of them, in id order) and read them."""
+    lock = " FOR NO KEY UPDATE" if _postgres() else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id, a.state, a.state = %s AND a.expires_at > %s, a.side_order FROM {_ASSIGNMENT} a "
+            f"WHERE a.labeler_id = %s AND a.comparison_id = %s ORDER BY a.id{lock}",
+            [_ACTIVE, _db_datetime(now), labeler_id, comparison_id],
+        )
+        return [OwnLease(pk, state, bool(live), side) for pk, state, live, side in cursor.fetchall()]
+
+
+def close_assignments(*, submitted: int, released: Sequence[int], now: datetime) -> None:
+    """Mark one assignment submitted and the others released, closed at `now`, in one statement."""
+    ids = [submitted, *released]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_ASSIGNMENT} SET state = CASE WHEN id = %s THEN %s ELSE %s END, closed_at = %s "
+            f"WHERE id IN ({', '.join(['%s'] * len(ids))})",
+            [
+                submitted,
+                Assignment.State.SUBMITTED.value,
+                Assignment.State.RELEASED.value,
+                _db_datetime(now),
+                *ids,
+            ],
+        )

@@ -256,3 +256,26 @@ def test_the_lease_and_clash_reads_answer_as_the_orm_did(filled):
                     Q(client_id=client_id) | Q(comparison=c, labeler=labeler)
                 ).values_list("id", "client_id", "labeler_id")
                 assert sorted(got) == sorted(expected)
+
+
+def test_the_own_assignments_read_and_the_closing_update_match_the_rows(filled):
+    project, labelers, now, _ = filled
+    for labeler in labelers[:4]:
+        for c in Comparison.objects.filter(project=project):
+            for at in (now - timedelta(seconds=2), now + timedelta(hours=1)):
+                with transaction.atomic():
+                    got = statements.lock_own_assignments(labeler_id=labeler.pk, comparison_id=c.pk, now=at)
+                expected = [
+                    statements.OwnLease(a.pk, a.state, a.is_live(at), a.side_order)
+                    for a in Assignment.objects.filter(labeler=labeler, comparison=c).order_by("pk")
+                ]
+                assert got == expected
+    first, *others = Assignment.objects.filter(project=project).order_by("pk")[:4]
+    untouched = Assignment.objects.filter(project=project).order_by("pk")[4]
+    before = (untouched.state, untouched.closed_at)
+    statements.close_assignments(submitted=first.pk, released=[o.pk for o in others], now=now)
+    assert Assignment.objects.get(pk=first.pk).state == Assignment.State.SUBMITTED
+    assert {Assignment.objects.get(pk=o.pk).state for o in others} == {Assignment.State.RELEASED}
+    assert {Assignment.objects.get(pk=a.pk).closed_at for a in [first, *others]} == {now}
+    untouched.refresh_from_db()
+    assert (untouched.state, untouched.closed_at) == before

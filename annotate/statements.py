@@ -120,7 +120,9 @@ def pick_open(
     locked); neither judged nor skipped by this labeler; not in `rejected`.
 
     `c.is_open` is written exactly as cmp_open_pick_idx's condition, so SQLite's planner uses that
-    partial index too; the walk never steps over a complete comparison.
+    partial index too; the walk never steps over a complete comparison. is_gold and judgment_count
+    are checked again on the row (free: it is read anyway), so a flag a bulk writer left True can
+    cost a step but never hands out a full or gold comparison.
     """
     not_rejected = f" AND c.id NOT IN ({', '.join(['%s'] * len(rejected))})" if rejected else ""
     lock = " FOR NO KEY UPDATE OF c SKIP LOCKED" if _postgres() else ""

@@ -116,3 +116,14 @@ def test_it_shows_a_labeler_their_own_assignment_and_judgment_only(alice, bob, p
     # bob's assignment does not exist for alice
     hidden = client_for(alice).get(f"/api/assignments/{theirs}/")
     assert hidden.status_code == 404 and hidden.json()["code"] == "not_found"
+
+
+def test_it_answers_404_for_ids_no_row_can_have(alice, project):
+    client = client_for(alice)
+    huge = 2**64  # past a 64-bit column: a miss, not a database error
+    assert client.get(f"/api/projects/{huge}/next/").status_code == 404
+    response = client.post(
+        f"/api/assignments/{huge}/judgment/", {"choice": "A", "client_id": "c-huge"}, format="json"
+    )
+    assert response.status_code == 404
+    assert client.get(f"/api/assignments/{huge}/").status_code == 404

@@ -90,6 +90,11 @@ def stats_payload(stats: LabelerStats) -> dict[str, int | None]:
     }
 
 
+def screen_stats_payload(labeler: AbstractBaseUser, project: Project) -> dict[str, int | None]:
+    """The labeler's counts as the screen shows them: what is left, counted up to the cap."""
+    return stats_payload(labeler_stats(labeler=labeler, project=project, cap=SCREEN_COUNT_CAP))
+
+
 def guidelines_html(project: Project) -> str:
     return format_html("{}", mark_safe(render_markdown(project.guidelines)))
 
@@ -173,7 +178,7 @@ def _lease_ahead(labeler: AbstractBaseUser, project: Project) -> dict[str, Any]:
     assignment = comparison_lease_ahead(labeler=labeler, project=project)
     return {
         "assignment": assignment_payload(assignment) if assignment else None,
-        "stats": stats_payload(labeler_stats(labeler=labeler, project=project, cap=SCREEN_COUNT_CAP)),
+        "stats": screen_stats_payload(labeler, project),
     }
 
 
@@ -230,8 +235,6 @@ def undo(request: HttpRequest, body: dict[str, Any], project_id: int) -> JsonRes
     return JsonResponse(
         {
             "assignment": assignment_payload(assignment),
-            "stats": stats_payload(
-                labeler_stats(labeler=request.user, project=project, cap=SCREEN_COUNT_CAP)
-            ),
+            "stats": screen_stats_payload(request.user, project),
         }
     )

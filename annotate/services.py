@@ -252,10 +252,8 @@ def comparison_assign_next(
     try:
         with transaction.atomic():
             # Serialise this labeler's own concurrent calls (see the module docstring), then read
-            # their leases: a twin call may have leased something while we waited.
-            # Its statement reads the exclusion too, but must not read the labeler's leases: its
-            # snapshot predates the lock it waited for, and would miss a lease that a twin call
-            # committed meanwhile. They are read by the next statement.
+            # their leases in a statement of their own (lock_labeler says why): a twin call may
+            # have leased something while we waited.
             if statements.lock_labeler(labeler_id=labeler.pk, project_id=project.pk):
                 raise Forbidden(EXCLUDED, code="excluded")
             held = statements.leases_held(labeler_id=labeler.pk, project_id=project.pk, now=now)

@@ -58,10 +58,16 @@ def _db_datetime(value: datetime) -> object:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _one(sql: str, params: Sequence[object]) -> tuple | None:
+def _run(sql: str, params: Sequence[object]) -> list[tuple]:
+    """Run one statement; its rows (none for an UPDATE)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        return cursor.fetchall() if cursor.description else []
+
+
+def _one(sql: str, params: Sequence[object]) -> tuple | None:
+    rows = _run(sql, params)
+    return rows[0] if rows else None
 
 
 def project_with_access(*, project_id: int, labeler_id: int) -> Project | None:
@@ -106,8 +112,13 @@ def lock_labeler(*, labeler_id: int, project_id: int) -> bool:
     return bool(row[0])
 
 
-# Live leases on the outer comparison `c`.
-_LIVE = f"(SELECT COUNT(*) FROM {_ASSIGNMENT} a WHERE a.comparison_id = c.id AND a.state = %s AND a.expires_at > %s)"
+def _live(also: str = "") -> str:
+    """SQL: how many live leases the outer comparison `c` has (`also`: a further condition on
+    them); its parameters are the active state and now."""
+    return (
+        f"(SELECT COUNT(*) FROM {_ASSIGNMENT} a WHERE a.comparison_id = c.id"
+        f" AND a.state = %s AND a.expires_at > %s{also})"
+    )
 
 
 def pick_open(
@@ -129,7 +140,7 @@ def pick_open(
     row = _one(
         f"""SELECT c.id FROM {_COMPARISON} c
         WHERE c.project_id = %s AND c.is_open AND NOT c.is_gold AND c.judgment_count < %s
-          AND c.judgment_count + {_LIVE} < %s
+          AND c.judgment_count + {_live()} < %s
           AND NOT EXISTS (SELECT 1 FROM {_ASSIGNMENT} s WHERE s.comparison_id = c.id
                           AND s.labeler_id = %s AND s.state IN (%s, %s))
           AND NOT EXISTS (SELECT 1 FROM {_JUDGMENT} j WHERE j.comparison_id = c.id AND j.labeler_id = %s)
@@ -151,7 +162,7 @@ def comparison_filled(
     if except_labeler is not None:
         params.append(except_labeler)
     row = _one(
-        f"SELECT c.judgment_count + {_LIVE[:-1]}{others}) FROM {_COMPARISON} c WHERE c.id = %s",
+        f"SELECT c.judgment_count + {_live(others)} FROM {_COMPARISON} c WHERE c.id = %s",
         [*params, comparison_id],
     )
     if row is None:
@@ -194,37 +205,33 @@ def lock_judgment_target(*, assignment_id: int, labeler_id: int) -> JudgmentTarg
 def count_judgment(*, comparison_id: int, delta: int) -> None:
     """Add `delta` (+1 a judgment, -1 an undo) to the comparison's judgment_count and set is_open
     in the same statement (models.Comparison.open_expression says why k is read here)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE {_COMPARISON} SET judgment_count = judgment_count + %s,
-                is_open = (NOT is_gold AND judgment_count + %s <
-                           (SELECT p.overlap_k FROM {_PROJECT} p WHERE p.id = {_COMPARISON}.project_id))
-            WHERE id = %s""",
-            [delta, delta, comparison_id],
-        )
+    _run(
+        f"""UPDATE {_COMPARISON} SET judgment_count = judgment_count + %s,
+            is_open = (NOT is_gold AND judgment_count + %s <
+                       (SELECT p.overlap_k FROM {_PROJECT} p WHERE p.id = {_COMPARISON}.project_id))
+        WHERE id = %s""",
+        [delta, delta, comparison_id],
+    )
 
 
 def leases_held(*, labeler_id: int, project_id: int, now: datetime) -> list[tuple[int, bool]]:
     """The labeler's active leases in the project, oldest first: [(assignment id, still live)]."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.id, a.expires_at > %s FROM {_ASSIGNMENT} a "
-            f"WHERE a.labeler_id = %s AND a.project_id = %s AND a.state = %s ORDER BY a.leased_at, a.id",
-            [_db_datetime(now), labeler_id, project_id, _ACTIVE],
-        )
-        return [(pk, bool(live)) for pk, live in cursor.fetchall()]
+    rows = _run(
+        f"SELECT a.id, a.expires_at > %s FROM {_ASSIGNMENT} a "
+        f"WHERE a.labeler_id = %s AND a.project_id = %s AND a.state = %s ORDER BY a.leased_at, a.id",
+        [_db_datetime(now), labeler_id, project_id, _ACTIVE],
+    )
+    return [(pk, bool(live)) for pk, live in rows]
 
 
 def judgment_clashes(*, client_id: str, comparison_id: int, labeler_id: int) -> list[tuple[int, str, int]]:
     """Stored judgments a new one would clash with: the same client_id (anyone's), or this
     labeler's on this comparison. [(judgment id, client_id, labeler id)]"""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT j.id, j.client_id, j.labeler_id FROM {_JUDGMENT} j "
-            f"WHERE j.client_id = %s OR (j.comparison_id = %s AND j.labeler_id = %s)",
-            [client_id, comparison_id, labeler_id],
-        )
-        return list(cursor.fetchall())
+    return _run(
+        f"SELECT j.id, j.client_id, j.labeler_id FROM {_JUDGMENT} j "
+        f"WHERE j.client_id = %s OR (j.comparison_id = %s AND j.labeler_id = %s)",
+        [client_id, comparison_id, labeler_id],
+    )
 
 
 @dataclass(frozen=True)
@@ -240,27 +247,25 @@ class OwnLease:
 def lock_own_assignments(*, labeler_id: int, comparison_id: int, now: datetime) -> list[OwnLease]:
     """Lock the labeler's assignments on the comparison (all of them, in id order) and read them."""
     lock = " FOR NO KEY UPDATE" if _postgres() else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.id, a.state, a.state = %s AND a.expires_at > %s, a.side_order FROM {_ASSIGNMENT} a "
-            f"WHERE a.labeler_id = %s AND a.comparison_id = %s ORDER BY a.id{lock}",
-            [_ACTIVE, _db_datetime(now), labeler_id, comparison_id],
-        )
-        return [OwnLease(pk, state, bool(live), side) for pk, state, live, side in cursor.fetchall()]
+    rows = _run(
+        f"SELECT a.id, a.state, a.state = %s AND a.expires_at > %s, a.side_order FROM {_ASSIGNMENT} a "
+        f"WHERE a.labeler_id = %s AND a.comparison_id = %s ORDER BY a.id{lock}",
+        [_ACTIVE, _db_datetime(now), labeler_id, comparison_id],
+    )
+    return [OwnLease(pk, state, bool(live), side) for pk, state, live, side in rows]
 
 
 def close_assignments(*, submitted: int, released: Sequence[int], now: datetime) -> None:
     """Mark one assignment submitted and the others released, closed at `now`, in one statement."""
     ids = [submitted, *released]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_ASSIGNMENT} SET state = CASE WHEN id = %s THEN %s ELSE %s END, closed_at = %s "
-            f"WHERE id IN ({', '.join(['%s'] * len(ids))})",
-            [
-                submitted,
-                Assignment.State.SUBMITTED.value,
-                Assignment.State.RELEASED.value,
-                _db_datetime(now),
-                *ids,
-            ],
-        )
+    _run(
+        f"UPDATE {_ASSIGNMENT} SET state = CASE WHEN id = %s THEN %s ELSE %s END, closed_at = %s "
+        f"WHERE id IN ({', '.join(['%s'] * len(ids))})",
+        [
+            submitted,
+            Assignment.State.SUBMITTED.value,
+            Assignment.State.RELEASED.value,
+            _db_datetime(now),
+            *ids,
+        ],
+    )

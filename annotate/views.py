@@ -10,14 +10,8 @@ from django.urls import reverse
 from .errors import Forbidden, NotFound
 from .models import Project
 from .permissions import is_manager
-from .screen_views import assignment_payload, guidelines_html, stats_payload
-from .services import (
-    SCREEN_COUNT_CAP,
-    assignments_active,
-    comparison_assign_next,
-    labeler_stats,
-    project_for_labeler,
-)
+from .screen_views import assignment_payload, guidelines_html, screen_stats_payload
+from .services import assignments_active, comparison_assign_next, labeler_stats, project_for_labeler
 
 # The screen shows untrusted text. It is sanitized on the server; this policy is the second wall:
 # no inline script, no foreign origin, no plugins, no framing.
@@ -77,7 +71,7 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
         "assignments": [
             assignment_payload(a) for a in assignments_active(labeler=request.user, project=project)
         ],
-        "stats": stats_payload(labeler_stats(labeler=request.user, project=project, cap=SCREEN_COUNT_CAP)),
+        "stats": screen_stats_payload(request.user, project),
     }
     response = render(
         request,

@@ -226,7 +226,7 @@ class JudgmentCreateApi(LabelerApi):
     @staticmethod
     def _next(request: Request, judgment) -> dict:
         try:
-            # A new judgment carries its assignment; a replayed one loads it (or its comparison).
+            # The project, from the judgment's assignment (or, without one, its comparison): one read.
             source = judgment.assignment if judgment.assignment_id else judgment.comparison
             project = services.project_for_labeler(labeler=request.user, project_id=source.project_id)
             assignment = services.comparison_assign_next(labeler=request.user, project=project)

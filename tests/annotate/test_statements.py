@@ -110,24 +110,22 @@ def filled(db):
         for labeler in rng.sample(labelers, rng.randint(0, 4)):
             state = rng.choice(list(Assignment.State.values))
             expires = now + timedelta(seconds=rng.choice([-300, -1, 1, 300]))
-            assignment = (
-                Assignment.objects.create(
-                    project=project,
-                    comparison=c,
-                    labeler=labeler,
-                    side_order=SideOrder.AB,
-                    state=state,
-                    leased_at=now - timedelta(seconds=600),
-                    expires_at=expires,
-                    slot=0,
-                )
-                if state != Assignment.State.ACTIVE
-                or not Assignment.objects.filter(
-                    labeler=labeler, project=project, state=Assignment.State.ACTIVE
-                ).exists()
-                else None
+            active = Assignment.objects.filter(
+                labeler=labeler, project=project, state=Assignment.State.ACTIVE
             )
-            if assignment is not None and state == Assignment.State.SUBMITTED:
+            if state == Assignment.State.ACTIVE and active.exists():
+                continue  # one active lease per labeler here: they all take slot 0
+            assignment = Assignment.objects.create(
+                project=project,
+                comparison=c,
+                labeler=labeler,
+                side_order=SideOrder.AB,
+                state=state,
+                leased_at=now - timedelta(seconds=600),
+                expires_at=expires,
+                slot=0,
+            )
+            if state == Assignment.State.SUBMITTED:
                 Judgment.objects.create(
                     comparison=c,
                     labeler=labeler,

@@ -198,7 +198,6 @@ def test_it_sends_one_request_per_judgment_once_the_queue_is_full(context, serve
 def test_it_shows_capped_counts_as_at_least(context, server, alice, monkeypatch):
     # A big project's counts stop at the cap (annotate.services.SCREEN_COUNT_CAP); 3 here.
     monkeypatch.setattr("annotate.screen_views.SCREEN_COUNT_CAP", 3)
-    monkeypatch.setattr("annotate.views.SCREEN_COUNT_CAP", 3)
     with server.db():
         project = make_project("Capped", labelers=(alice,))
         make_comparisons(project, 8)

@@ -77,14 +77,12 @@ def _labeler_loop(index: int, user_id: int, project_id: int, acknowledged: list[
             _submit(labeler, old, f"late-{index}-{old.pk}", acknowledged, rng)
         late.clear()
         if assignment is None:
-            live = Assignment.objects.filter(
-                project=project, state=Assignment.State.ACTIVE, expires_at__gt=timezone.now()
-            )
-            open_left = Comparison.objects.filter(project=project, judgment_count__lt=K).exists()
-            if open_left and live.exists():
-                time.sleep(0.01)  # others hold the rest; their leases may come back
+            if _open_and_unseen(project, labeler).exists():
+                # Others hold the rest (their leases may come back), or the pick gave up after
+                # losing every candidate it locked to faster labelers: ask again.
+                time.sleep(0.01)
                 continue
-            return
+            return  # every comparison still short of k is one this labeler judged or skipped
         n += 1
         roll = rng.random()
         if index < 2 and roll < 0.15:
@@ -106,6 +104,19 @@ def _labeler_loop(index: int, user_id: int, project_id: int, acknowledged: list[
                 )
                 assert not created and again.client_id == client_id
     raise AssertionError(f"labeler {index} still busy after {DEADLINE_S}s")
+
+
+def _open_and_unseen(project: Project, labeler):
+    """Comparisons still short of k that this labeler has neither judged nor skipped. A labeler
+    stops only when there are none: quitting while one is merely leased by someone else (who may
+    let it go) would leave it short of k once everyone has stopped."""
+    skipped = Assignment.objects.filter(labeler=labeler, state=Assignment.State.SKIPPED)
+    judged = Judgment.objects.filter(labeler=labeler)
+    return (
+        Comparison.objects.filter(project=project, judgment_count__lt=K)
+        .exclude(pk__in=skipped.values("comparison_id"))
+        .exclude(pk__in=judged.values("comparison_id"))
+    )
 
 
 def _submit(labeler, assignment: Assignment, client_id: str, acknowledged: list[str], rng) -> bool:

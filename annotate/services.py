@@ -106,15 +106,29 @@ def project_for_labeler(*, labeler: AbstractBaseUser, project_id: int) -> Projec
         project = statements.project_with_access(project_id=int(project_id), labeler_id=labeler.pk)
     except (ValueError, TypeError, OverflowError):
         project = None
+    return _project_if_allowed(labeler, project, f"No project {project_id} for you.")
+
+
+def project_of_assignment(*, labeler: AbstractBaseUser, assignment_id: int) -> Project:
+    """The project of the labeler's own assignment, if they may work on it now; refused as
+    project_for_labeler refuses (an assignment that is not theirs: NotFound)."""
+    try:
+        project = statements.project_of_assignment(assignment_id=int(assignment_id), labeler_id=labeler.pk)
+    except (ValueError, TypeError, OverflowError):
+        project = None
+    return _project_if_allowed(labeler, project, f"No assignment {assignment_id} for you.")
+
+
+def _project_if_allowed(labeler: AbstractBaseUser, project: Project | None, not_found: str) -> Project:
     if project is None:
-        raise NotFound(f"No project {project_id} for you.")
+        raise NotFound(not_found)
     try:
         _refuse_if_barred(
             labeler, project.pk, member=project.labeler_is_member, excluded=project.labeler_is_excluded
         )
     except Forbidden as exc:
         if exc.code == "not_member":
-            raise NotFound(f"No project {project_id} for you.") from None
+            raise NotFound(not_found) from None
         raise
     return project
 
@@ -278,7 +292,7 @@ def comparison_assign_next(
         return current
     # What is shown is read after the commit: on SQLite every other writer waits while a
     # transaction is open, and nothing here needs the lock.
-    return _with_shown(Assignment.objects.filter(pk=leased)).get()
+    return statements.lease_shown(assignment_id=leased)
 
 
 def comparison_lease_ahead(
@@ -323,7 +337,7 @@ def comparison_lease_ahead(
             # Two requests of this labeler (two tabs) took the same slot or the same comparison at
             # once; the other one won. Look again with what is now committed.
             continue
-        return _live_leases_of(labeler, project, now).get(pk=assignment.pk)
+        return statements.lease_shown(assignment_id=assignment.pk)
     return None
 
 

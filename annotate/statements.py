@@ -20,8 +20,18 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Model
 
-from .models import SIMULATED_GROUP, Assignment, Comparison, Judgment, LabelerExclusion, Project
+from .models import (
+    SIMULATED_GROUP,
+    Assignment,
+    Comparison,
+    Judgment,
+    LabelerExclusion,
+    Project,
+    Prompt,
+    Response,
+)
 
 _COMPARISON = Comparison._meta.db_table
 _ASSIGNMENT = Assignment._meta.db_table
@@ -29,6 +39,8 @@ _JUDGMENT = Judgment._meta.db_table
 _EXCLUSION = LabelerExclusion._meta.db_table
 _MEMBER = Project.labelers.through._meta.db_table
 _PROJECT = Project._meta.db_table
+_PROMPT = Prompt._meta.db_table
+_RESPONSE = Response._meta.db_table
 _USER = get_user_model()._meta.db_table
 _USER_GROUPS = get_user_model().groups.through._meta.db_table
 _GROUP = get_user_model().groups.field.related_model._meta.db_table
@@ -70,12 +82,78 @@ def _one(sql: str, params: Sequence[object]) -> tuple | None:
     return rows[0] if rows else None
 
 
+def _from_row(model: type[Model], names: Sequence[str], values: Sequence[object]) -> Model:
+    """An instance of `model` from raw column values (`names`: field attnames), each converted as
+    the ORM converts a query's values (SQLite's datetimes are text, JSON is text on both
+    databases). Fields not named are deferred: read from the database if asked for."""
+    converted = []
+    for name, value in zip(names, values, strict=True):
+        field = model._meta.get_field(name)
+        column = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            value = convert(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, names, converted)
+
+
+_ASSIGNMENT_FIELDS = [f.attname for f in Assignment._meta.concrete_fields]
+_SHOWN_RESPONSE = ("id", "text", "messages")
+
+
+def lease_shown(*, assignment_id: int) -> Assignment | None:
+    """The assignment with what the labeler is shown loaded, in one statement: its comparison's
+    prompt (messages) and two responses (text, messages). The comparison and those three carry
+    only these fields; any other is read from the database if asked for. None if no such row."""
+    row = _one(
+        f"""SELECT {", ".join(f"a.{Assignment._meta.get_field(f).column}" for f in _ASSIGNMENT_FIELDS)},
+                   c.prompt_id, c.response_a_id, c.response_b_id, pr.messages,
+                   ra.text, ra.messages, rb.text, rb.messages
+        FROM {_ASSIGNMENT} a
+        JOIN {_COMPARISON} c ON c.id = a.comparison_id
+        JOIN {_PROMPT} pr ON pr.id = c.prompt_id
+        JOIN {_RESPONSE} ra ON ra.id = c.response_a_id
+        JOIN {_RESPONSE} rb ON rb.id = c.response_b_id
+        WHERE a.id = %s""",
+        [assignment_id],
+    )
+    if row is None:
+        return None
+    n = len(_ASSIGNMENT_FIELDS)
+    assignment = _from_row(Assignment, _ASSIGNMENT_FIELDS, row[:n])
+    prompt_id, a_id, b_id, messages, a_text, a_messages, b_text, b_messages = row[n:]
+    comparison = _from_row(
+        Comparison,
+        ["id", "prompt_id", "response_a_id", "response_b_id"],
+        [assignment.comparison_id, prompt_id, a_id, b_id],
+    )
+    comparison.prompt = _from_row(Prompt, ["id", "messages"], [prompt_id, messages])
+    comparison.response_a = _from_row(Response, _SHOWN_RESPONSE, [a_id, a_text, a_messages])
+    comparison.response_b = _from_row(Response, _SHOWN_RESPONSE, [b_id, b_text, b_messages])
+    assignment.comparison = comparison
+    return assignment
+
+
 def project_with_access(*, project_id: int, labeler_id: int) -> Project | None:
     """The project with two extra attributes, labeler_is_member and labeler_is_excluded; None if
-    there is no such project. (A raw queryset: the ORM's own row-to-model conversion.)"""
+    there is no such project."""
+    return _project_where("p.id = %s", [project_id], labeler_id)
+
+
+def project_of_assignment(*, assignment_id: int, labeler_id: int) -> Project | None:
+    """The project of the labeler's own assignment, as project_with_access answers it; None when
+    the assignment is not theirs (or does not exist)."""
+    return _project_where(
+        f"p.id = (SELECT a.project_id FROM {_ASSIGNMENT} a WHERE a.id = %s AND a.labeler_id = %s)",
+        [assignment_id, labeler_id],
+        labeler_id,
+    )
+
+
+def _project_where(where: str, params: Sequence[object], labeler_id: int) -> Project | None:
+    # A raw queryset: the ORM's own row-to-model conversion.
     projects = Project.objects.raw(
-        f"SELECT p.*, {_ACCESS.format(project='p.id')} FROM {_PROJECT} p WHERE p.id = %s",
-        [labeler_id, labeler_id, project_id],
+        f"SELECT p.*, {_ACCESS.format(project='p.id')} FROM {_PROJECT} p WHERE {where}",
+        [labeler_id, labeler_id, *params],
     )
     for project in projects:
         return project

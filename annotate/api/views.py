@@ -220,15 +220,13 @@ class JudgmentCreateApi(LabelerApi):
         )
         body = JudgmentSerializer(judgment).data
         if request.query_params.get("next", "").lower() in ("1", "true", "yes"):
-            body["next"] = self._next(request, judgment)
+            body["next"] = self._next(request, assignment_id)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @staticmethod
-    def _next(request: Request, judgment) -> dict:
+    def _next(request: Request, assignment_id: int) -> dict:
         try:
-            # The project, from the judgment's assignment (or, without one, its comparison): one read.
-            source = judgment.assignment if judgment.assignment_id else judgment.comparison
-            project = services.project_for_labeler(labeler=request.user, project_id=source.project_id)
+            project = services.project_of_assignment(labeler=request.user, assignment_id=assignment_id)
             assignment = services.comparison_assign_next(labeler=request.user, project=project)
         except PairwiseError as exc:  # the judgment is stored; say why there is no next one
             return {"assignment": None, "message": exc.message}

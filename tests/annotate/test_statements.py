@@ -200,7 +200,48 @@ def test_the_access_reads_answer_as_the_orm_did(filled):
                 continue
             simulated = labeler.groups.filter(name=SIMULATED_GROUP).exists()
             assert got == (project.pk, *orm_access(labeler, project.pk), simulated)
+            via = statements.project_of_assignment(assignment_id=assignment.pk, labeler_id=labeler.pk)
+            assert (via.pk, via.lease_seconds, via.gold_rate) == (
+                project.pk,
+                project.lease_seconds,
+                project.gold_rate,
+            )
+            assert (bool(via.labeler_is_member), bool(via.labeler_is_excluded)) == orm_access(
+                labeler, project.pk
+            )
+        foreign = Assignment.objects.exclude(labeler=labeler).first()
+        assert statements.project_of_assignment(assignment_id=foreign.pk, labeler_id=labeler.pk) is None
     assert statements.project_with_access(project_id=10**9, labeler_id=labelers[0].pk) is None
+    assert statements.project_of_assignment(assignment_id=10**9, labeler_id=labelers[0].pk) is None
+
+
+def test_the_shown_lease_reads_what_the_orm_reads(filled, django_assert_num_queries):
+    project, _, _, _ = filled
+    # A side of several turns (an imported HH pair), with text that needs no escaping in SQL.
+    multi = Comparison.objects.filter(project=project).first().response_a
+    multi.messages = [
+        {"role": "assistant", "content": 'Hi "there" ünïcode'},
+        {"role": "user", "content": "?"},
+    ]
+    multi.save()
+    checked = 0
+    for expected in Assignment.objects.filter(project=project).select_related(
+        "comparison__prompt", "comparison__response_a", "comparison__response_b"
+    ):
+        with django_assert_num_queries(1):
+            got = statements.lease_shown(assignment_id=expected.pk)
+            shown = [(r.pk, r.text, r.messages) for r in got.shown()]
+            messages = got.comparison.prompt.messages
+        for field in Assignment._meta.concrete_fields:
+            assert getattr(got, field.attname) == getattr(expected, field.attname), field.name
+        assert shown == [(r.pk, r.text, r.messages) for r in expected.shown()]
+        assert messages == expected.comparison.prompt.messages
+        checked += shown[0][2] != [] or shown[1][2] != []
+        # Fields it did not read are read when asked for, not wrong defaults.
+        assert got.comparison.judgment_count == expected.comparison.judgment_count
+        assert got.comparison.response_a.model_name == expected.comparison.response_a.model_name
+    assert checked >= 1
+    assert statements.lease_shown(assignment_id=10**9) is None
 
 
 def test_the_judgment_target_and_the_count_match_the_rows(filled):

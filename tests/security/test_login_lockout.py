@@ -4,6 +4,9 @@ right password, until the cool-off has passed. The token endpoint is also thrott
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -92,3 +95,36 @@ def test_it_throttles_token_requests_per_address(dana):
     answers = [_token("pw-dana").status_code for _ in range(rate + 1)]
     assert answers[:rate] == [200] * rate
     assert answers[rate] == 429
+
+
+# Another web process (the embedded default serves two; a deployment, several): it spends the
+# address's token tries through DRF's own throttle, with the settings a server starts with.
+_OTHER_PROCESS = """
+import django
+django.setup()
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.test import APIRequestFactory
+from rest_framework.throttling import ScopedRateThrottle
+from annotate.api.views import TokenApi
+request = APIRequestFactory().post("/api/token/")  # from 127.0.0.1, as the test client
+request.user = AnonymousUser()
+throttle, view = ScopedRateThrottle(), TokenApi()
+print(sum(throttle.allow_request(request, view) for _ in range({rate})), settings.CACHES["default"])
+"""
+
+
+def test_the_token_throttle_counts_tries_made_in_another_process(dana):
+    rate = int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].split("/")[0])
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "pairwise.settings",
+        "PAIRWISE_DATA_DIR": str(settings.DATA_DIR),
+    }
+    other = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS.format(rate=rate)],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert other.returncode == 0, other.stderr[-3000:]
+    allowed, cache = other.stdout.split(" ", 1)
+    assert int(allowed) == rate and cache.strip() == str(settings.CACHES["default"])
+    assert _token("pw-dana").status_code == 429  # this process saw none of those tries

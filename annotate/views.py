@@ -11,7 +11,13 @@ from .errors import Forbidden, NotFound
 from .models import Project
 from .permissions import is_manager
 from .screen_views import assignment_payload, guidelines_html, screen_stats_payload
-from .services import assignments_active, comparison_assign_next, labeler_stats, project_for_labeler
+from .services import (
+    SCREEN_COUNT_CAP,
+    assignments_active,
+    comparison_assign_next,
+    labeler_stats,
+    project_for_labeler,
+)
 
 # The screen shows untrusted text. It is sanitized on the server; this policy is the second wall:
 # no inline script, no foreign origin, no plugins, no framing.
@@ -25,7 +31,12 @@ SCREEN_CSP = (
 def home(request: HttpRequest) -> HttpResponse:
     manager = is_manager(request.user)
     projects = Project.objects.all() if manager else request.user.labeling_projects.all()
-    rows = [(project, labeler_stats(labeler=request.user, project=project)) for project in projects]
+    # What is left is counted up to the cap, as on the ranking screen: exact counts took half a
+    # second per project of a million comparisons.
+    rows = [
+        (project, labeler_stats(labeler=request.user, project=project, cap=SCREEN_COUNT_CAP))
+        for project in projects
+    ]
     demo_loop = None
     if manager:  # the latest demo loop (scripts/demo.sh), live for managers
         from rewardmodel.demo_loop import demo_loop_status

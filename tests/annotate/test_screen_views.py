@@ -78,6 +78,15 @@ def test_it_lists_only_the_labelers_projects_with_their_progress(as_alice, alice
     assert '<progress class="progress" max="3" value="1"' in html
 
 
+def test_it_counts_what_is_left_on_the_home_page_up_to_the_cap(as_alice, project, monkeypatch):
+    make_comparisons(project, 5)
+    html = as_alice.get(reverse("home")).content.decode()
+    assert "<dt>Left for you</dt><dd>5</dd>" in html and "<dt>Project still open</dt><dd>5</dd>" in html
+    monkeypatch.setattr("annotate.views.SCREEN_COUNT_CAP", 3)  # a big project: "at least 3"
+    html = as_alice.get(reverse("home")).content.decode()
+    assert "<dt>Left for you</dt><dd>3+</dd>" in html and "<dt>Project still open</dt><dd>3+</dd>" in html
+
+
 def test_it_shows_staff_every_project(manager, mallory, project):
     make_project("Secret", labelers=(mallory,))
     client = Client()

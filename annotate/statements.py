@@ -97,6 +97,7 @@ def _from_row(model: type[Model], names: Sequence[str], values: Sequence[object]
 
 
 _ASSIGNMENT_FIELDS = [f.attname for f in Assignment._meta.concrete_fields]
+_ASSIGNMENT_COLUMNS = ", ".join(f"a.{f.column}" for f in Assignment._meta.concrete_fields)
 _SHOWN_RESPONSE = ("id", "text", "messages")
 
 
@@ -105,7 +106,7 @@ def lease_shown(*, assignment_id: int) -> Assignment | None:
     prompt (messages) and two responses (text, messages). The comparison and those three carry
     only these fields; any other is read from the database if asked for. None if no such row."""
     row = _one(
-        f"""SELECT {", ".join(f"a.{Assignment._meta.get_field(f).column}" for f in _ASSIGNMENT_FIELDS)},
+        f"""SELECT {_ASSIGNMENT_COLUMNS},
                    c.prompt_id, c.response_a_id, c.response_b_id, pr.messages,
                    ra.text, ra.messages, rb.text, rb.messages
         FROM {_ASSIGNMENT} a

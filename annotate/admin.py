@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from . import selectors, services
-from .admin_io import ProjectIOAdminMixin
-from .models import (
+from annotate import selectors, services
+from annotate.admin_io import ProjectIOAdminMixin
+from annotate.models import (
     Assignment,
     Comparison,
     ImportBatch,
@@ -26,7 +26,7 @@ from .models import (
     Prompt,
     Response,
 )
-from .quality.admin_actions import GOLD_ACTIONS, quality_links
+from annotate.quality.admin_actions import GOLD_ACTIONS, quality_links
 
 LABELERS_GROUP = "labelers"
 

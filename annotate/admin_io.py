@@ -29,13 +29,12 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from annotate.errors import PairwiseError
+from annotate.exporting.store import export_store_list
+from annotate.importing.parse import FORMATS
+from annotate.models import Project, Prompt
 from rewardmodel.data_jobs import data_job_create, upload_store
 from rewardmodel.models import DataJob
-
-from .errors import PairwiseError
-from .exporting.store import export_store_list
-from .importing.parse import FORMATS
-from .models import Project, Prompt
 
 
 class ImportForm(forms.Form):

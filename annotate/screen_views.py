@@ -21,10 +21,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 
-from .errors import NotFound, PairwiseError
-from .markdown import render_markdown
-from .models import Assignment, Judgment, Project, Response
-from .services import (
+from annotate.errors import NotFound, PairwiseError
+from annotate.markdown import render_markdown
+from annotate.models import Assignment, Judgment, Project, Response
+from annotate.services import (
     SCREEN_COUNT_CAP,
     LabelerStats,
     assignment_for_labeler,

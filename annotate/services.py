@@ -45,9 +45,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from . import statements
-from .errors import Conflict, Forbidden, InvalidInput, NotFound, PairwiseError
-from .models import (
+from annotate import statements
+from annotate.errors import Conflict, Forbidden, InvalidInput, NotFound, PairwiseError
+from annotate.models import (
     Assignment,
     Choice,
     Comparison,
@@ -56,7 +56,7 @@ from .models import (
     Project,
     SideOrder,
 )
-from .permissions import is_manager
+from annotate.permissions import is_manager
 
 # How many locked candidates assign_next may reject (filled between snapshot and lock) before it
 # gives up for this call; each rejection is a comparison another labeler just took.

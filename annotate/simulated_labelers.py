@@ -60,9 +60,9 @@ from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db.models import F, Q, Sum
 from django.utils.text import slugify
 
-from .errors import Conflict, Forbidden, NotFound, PairwiseError
-from .models import SIMULATED_GROUP, Choice, Comparison, Judgment, Project, SideOrder
-from .services import JudgmentInput, assignment_skip, comparison_assign_next, judgment_record
+from annotate.errors import Conflict, Forbidden, NotFound, PairwiseError
+from annotate.models import SIMULATED_GROUP, Choice, Comparison, Judgment, Project, SideOrder
+from annotate.services import JudgmentInput, assignment_skip, comparison_assign_next, judgment_record
 
 DEFAULT_AGREEMENT = 0.726  # InstructGPT, see the module docstring
 # A guess for projects without timed human judgments: a pair of short answers read in ~20 s,

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Model
 
-from .models import (
+from annotate.models import (
     SIMULATED_GROUP,
     Assignment,
     Comparison,

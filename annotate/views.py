@@ -7,11 +7,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from .errors import Forbidden, NotFound
-from .models import Project
-from .permissions import is_manager
-from .screen_views import assignment_payload, guidelines_html, screen_stats_payload
-from .services import (
+from annotate.errors import Forbidden, NotFound
+from annotate.models import Project
+from annotate.permissions import is_manager
+from annotate.screen_views import assignment_payload, guidelines_html, screen_stats_payload
+from annotate.services import (
     SCREEN_COUNT_CAP,
     assignments_active,
     comparison_assign_next,

@@ -6,10 +6,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from annotate.errors import PairwiseError
-
-from .generation import generation_job_cancel, generation_job_resume
-from .models import DataJob, DatasetSnapshot, GenerationJob, ModelArtifact, RunMetric, TrainingRun
-from .registry import human_bytes, human_count
+from rewardmodel.generation import generation_job_cancel, generation_job_resume
+from rewardmodel.models import DataJob, DatasetSnapshot, GenerationJob, ModelArtifact, RunMetric, TrainingRun
+from rewardmodel.registry import human_bytes, human_count
 
 # --- Model registry (owner: registry) ------------------------------------------------------
 
@@ -150,7 +149,7 @@ class RunMetricInline(admin.TabularInline):
 
 @admin.action(description="Cancel the selected runs")
 def cancel_runs(modeladmin, request, queryset):
-    from .runs import run_cancel
+    from rewardmodel.runs import run_cancel
 
     done = 0
     for run in queryset:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import reports
+from rewardmodel.views import reports
 
 urlpatterns = [
     path("", reports.reports_list, name="reports"),

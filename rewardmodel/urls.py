@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import data_jobs, demo, generation, policy, runs
+from rewardmodel.views import data_jobs, demo, generation, policy, runs
 
 urlpatterns = [
     # the demo loop (scripts/demo.sh): polled by the home page

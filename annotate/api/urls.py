@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from annotate.api import views
 
 urlpatterns = [
     path("token/", views.TokenApi.as_view(), name="api-token"),

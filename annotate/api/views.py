@@ -26,18 +26,17 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotate import selectors, services
-from annotate.errors import PairwiseError
-from annotate.exporting.store import export_store_open, export_store_preferences
-from annotate.permissions import IsManager
-
-from .authentication import TokenAuthentication
-from .serializers import (
+from annotate.api.authentication import TokenAuthentication
+from annotate.api.serializers import (
     AssignmentSerializer,
     ErrorSerializer,
     JudgmentRequestSerializer,
     JudgmentSerializer,
     client_id_field,
 )
+from annotate.errors import PairwiseError
+from annotate.exporting.store import export_store_open, export_store_preferences
+from annotate.permissions import IsManager
 
 _ERROR_TEXT = {
     400: "Invalid input; `error` names the field.",

@@ -48,10 +48,9 @@ from typing import IO, Any, Literal
 
 from django.conf import settings
 
+from annotate.errors import PairwiseError
+from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Project, Prompt
 from rewardmodel.training.atomic import atomic_dir, atomic_file
-
-from ..errors import PairwiseError
-from ..models import Choice, Comparison, Judgment, LabelerExclusion, Project, Prompt
 
 Row = dict[str, Any]
 

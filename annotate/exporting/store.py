@@ -36,11 +36,10 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from annotate.errors import NotFound
+from annotate.exporting.build import ExportResult, judgments_export_raw, preferences_export
+from annotate.models import Project
 from rewardmodel.training.atomic import move_into_place, scratch_dir
-
-from ..errors import NotFound
-from ..models import Project
-from .build import ExportResult, judgments_export_raw, preferences_export
 
 _EXPORT_ID = re.compile(r"^(\d{8}T\d{6}Z)-[0-9a-f]{10}$")
 # A bare file name: no separator, no leading dot (so neither "." nor ".." nor hidden files).

@@ -52,11 +52,10 @@ from typing import IO, Any
 from django.conf import settings
 from tqdm import tqdm
 
+from annotate.errors import PairwiseError
+from annotate.models import Prompt
 from rewardmodel.training.jsonl import BadLine, DataFileError, ReadLimits, loads_line, open_data, read_lines
 from rewardmodel.training.pairs import PairFormatError, hh_transcript, parse_hh_pair
-
-from ..errors import PairwiseError
-from ..models import Prompt
 
 FORMATS = ("prompts", "responses", "trl", "hh", "gsm8k")
 ROLES = ("system", "user", "assistant")

@@ -34,8 +34,9 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from ..errors import PairwiseError
-from ..models import (
+from annotate.errors import PairwiseError
+from annotate.importing.parse import ParsedFile, Record, ResponseSpec, parse_records
+from annotate.models import (
     Choice,
     Comparison,
     ImportBatch,
@@ -46,7 +47,6 @@ from ..models import (
     SideOrder,
     content_hash,
 )
-from .parse import ParsedFile, Record, ResponseSpec, parse_records
 
 INSERT_CHUNK = 5000
 # Lookups of existing rows go in chunks to stay under the parameter limits of one statement.

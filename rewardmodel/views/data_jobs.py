@@ -14,10 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 from annotate.errors import PairwiseError
 from annotate.exporting.store import export_file_url
 from annotate.permissions import manager_required
-
-from ..data_jobs import data_job_status
-from ..jobs import job_cancel
-from ..models import DataJob, JobStatus
+from rewardmodel.data_jobs import data_job_status
+from rewardmodel.jobs import job_cancel
+from rewardmodel.models import DataJob, JobStatus
 
 
 def data_job_links(job: DataJob) -> list[dict[str, str]]:

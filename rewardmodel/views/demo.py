@@ -6,9 +6,8 @@ from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 
 from annotate.permissions import manager_required
-
-from ..demo_loop import demo_loop_status
-from ..models import DemoLoop
+from rewardmodel.demo_loop import demo_loop_status
+from rewardmodel.models import DemoLoop
 
 
 @manager_required

@@ -13,15 +13,14 @@ from django.views.decorators.http import require_POST
 from annotate.errors import PairwiseError
 from annotate.models import Project, Prompt
 from annotate.permissions import manager_required
-
-from ..generation import (
+from rewardmodel.generation import (
     GENERATIVE_KINDS,
     GenerationOptions,
     generation_job_cancel,
     generation_job_create,
     generation_job_status,
 )
-from ..models import GenerationJob, ModelArtifact
+from rewardmodel.models import GenerationJob, ModelArtifact
 
 DEFAULTS = GenerationOptions()
 

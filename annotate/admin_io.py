@@ -14,7 +14,7 @@ plus the list actions "Import a file…" and "Export…" (one project at a time)
 project page (templates/admin/annotate/project/change_form.html). Import and export need the
 change permission on the project (what the managers group holds: an export carries every
 labeler's judgments, and its job page and downloads are for managers).
-Both run as background jobs (rewardmodel.data_jobs): the form creates a DataJob, sends it to a
+Both run as background jobs (annotate.data_jobs): the form creates a DataJob, sends it to a
 `default` worker once the request commits, and redirects to the job's page (/data-jobs/<id>/).
 """
 
@@ -29,11 +29,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from annotate.errors import PairwiseError
+from annotate.data_jobs import data_job_create, upload_store
 from annotate.exporting.store import export_store_list
 from annotate.importing.parse import FORMATS
 from annotate.models import Project, Prompt
-from rewardmodel.data_jobs import data_job_create, upload_store
+from pairwise.errors import PairwiseError
 from rewardmodel.models import DataJob
 
 

@@ -23,8 +23,8 @@ from itertools import combinations, product
 
 from django.db import transaction
 
-from annotate.errors import PairwiseError
 from annotate.models import Comparison, Project, Prompt, Response
+from pairwise.errors import PairwiseError
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The screen keeps a queue of leased pairs in the browser: `lease` adds one ahead of the pair on
 screen, `judgment` and `skip` are sent in the background from a local outbox (retried with the same
 client id until acknowledged), `undo` takes the last judgment back. Errors are JSON
-{"error", "code"} with the HTTP status of annotate.errors.
+{"error", "code"} with the HTTP status of pairwise.errors.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 
-from annotate.errors import NotFound, PairwiseError
 from annotate.markdown import render_markdown
 from annotate.models import Assignment, Judgment, Project, Response
 from annotate.services import (
@@ -36,6 +35,7 @@ from annotate.services import (
     labeler_stats,
     project_for_labeler,
 )
+from pairwise.errors import NotFound, PairwiseError
 
 _ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 

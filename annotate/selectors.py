@@ -14,9 +14,9 @@ from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySe
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotate.errors import NotFound
 from annotate.models import Assignment, Comparison, Judgment, Project
 from annotate.permissions import is_manager
+from pairwise.errors import NotFound
 
 # "Active" labelers and the judgment rate look back this far.
 ACTIVE_WINDOW = timedelta(hours=1)

@@ -46,7 +46,6 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotate import statements
-from annotate.errors import Conflict, Forbidden, InvalidInput, NotFound, PairwiseError
 from annotate.models import (
     Assignment,
     Choice,
@@ -57,6 +56,7 @@ from annotate.models import (
     SideOrder,
 )
 from annotate.permissions import is_manager
+from pairwise.errors import Conflict, Forbidden, InvalidInput, NotFound, PairwiseError
 
 # How many locked candidates assign_next may reject (filled between snapshot and lock) before it
 # gives up for this call; each rejection is a comparison another labeler just took.

@@ -7,7 +7,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from annotate.errors import Forbidden, NotFound
 from annotate.models import Project
 from annotate.permissions import is_manager
 from annotate.screen_views import assignment_payload, guidelines_html, screen_stats_payload
@@ -18,6 +17,7 @@ from annotate.services import (
     labeler_stats,
     project_for_labeler,
 )
+from pairwise.errors import Forbidden, NotFound
 
 # The screen shows untrusted text. It is sanitized on the server; this policy is the second wall:
 # no inline script, no foreign origin, no plugins, no framing.
@@ -39,7 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
     ]
     demo_loop = None
     if manager:  # the latest demo loop (scripts/demo.sh), live for managers
-        from rewardmodel.demo_loop import demo_loop_status
+        from rewardmodel.demo.loop import demo_loop_status
         from rewardmodel.models import DemoLoop
 
         latest = DemoLoop.objects.first()

@@ -113,7 +113,8 @@ def main() -> None:
     from django.core.management import call_command
 
     from rewardmodel.models import ModelArtifact, RunMetric, TrainingRun
-    from rewardmodel.registry import artifact_register
+    from rewardmodel.registry.artifacts import artifact_register
+    from rewardmodel.registry.prompts import prompts_snapshot_records
     from rewardmodel.training.base_model import (
         build_tiny_model,
         ensure_smollm2,
@@ -121,7 +122,6 @@ def main() -> None:
         load_tokenizer,
     )
     from rewardmodel.training.ppo import PpoConfig, prompt_messages
-    from rewardmodel.verifiable_prompts import prompts_snapshot_records
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -78,8 +78,9 @@ def setup(data_dir: Path, base_dir: Path | None, tiny: bool, n_prompts: int) -> 
 
     from annotate.models import Project, Prompt, content_hash
     from rewardmodel.models import ModelArtifact
-    from rewardmodel.registry import artifact_register
-    from rewardmodel.snapshots import TRAIN_FILE
+    from rewardmodel.registry.artifacts import artifact_register
+    from rewardmodel.registry.prompts import prompts_snapshot_create
+    from rewardmodel.registry.snapshots import TRAIN_FILE
     from rewardmodel.training.base_model import (
         build_tiny_model,
         ensure_smollm2,
@@ -87,7 +88,6 @@ def setup(data_dir: Path, base_dir: Path | None, tiny: bool, n_prompts: int) -> 
         load_tokenizer,
     )
     from rewardmodel.training.ppo import ppo_pad_token
-    from rewardmodel.verifiable_prompts import prompts_snapshot_create
 
     call_command("migrate", verbosity=0)
     if tiny:

@@ -61,7 +61,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from rewardmodel.models import TrainingRun
-    from rewardmodel.registry import artifact_register
+    from rewardmodel.registry.artifacts import artifact_register
     from rewardmodel.training.base_model import ensure_smollm2
 
     call_command("migrate", verbosity=0)

@@ -286,7 +286,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
 # celery beat (`celery -A pairwise beat`, or `worker -B` on a single host) sends the reaper
-# (rewardmodel.jobs): it fails jobs whose worker died and re-sends queued jobs whose message was lost.
+# (rewardmodel.jobs.lifecycle): it fails jobs whose worker died and re-sends queued jobs whose message was lost.
 # A reap no worker took within a few intervals is dropped (later ones come), so they do not pile up.
 PAIRWISE_REAP_INTERVAL = envint("PAIRWISE_REAP_INTERVAL", 60)
 CELERY_BEAT_SCHEDULE = {
@@ -313,7 +313,7 @@ PAIRWISE_RUN_HEARTBEAT_TIMEOUT = envint("PAIRWISE_RUN_HEARTBEAT_TIMEOUT", 300)
 PAIRWISE_QUEUED_RESEND_AFTER = envint("PAIRWISE_QUEUED_RESEND_AFTER", 15 * 60)
 # The scoring endpoint waits this long for the worker's answer, then replies 202 with a task id.
 PAIRWISE_SCORE_WAIT_SECONDS = envint("PAIRWISE_SCORE_WAIT_SECONDS", 20)
-# Cost ledger (rewardmodel/ledger.py): US dollars per device-hour, by device kind ("cpu": one
+# Cost ledger (rewardmodel/evaluation/ledger.py): US dollars per device-hour, by device kind ("cpu": one
 # machine, "cuda": one GPU not named below) or by a fragment of the GPU's name as the run recorded
 # it ("H100" matches "NVIDIA H100 80GB HBM3"). Rounded public on-demand list prices, not quotes;
 # the README (Configuration) gives each source. The environment variable (JSON) replaces the keys
@@ -321,7 +321,7 @@ PAIRWISE_SCORE_WAIT_SECONDS = envint("PAIRWISE_SCORE_WAIT_SECONDS", 20)
 PAIRWISE_DEVICE_HOURLY_USD = envjson(
     "PAIRWISE_DEVICE_HOURLY_USD", {"cpu": 0.35, "cuda": 2.50, "A100": 1.10, "H100": 2.50, "H200": 3.50}
 )
-# Data files (import_data, the admin upload, score_pairs; rewardmodel/training/jsonl.py): the
+# Data files (import_data, the admin upload, score_pairs; pairwise/files/jsonl.py): the
 # longest line, the largest file as stored (gzipped or not), and the most content once
 # decompressed (a small gzip can inflate a thousandfold). Bytes.
 PAIRWISE_IMPORT_MAX_LINE_BYTES = envint("PAIRWISE_IMPORT_MAX_LINE_BYTES", 1024 * 1024)

@@ -12,7 +12,7 @@ urlpatterns = [
     path("api/", include("annotate.api.urls")),
     path("api/models/", include("rewardmodel.api_urls")),
     path("quality/", include("annotate.quality_urls")),
-    path("reports/", include("rewardmodel.report_urls")),
+    path("reports/", include("rewardmodel.report.urls")),
     path("", include("rewardmodel.urls")),
     path("", include("annotate.urls")),
 ]

@@ -5,10 +5,10 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from annotate.errors import PairwiseError
-from rewardmodel.generation import generation_job_cancel, generation_job_resume
+from pairwise.errors import PairwiseError
+from rewardmodel.generation.responses import generation_job_cancel, generation_job_resume
 from rewardmodel.models import DataJob, DatasetSnapshot, GenerationJob, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.registry import human_bytes, human_count
+from rewardmodel.registry.artifacts import human_bytes, human_count
 
 # --- Model registry (owner: registry) ------------------------------------------------------
 
@@ -118,7 +118,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
 
 @admin.register(DataJob)
 class DataJobAdmin(admin.ModelAdmin):
-    """Imports, exports and quality recomputes run by workers (rewardmodel.data_jobs): a list to
+    """Imports, exports and quality recomputes run by workers (annotate.data_jobs): a list to
     find one again; each is followed on its own page."""
 
     list_display = ("id", "kind", "project", "status", "status_message", "created_by", "created_at", "page")
@@ -149,7 +149,7 @@ class RunMetricInline(admin.TabularInline):
 
 @admin.action(description="Cancel the selected runs")
 def cancel_runs(modeladmin, request, queryset):
-    from rewardmodel.runs import run_cancel
+    from rewardmodel.runs.services import run_cancel
 
     done = 0
     for run in queryset:

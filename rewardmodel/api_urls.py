@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rewardmodel.scoring_api import ScoreResultView, ScoreView
+from rewardmodel.evaluation.scoring_api import ScoreResultView, ScoreView
 
 urlpatterns = [
     path("<int:pk>/score/", ScoreView.as_view(), name="api-score"),

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class RewardModelConfig(AppConfig):
     name = "rewardmodel"
     verbose_name = "Models and training"
+
+    def ready(self) -> None:
+        # The Celery app, made once Django is set up, so every shared task (rewardmodel.tasks) is
+        # bound to it in the web process, the workers and the commands alike.
+        import pairwise.celery  # noqa: F401

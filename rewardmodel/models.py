@@ -3,7 +3,7 @@
 Every long job shares one lifecycle (JobBase): queued → running → succeeded | failed | cancelled,
 with a progress fraction the pages poll, a heartbeat that tells a live worker from a lost one, the
 worker's task id, and the error and traceback when it failed. The rows are read here; every change
-of state is a conditional update in rewardmodel.jobs, where the lifecycle is written down.
+of state is a conditional update in rewardmodel.jobs.lifecycle, where the lifecycle is written down.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class JobBase(models.Model):
     @property
     def is_lost(self) -> bool:
         """Running, but the worker stopped writing heartbeats (killed, OOM, machine gone).
-        The reaper's query (rewardmodel.jobs.lost_q) says the same in SQL."""
+        The reaper's query (rewardmodel.jobs.lifecycle.lost_q) says the same in SQL."""
         if self.status != JobStatus.RUNNING or not self.heartbeat_at:
             return False
         timeout = timedelta(seconds=settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT)
@@ -194,7 +194,7 @@ class GenerationJob(JobBase):
 
 class DataJob(JobBase):
     """An import, export or quality recompute started from a manager page and run by a worker
-    (rewardmodel.data_jobs). `config` holds the form's values, `result` what the job produced
+    (annotate.data_jobs). `config` holds the form's values, `result` what the job produced
     (counts, export file names, the snapshot id); an import's upload waits at `upload_path` and is
     removed when the job ends."""
 
@@ -217,7 +217,7 @@ class DataJob(JobBase):
 
 
 class DemoLoop(JobBase):
-    """One run of the whole demo loop (rewardmodel.demo_loop): its steps, each with its status,
+    """One run of the whole demo loop (rewardmodel.demo.loop): its steps, each with its status,
     times, the numbers it produced and a link to the job, run or report it made. The home page
     polls this row; the loop writes it at every step boundary and while a step trains."""
 

@@ -2,7 +2,11 @@
 
 from django.urls import path
 
-from rewardmodel.views import data_jobs, demo, generation, policy, runs
+from rewardmodel.demo import views as demo
+from rewardmodel.generation import views as generation
+from rewardmodel.jobs import views as data_jobs
+from rewardmodel.runs import policy_views as policy
+from rewardmodel.runs import views as runs
 
 urlpatterns = [
     # the demo loop (scripts/demo.sh): polled by the home page

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 python manage.py migrate --no-input
 python manage.py demo_setup
-# -B: the same process runs celery beat, which sends the reaper of lost jobs (rewardmodel/jobs.py).
+# -B: the same process runs celery beat, which sends the reaper of lost jobs (rewardmodel/jobs/lifecycle.py).
 celery -A pairwise worker -B --pool solo -Q default,training --loglevel WARNING &
 worker=$!
 # SIGQUIT: Celery's cold shutdown (a warm one would wait for the loop's current step to finish).

@@ -81,7 +81,7 @@ def on_postgres() -> bool:
 
 @pytest.fixture
 def run_jobs(django_capture_on_commit_callbacks, monkeypatch):
-    """`with run_jobs(): client.post(...)`: the jobs the block sends (rewardmodel.jobs.job_send, on
+    """`with run_jobs(): client.post(...)`: the jobs the block sends (rewardmodel.jobs.lifecycle.job_send, on
     commit) run when it ends, in this process, as a worker would run them after the commit."""
     from pairwise.celery import app
 

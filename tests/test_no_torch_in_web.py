@@ -77,7 +77,7 @@ def test_it_imports_every_module_and_renders_pages_without_torch(tmp_path):
     for name in (
         "rewardmodel.training.generate",
         "rewardmodel.training.base_model",
-        "rewardmodel.generation",
+        "rewardmodel.generation.responses",
         "rewardmodel.tasks",
         "rewardmodel.management.commands.generate_responses",
         "annotate.pair_strategies",

@@ -11,7 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotate.errors import PairwiseError
+from pairwise.errors import PairwiseError
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:

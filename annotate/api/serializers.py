@@ -14,8 +14,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotate import services
-from annotate.errors import InvalidInput
 from annotate.models import Assignment, Choice
+from pairwise.errors import InvalidInput
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -34,9 +34,9 @@ from annotate.api.serializers import (
     JudgmentSerializer,
     client_id_field,
 )
-from annotate.errors import PairwiseError
 from annotate.exporting.store import export_store_open, export_store_preferences
 from annotate.permissions import IsManager
+from pairwise.errors import PairwiseError
 
 _ERROR_TEXT = {
     400: "Invalid input; `error` names the field.",

@@ -48,9 +48,9 @@ from typing import IO, Any, Literal
 
 from django.conf import settings
 
-from annotate.errors import PairwiseError
 from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Project, Prompt
-from rewardmodel.training.atomic import atomic_dir, atomic_file
+from pairwise.errors import PairwiseError
+from pairwise.files.atomic import atomic_dir, atomic_file
 
 Row = dict[str, Any]
 

@@ -1,7 +1,7 @@
 """The one home of exports: DATA_DIR/exports/<project id>/<export id>/<files>.
 
 Every export made for a person lands here, whoever starts it: the admin's export job
-(rewardmodel.data_jobs), the API (POST /api/projects/<id>/export/) and `manage.py
+(annotate.data_jobs), the API (POST /api/projects/<id>/export/) and `manage.py
 export_preferences` without --out. Files in an export folder:
 
     train.jsonl, train.eval.jsonl    preference pairs (TRL prompt/chosen/rejected; eval with a split)
@@ -18,7 +18,7 @@ with export_file_url. Ids and file names are checked against strict patterns bef
 built, and the resolved path must still lie inside the project's folder of the store, so a
 download never leaves it.
 
-Not here: the frozen files a training run reads (rewardmodel.snapshots, DATA_DIR/snapshots/<hash>/).
+Not here: the frozen files a training run reads (rewardmodel.registry.snapshots, DATA_DIR/snapshots/<hash>/).
 Those are training inputs, addressed by content so a run can be reproduced, not downloads.
 """
 
@@ -36,10 +36,10 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from annotate.errors import NotFound
 from annotate.exporting.build import ExportResult, judgments_export_raw, preferences_export
 from annotate.models import Project
-from rewardmodel.training.atomic import move_into_place, scratch_dir
+from pairwise.errors import NotFound
+from pairwise.files.atomic import move_into_place, scratch_dir
 
 _EXPORT_ID = re.compile(r"^(\d{8}T\d{6}Z)-[0-9a-f]{10}$")
 # A bare file name: no separator, no leading dot (so neither "." nor ".." nor hidden files).

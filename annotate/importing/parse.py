@@ -1,6 +1,6 @@
 """Read and validate import files: JSONL, optionally gzipped (detected by magic bytes). No database.
 
-Files are read through rewardmodel.training.jsonl, as every data file is: bounded lines, and the
+Files are read through pairwise.files.jsonl, as every data file is: bounded lines, and the
 limits PAIRWISE_IMPORT_MAX_LINE_BYTES / _FILE_BYTES / _INFLATED_BYTES (a file over one is
 rejected, naming it). Every value that reaches the database is checked here, so a bad one is a
 line error on SQLite and PostgreSQL alike, never a database error: NUL characters, unpaired
@@ -21,7 +21,7 @@ Formats (one JSON object per line):
              chosen/rejected = [{"role": "assistant", ...}]); without "prompt", chosen/rejected
              are whole conversations and their shared prefix is the prompt (TRL's implicit form)
 - hh:        Anthropic HH-RLHF: {"chosen", "rejected"} transcripts of "\\n\\nHuman: " /
-             "\\n\\nAssistant: " turns, split by rewardmodel.training.pairs.parse_hh_pair (the
+             "\\n\\nAssistant: " turns, split by pairwise.files.pairs.parse_hh_pair (the
              parser score_pairs uses): the shared turns up to a Human turn are the prompt, the
              rest of each side its response. Where the sides part before their last Assistant
              turn, a response is several turns: stored as messages, its text the transcript.
@@ -52,10 +52,10 @@ from typing import IO, Any
 from django.conf import settings
 from tqdm import tqdm
 
-from annotate.errors import PairwiseError
 from annotate.models import Prompt
-from rewardmodel.training.jsonl import BadLine, DataFileError, ReadLimits, loads_line, open_data, read_lines
-from rewardmodel.training.pairs import PairFormatError, hh_transcript, parse_hh_pair
+from pairwise.errors import PairwiseError
+from pairwise.files.jsonl import BadLine, DataFileError, ReadLimits, loads_line, open_data, read_lines
+from pairwise.files.pairs import PairFormatError, hh_transcript, parse_hh_pair
 
 FORMATS = ("prompts", "responses", "trl", "hh", "gsm8k")
 ROLES = ("system", "user", "assistant")

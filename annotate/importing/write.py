@@ -34,7 +34,6 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from annotate.errors import PairwiseError
 from annotate.importing.parse import ParsedFile, Record, ResponseSpec, parse_records
 from annotate.models import (
     Choice,
@@ -47,6 +46,7 @@ from annotate.models import (
     SideOrder,
     content_hash,
 )
+from pairwise.errors import PairwiseError
 
 INSERT_CHUNK = 5000
 # Lookups of existing rows go in chunks to stay under the parameter limits of one statement.

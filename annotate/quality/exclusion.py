@@ -19,8 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotate.errors import Conflict, PairwiseError
 from annotate.models import Assignment, LabelerExclusion, Project
+from pairwise.errors import Conflict, PairwiseError
 
 
 def labeler_exclude(

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.db.models import QuerySet
 
-from annotate.errors import PairwiseError
 from annotate.models import Choice, Comparison, Project
 from annotate.quality.stats import wilson
+from pairwise.errors import PairwiseError
 
 
 def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float] | None:

@@ -33,9 +33,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
 
-from annotate.errors import PairwiseError
 from annotate.models import Comparison, Judgment, LabelerExclusion, Project, QualitySnapshot, Response
-from annotate.quality.snapshots import snapshot_store
+from annotate.quality.stored import snapshot_store
 from annotate.quality.style_control import (
     STYLE_FEATURES,
     STYLE_MAX_COMPARISONS,
@@ -43,6 +42,7 @@ from annotate.quality.style_control import (
     style_controlled_from_games,
     style_counts,
 )
+from pairwise.errors import PairwiseError
 from rewardmodel.models import ModelArtifact
 
 BT_ALPHA = 0.01  # choix's regularizer: a weak pull toward equal strengths

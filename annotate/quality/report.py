@@ -24,14 +24,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from annotate.errors import PairwiseError
 from annotate.models import Project, QualitySnapshot
 from annotate.quality import bias
 from annotate.quality.agreement import agreement_of, dense_index, leave_one_out, unit_value_counts
 from annotate.quality.data import JudgmentColumns, judgment_columns
 from annotate.quality.exclusion import exclusions_active
 from annotate.quality.gold import gold_accuracy_of, gold_counts
-from annotate.quality.snapshots import snapshot_store
+from annotate.quality.stored import snapshot_store
+from pairwise.errors import PairwiseError
 
 WINDOWS = ("auto", "day", "week")
 DAY = 86400.0

@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from annotate.errors import PairwiseError
+from pairwise.errors import PairwiseError
 
 STYLE_FEATURES = ("length", "headers", "list_items", "bold")
 STYLE_L2 = (

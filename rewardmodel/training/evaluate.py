@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.rewards import accuracy, format
+from rewardmodel.training.rule_rewards import accuracy, format
 
 
 @dataclass

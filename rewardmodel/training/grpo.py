@@ -42,10 +42,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.atomic import move_into_place, scratch_dir
+from pairwise.files.atomic import move_into_place, scratch_dir
 from rewardmodel.training.devices import bf16_supported, pick_device
 from rewardmodel.training.progress import Cancelled, Reporter, trainer_callback_for, training_summary
-from rewardmodel.training.rewards import REWARDS, completion_text, is_formatted, reward_functions
+from rewardmodel.training.rule_rewards import REWARDS, completion_text, is_formatted, reward_functions
 from rewardmodel.training.verifiable import PromptTemplate, build_examples
 
 # TRL builds no reference model when beta is 0, and so logs no KL. To still chart the drift from
@@ -479,7 +479,7 @@ FLOAT_OPTIONS = ("lr", "beta", "temperature", "max_seconds")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rewardmodel.training.jsonl import read_records
+    from pairwise.files.jsonl import read_records
     from rewardmodel.training.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(

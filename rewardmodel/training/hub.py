@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from rewardmodel.training.atomic import atomic_dir
+from pairwise.files.atomic import atomic_dir
 from rewardmodel.training.base_model import COMPLETE_MARKER
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -53,7 +53,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.atomic import move_into_place, scratch_dir
+from pairwise.files.atomic import move_into_place, scratch_dir
 from rewardmodel.training.progress import Cancelled, Reporter, trainer_callback_for, training_summary
 from rewardmodel.training.rm_eval import RmEvalResult, rm_evaluate
 
@@ -635,7 +635,7 @@ def ppo_summary(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rewardmodel.training.jsonl import read_records
+    from pairwise.files.jsonl import read_records
     from rewardmodel.training.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -9,7 +9,7 @@ cfg.json holds the fields of `RewardConfig` below, e.g.
      "eval_file": "eval.jsonl", "output_dir": "var/models/my-reward", "epochs": 1, "lr": 1e-5}
 
 The same `train_reward(config, reporter)` runs from this command line, from a Celery worker
-(rewardmodel.runs, which records the run) and from tests. Steps, top to bottom:
+(rewardmodel.runs.services, which records the run) and from tests. Steps, top to bottom:
 
   1. config: fill in CPU or GPU defaults, check everything before any heavy work
   2. data: read the pairs (TRL or HH files) into TRL's conversational preference format
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.atomic import move_into_place, partial_dir
+from pairwise.files.atomic import move_into_place, partial_dir
 from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, describe_device, has_gpu
 from rewardmodel.training.progress import Cancelled, ListReporter, Reporter, TqdmReporter, trainer_callback
 
@@ -193,8 +193,8 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
     from trl import RewardTrainer
     from trl.trainer.reward_trainer import suppress_seqcls_warning
 
+    from pairwise.files.pairs import read_pairs
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.pairs import read_pairs
     from rewardmodel.training.scoring import score_pairs_with, trl_row
 
     started = time.perf_counter()

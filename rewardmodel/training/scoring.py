@@ -1,6 +1,6 @@
 """Score text with a reward model: pairwise accuracy and margin on pairs, or one reward per answer.
 
-    from rewardmodel.training.pairs import read_pairs
+    from pairwise.files.pairs import read_pairs
     from rewardmodel.training.scoring import score_pairs
     result = score_pairs("var/models/reward-run3", read_pairs("heldout.jsonl"), batch_size=16)
     print(result.accuracy, result.mean_margin)
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pairwise.files.pairs import Messages, Pair
 from rewardmodel.training.devices import pick_device
-from rewardmodel.training.pairs import Messages, Pair
 
 
 class NotARewardModel(ValueError):
@@ -185,7 +185,7 @@ def score_pairs_with(
 def score_pairs(
     model_dir: str | Path, pairs: Sequence[Pair], *, batch_size: int = 8, max_length: int | None = None
 ) -> ScoreResult:
-    """Load a reward model and score pairs (see `rewardmodel.training.pairs.read_pairs`)."""
+    """Load a reward model and score pairs (see `pairwise.files.pairs.read_pairs`)."""
     if not pairs:
         raise ValueError("No pairs to score.")
     model, tokenizer = load_reward_model(model_dir)

@@ -10,7 +10,7 @@ cfg.json holds the fields of `SftConfig` below, e.g.
                          "completion": [{"role": "assistant", "content": "5"}]}, ...],
      "heldout": [...], "epochs": 2, "lr": 2e-5}
 
-or from Python (a Celery worker through rewardmodel.sft_runs, a test):
+or from Python (a Celery worker through rewardmodel.runs.kinds.sft, a test):
 
     from rewardmodel.training.sft import SftConfig, train_sft
     result = train_sft(SftConfig(model_dir=..., output_dir=..., demonstrations=[...]), ListReporter())
@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardmodel.training.atomic import move_into_place, scratch_dir
+from pairwise.files.atomic import move_into_place, scratch_dir
 from rewardmodel.training.progress import Cancelled, Reporter, training_summary
 
 CONFIG_FILE = "pairwise_sft.json"

@@ -93,7 +93,7 @@ def world(db, monkeypatch):
         def get(self, *args, **kwargs):
             raise CeleryTimeout()
 
-    monkeypatch.setattr("rewardmodel.scoring_api.AsyncResult", NeverReady)
+    monkeypatch.setattr("rewardmodel.evaluation.scoring_api.AsyncResult", NeverReady)
     return {
         "labeler": Token.objects.create(user=labeler).key,
         "manager": Token.objects.create(user=manager).key,

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotate.errors import Conflict, Forbidden, NotFound, PairwiseError
 from annotate.models import Assignment, Choice, Comparison, Judgment, LabelerExclusion, SideOrder
 from annotate.services import (
     JudgmentInput,
@@ -17,6 +16,7 @@ from annotate.services import (
     labeler_stats,
     project_for_labeler,
 )
+from pairwise.errors import Conflict, Forbidden, NotFound, PairwiseError
 from tests.factories import make_comparison, make_project
 
 

@@ -10,11 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from annotate.errors import PairwiseError
 from annotate.exporting import build
 from annotate.exporting.build import judgments_export_raw, labeler_pseudonym, preferences_export
 from annotate.exporting.store import export_store_list
 from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Prompt, Response, content_hash
+from pairwise.errors import PairwiseError
 from tests.factories import make_comparison, make_user
 
 _cid = count(1)

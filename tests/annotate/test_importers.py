@@ -8,11 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from annotate.errors import PairwiseError
 from annotate.exporting.build import preferences_rows
 from annotate.importing.parse import ImportFileError, jsonl_bytes
 from annotate.importing.write import data_import
 from annotate.models import Choice, Comparison, ImportBatch, Judgment, Project, Prompt, Response
+from pairwise.errors import PairwiseError
 from tests.factories import make_project
 
 

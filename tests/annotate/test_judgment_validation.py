@@ -10,10 +10,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotate.errors import InvalidInput
 from annotate.exporting.build import judgments_export_raw
 from annotate.models import Judgment
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_input_from
+from pairwise.errors import InvalidInput
 from tests.annotate.api_client import client_for
 
 GOOD = {"choice": "A", "client_id": "c-1", "strength": 2, "rationale": "", "seconds_on_task": 7.5}

@@ -10,7 +10,6 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from annotate.errors import Conflict, Forbidden
 from annotate.models import Assignment, Comparison, LabelerExclusion, SideOrder
 from annotate.services import (
     JudgmentInput,
@@ -20,6 +19,7 @@ from annotate.services import (
     judgment_record,
     judgment_undo,
 )
+from pairwise.errors import Conflict, Forbidden
 from tests.factories import make_comparison, make_comparisons, make_project, make_user
 
 CAP = Assignment.MAX_ACTIVE_LEASES

@@ -7,9 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotate.errors import PairwiseError
 from annotate.models import Comparison
 from annotate.pair_strategies import comparisons_pair_all, comparisons_pair_models, comparisons_pair_sampled
+from pairwise.errors import PairwiseError
 from tests.factories import make_project, make_prompt, make_response
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,6 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from annotate.errors import Conflict
 from annotate.models import Assignment, Comparison, Judgment, Project
 from annotate.services import (
     JudgmentInput,
@@ -26,6 +25,7 @@ from annotate.services import (
     comparison_assign_next,
     judgment_record,
 )
+from pairwise.errors import Conflict
 from tests.factories import make_comparisons, make_project, make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

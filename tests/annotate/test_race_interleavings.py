@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from annotate.errors import Conflict
 from annotate.models import Assignment, Comparison, Judgment, SideOrder
 from annotate.services import (
     JudgmentInput,
@@ -27,6 +26,7 @@ from annotate.services import (
     comparison_lease_ahead,
     judgment_record,
 )
+from pairwise.errors import Conflict
 from tests.annotate.race_support import Interleaving, Racer, interleaving
 from tests.factories import make_comparisons, make_project, make_user
 

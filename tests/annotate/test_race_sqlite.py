@@ -33,9 +33,9 @@ from django.db.models import Count
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotate.errors import Conflict
 from annotate.models import Assignment, Comparison, Judgment, SideOrder
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
+from pairwise.errors import Conflict
 from tests.annotate.race_support import Interleaving, interleaving
 from tests.factories import make_comparisons, make_project, make_user
 

@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotate import screen_views
-from annotate.errors import Forbidden
 from annotate.models import Assignment, Judgment, LabelerExclusion, SideOrder
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
+from pairwise.errors import Forbidden
 from tests.factories import make_comparison, make_comparisons, make_project
 
 

@@ -13,9 +13,9 @@ from annotate.api.serializers import AssignmentSerializer
 from annotate.models import Comparison, Prompt, Response
 from annotate.screen_views import assignment_payload
 from annotate.services import comparison_assign_next
-from rewardmodel.generation import generation_job_execute
+from rewardmodel.generation.responses import generation_job_execute
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
-from rewardmodel.registry import artifact_register
+from rewardmodel.registry.artifacts import artifact_register
 from rewardmodel.training.generate import generate_responses
 from tests.factories import make_project, make_prompt
 

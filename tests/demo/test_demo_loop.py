@@ -13,9 +13,9 @@ from django.core.management import call_command
 
 from annotate.importing.write import data_import
 from annotate.pair_strategies import comparisons_pair_all
-from rewardmodel.demo_loop import DEMO_PROJECT, STEPS, demo_loop_create, demo_loop_execute
+from rewardmodel.demo.loop import DEMO_PROJECT, STEPS, demo_loop_create, demo_loop_execute
 from rewardmodel.models import DemoLoop, JobStatus, ModelArtifact
-from rewardmodel.registry import artifact_register
+from rewardmodel.registry.artifacts import artifact_register
 from tests.factories import make_project
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "annotate" / "demo"

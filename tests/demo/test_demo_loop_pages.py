@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from rewardmodel.demo_loop import STEPS
+from rewardmodel.demo.loop import STEPS
 from rewardmodel.models import DemoLoop, JobStatus
 from tests.factories import make_project
 
@@ -54,7 +54,7 @@ def test_demo_loop_queues_the_loop_once(db, monkeypatch, django_capture_on_commi
     from django.core.management import call_command
 
     from rewardmodel import tasks
-    from rewardmodel.demo_loop import DEMO_PROJECT
+    from rewardmodel.demo.loop import DEMO_PROJECT
 
     sent = []
     monkeypatch.setattr(tasks.train_demo_loop, "apply_async", lambda **kw: sent.append(kw))

@@ -9,7 +9,7 @@ import pytest
 
 from rewardmodel.training.grpo import GrpoConfig, train_grpo
 from rewardmodel.training.progress import Cancelled, ListReporter
-from rewardmodel.training.rewards import completion_text
+from rewardmodel.training.rule_rewards import completion_text
 
 pytestmark = pytest.mark.ml
 

@@ -10,19 +10,19 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from annotate.errors import PairwiseError
 from annotate.models import Prompt
+from pairwise.errors import PairwiseError
 from rewardmodel.models import DatasetSnapshot
-from rewardmodel.training import arithmetic, verifiable
-from rewardmodel.training.arithmetic import LEVELS, generate_problems, problem_key, solve, split_of
-from rewardmodel.training.rewards import accuracy
-from rewardmodel.training.verifiable import R1_SYSTEM, PromptTemplate, build_examples
-from rewardmodel.verifiable_prompts import (
+from rewardmodel.registry.prompts import (
     arithmetic_prompts_create,
     prompts_snapshot_create,
     prompts_snapshot_records,
     verifiable_prompts,
 )
+from rewardmodel.training import arithmetic, verifiable
+from rewardmodel.training.arithmetic import LEVELS, generate_problems, problem_key, solve, split_of
+from rewardmodel.training.rule_rewards import accuracy
+from rewardmodel.training.verifiable import R1_SYSTEM, PromptTemplate, build_examples
 from tests.factories import make_project, make_prompt
 
 

@@ -7,8 +7,8 @@ import inspect
 
 import pytest
 
-from rewardmodel.training import rewards
-from rewardmodel.training.rewards import (
+from rewardmodel.training import rule_rewards as rewards
+from rewardmodel.training.rule_rewards import (
     accuracy,
     answers_match,
     extract_answer,

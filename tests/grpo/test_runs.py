@@ -10,10 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from annotate.errors import PairwiseError
-from rewardmodel.grpo_runs import grpo_options_clean, grpo_run_start, policy_evaluate
+from pairwise.errors import PairwiseError
 from rewardmodel.models import DatasetSnapshot, JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.runs import run_cancel, run_execute, run_output_dir
+from rewardmodel.runs.kinds.grpo import grpo_options_clean, grpo_run_start, policy_evaluate
+from rewardmodel.runs.services import run_cancel, run_execute, run_output_dir
 from rewardmodel.training.progress import ListReporter
 from rewardmodel.training.verifiable import R1_SYSTEM
 
@@ -91,7 +91,7 @@ def test_it_records_a_grpo_run_with_lineage_metrics_and_samples(arithmetic_proje
 
 @pytest.mark.ml
 def test_it_cancels_a_running_grpo_run_and_keeps_nothing(arithmetic_project, tiny_start, monkeypatch):
-    monkeypatch.setattr("rewardmodel.jobs.CANCEL_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr("rewardmodel.jobs.lifecycle.CANCEL_CHECK_SECONDS", 0.0)
     run = grpo_run_start(project=arithmetic_project, policy=tiny_start, options={**FAST, "steps": 5})
 
     class CancelAtStep1(ListReporter):
@@ -117,7 +117,7 @@ def test_it_records_a_failure_with_its_reason(arithmetic_project, tiny_start):
 
 @pytest.mark.ml
 def test_it_refuses_reward_models_and_empty_projects(db, arithmetic_project, tiny_reward_dir, tiny_start):
-    from rewardmodel.registry import artifact_register
+    from rewardmodel.registry.artifacts import artifact_register
     from tests.factories import make_project
 
     reward = artifact_register(kind=ModelArtifact.Kind.REWARD, name="rm", path=tiny_reward_dir)

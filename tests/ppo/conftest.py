@@ -18,7 +18,7 @@ import pytest
 
 from annotate.models import Prompt, content_hash
 from rewardmodel.models import ModelArtifact
-from rewardmodel.registry import artifact_register
+from rewardmodel.registry.artifacts import artifact_register
 from tests.factories import make_project
 
 MARKER = " thanks"

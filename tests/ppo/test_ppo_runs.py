@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from annotate.errors import PairwiseError
+from pairwise.errors import PairwiseError
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.ppo_runs import policy_rm_evaluate, ppo_options_clean, ppo_run_start
-from rewardmodel.runs import run_execute, run_output_dir
+from rewardmodel.runs.kinds.ppo import policy_rm_evaluate, ppo_options_clean, ppo_run_start
+from rewardmodel.runs.services import run_execute, run_output_dir
 from rewardmodel.training.progress import ListReporter
 from tests.factories import make_project
 

@@ -8,12 +8,12 @@ from django.contrib.messages.storage.fallback import FallbackStorage
 from django.db import close_old_connections
 from django.test import RequestFactory
 
-from annotate.errors import Conflict, Forbidden, PairwiseError
 from annotate.models import Assignment, Comparison, LabelerExclusion
 from annotate.quality.admin_actions import GOLD_ACTIONS, quality_links
 from annotate.quality.exclusion import labeler_exclude, labeler_reinstate
 from annotate.quality.gold import comparisons_mark_gold, gold_accuracy_of, wilson_interval
 from annotate.services import comparison_assign_next
+from pairwise.errors import Conflict, Forbidden, PairwiseError
 from tests.factories import make_comparison, make_comparisons, make_project
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from annotate.errors import PairwiseError
 from annotate.models import Choice, Comparison, Judgment, SideOrder
 from annotate.quality.exclusion import labeler_exclude
 from annotate.quality.leaderboard import leaderboard_compute, leaderboard_from_patterns, patterns_from_games
+from pairwise.errors import PairwiseError
 from rewardmodel.models import ModelArtifact
 from tests.factories import make_prompt, make_response, make_user
 

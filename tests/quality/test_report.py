@@ -178,7 +178,7 @@ def test_it_reports_an_empty_project_and_refuses_bad_parameters(project, manager
     from django.test import Client
     from django.urls import reverse
 
-    from annotate.errors import PairwiseError
+    from pairwise.errors import PairwiseError
 
     report = quality_report_compute(project=project, n_bootstrap=10)
     assert report["labelers"] == [] and report["windows"] == [] and report["agreement"]["alpha"] is None

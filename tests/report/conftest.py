@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from annotate.models import Choice, Comparison, Judgment, Prompt, Response, SideOrder, content_hash
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.registry import artifact_register
-from rewardmodel.reward_runs import preference_snapshot_create
+from rewardmodel.registry.artifacts import artifact_register
+from rewardmodel.runs.kinds.reward import preference_snapshot_create
 from tests.factories import make_comparison, make_project, make_user
 
 RATES = {"cpu": 0.5, "cuda": 2.0, "H100": 3.0}
@@ -97,7 +97,7 @@ def build_roads(
     grpo_dir: Path | None = None,
 ) -> SimpleNamespace:
     """The world of the module docstring. A model whose folder is None is a row without files."""
-    from rewardmodel.verifiable_prompts import arithmetic_prompts_create
+    from rewardmodel.registry.prompts import arithmetic_prompts_create
 
     alice, bob, carol, sim = (make_user(name) for name in ("alice", "bob", "carol", "sim-1"))
     project = make_project("Roads", labelers=(alice, bob, carol), labeler_hourly_rate=30)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from annotate.models import Judgment, LabelerExclusion
-from rewardmodel.ledger import (
+from rewardmodel.evaluation.ledger import (
     device_parse,
     device_rate,
     ledger_union,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rewardmodel.report import report_build, report_save
+from rewardmodel.report.build import report_build, report_save
 from tests.browser_support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from rewardmodel.report import report_build, report_save
+from rewardmodel.report.build import report_build, report_save
 
 
 @pytest.fixture

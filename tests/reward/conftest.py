@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rewardmodel.models import DatasetSnapshot, ModelArtifact
-from rewardmodel.registry import artifact_register
-from rewardmodel.snapshots import EVAL_FILE, TRAIN_FILE
+from rewardmodel.registry.artifacts import artifact_register
+from rewardmodel.registry.snapshots import EVAL_FILE, TRAIN_FILE
 from tests.reward.synthetic import marker_pairs, write_jsonl
 
 FAST = {"lr": 2e-3, "epochs": 1, "batch_size": 8, "logging_steps": 2}
@@ -23,8 +23,8 @@ def data_dir(settings, tmp_path):
 @pytest.fixture
 def quick_cancel(monkeypatch):
     """The job reporter re-reads the cancel flag and beats at every step (tiny models train in ms)."""
-    monkeypatch.setattr("rewardmodel.jobs.CANCEL_CHECK_SECONDS", 0.0)
-    monkeypatch.setattr("rewardmodel.jobs.BEAT_SECONDS", 0.0)
+    monkeypatch.setattr("rewardmodel.jobs.lifecycle.CANCEL_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr("rewardmodel.jobs.lifecycle.BEAT_SECONDS", 0.0)
 
 
 @pytest.fixture

@@ -35,10 +35,10 @@ def test_the_hh_bench_imports_trains_and_scores_the_sample(tiny_policy_dir, tmp_
 
 
 def test_the_importer_and_the_scorer_read_hh_pairs_alike():
-    """import_data (annotate.importing.parse) and score_pairs (rewardmodel.training.pairs) parse HH
+    """import_data (annotate.importing.parse) and score_pairs (pairwise.files.pairs) parse HH
     separately; the held-out score is only comparable if they agree."""
     from annotate.importing.parse import parse_records
-    from rewardmodel.training.pairs import read_pairs
+    from pairwise.files.pairs import read_pairs
 
     imported = parse_records(SAMPLE, fmt="hh").records
     scored = read_pairs(SAMPLE, fmt="hh")

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.core.management import call_command
 
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.registry import artifact_register
-from rewardmodel.runs import run_output_dir, runs_reap_lost
+from rewardmodel.registry.artifacts import artifact_register
+from rewardmodel.runs.services import run_output_dir, runs_reap_lost
 from tests.celery_worker import purge, start_worker, wait_until
 from tests.reward.synthetic import judge_marker_pairs
 

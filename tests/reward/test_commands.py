@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from rewardmodel.models import DatasetSnapshot, JobStatus, TrainingRun
-from rewardmodel.snapshots import EVAL_FILE, MANIFEST, TRAIN_FILE
+from rewardmodel.registry.snapshots import EVAL_FILE, MANIFEST, TRAIN_FILE
 from tests.factories import make_project
 from tests.reward.synthetic import judge_marker_pairs
 

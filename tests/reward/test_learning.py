@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from rewardmodel.models import JobStatus, ModelArtifact, TrainingRun
-from rewardmodel.snapshots import EVAL_FILE
+from rewardmodel.registry.snapshots import EVAL_FILE
 from tests.reward.synthetic import judge_marker_pairs
 
 pytestmark = pytest.mark.ml

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rewardmodel.training.jsonl import ReadLimits
-from rewardmodel.training.pairs import (
+from pairwise.files.jsonl import ReadLimits
+from pairwise.files.pairs import (
     PairFormatError,
     as_conversation,
     hh_transcript,

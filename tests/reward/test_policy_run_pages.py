@@ -11,7 +11,7 @@ import pytest
 
 from annotate.models import Prompt
 from rewardmodel.models import JobStatus, ModelArtifact, TrainingRun
-from rewardmodel.verifiable_prompts import arithmetic_prompts_create
+from rewardmodel.registry.prompts import arithmetic_prompts_create
 from tests.factories import make_project, make_prompt
 from tests.reward.pages_data import add_metrics, fake_model, make_run
 

@@ -1,4 +1,4 @@
-"""The generic run lifecycle (rewardmodel.runs) with the real reward trainer on a tiny model."""
+"""The generic run lifecycle (rewardmodel.runs.services) with the real reward trainer on a tiny model."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from rewardmodel.jobs import LOST_ERROR
+from rewardmodel.jobs.lifecycle import LOST_ERROR
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.runs import (
+from rewardmodel.runs.services import (
     run_cancel,
     run_create,
     run_enqueue,

@@ -7,7 +7,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from rewardmodel.models import ModelArtifact
-from rewardmodel.registry import artifact_register
+from rewardmodel.registry.artifacts import artifact_register
 from tests.reward.pages_data import fake_model
 
 

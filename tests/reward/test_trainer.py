@@ -38,7 +38,7 @@ def _config(model_dir, files, out, **options) -> RewardConfig:
 def test_it_scores_the_eval_split_as_trl_does_and_saves_a_loadable_checkpoint(
     tiny_policy_dir, marker_files, tmp_path
 ):
-    from rewardmodel.training.pairs import read_pairs
+    from pairwise.files.pairs import read_pairs
     from rewardmodel.training.scoring import score_pairs
 
     out = tmp_path / "rm"

@@ -10,11 +10,11 @@ import pytest
 from django.core.management import call_command
 
 from annotate.models import Response
-from rewardmodel.generation import GenerationOptions, generation_job_create, generation_job_resume
-from rewardmodel.jobs import LOST_ERROR
+from rewardmodel.generation.responses import GenerationOptions, generation_job_create, generation_job_resume
+from rewardmodel.jobs.lifecycle import LOST_ERROR
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact, TrainingRun
-from rewardmodel.registry import artifact_register
-from rewardmodel.runs import run_output_dir
+from rewardmodel.registry.artifacts import artifact_register
+from rewardmodel.runs.services import run_output_dir
 from tests.celery_worker import purge, start_worker, stop_worker, wait_until
 from tests.factories import make_project, make_prompt
 from tests.reward.synthetic import judge_marker_pairs

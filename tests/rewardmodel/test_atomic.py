@@ -1,4 +1,4 @@
-"""Write beside, then rename (rewardmodel.training.atomic): whole or absent, and what an existing
+"""Write beside, then rename (pairwise.files.atomic): whole or absent, and what an existing
 target becomes under each policy."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from rewardmodel.training.atomic import atomic_dir, atomic_file, move_into_place, partial_dir, scratch_dir
+from pairwise.files.atomic import atomic_dir, atomic_file, move_into_place, partial_dir, scratch_dir
 
 
 def test_it_writes_a_file_whole_and_readable(tmp_path):

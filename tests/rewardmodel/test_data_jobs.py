@@ -1,4 +1,4 @@
-"""Imports, exports and quality recomputes as background jobs (rewardmodel.data_jobs): started from
+"""Imports, exports and quality recomputes as background jobs (annotate.data_jobs): started from
 the admin and the quality pages, run by a worker, followed on /data-jobs/<id>/."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from annotate.data_jobs import data_job_create, data_job_execute
 from annotate.importing.parse import jsonl_bytes
 from annotate.models import Comparison, ImportBatch, Judgment, Prompt, QualitySnapshot
-from rewardmodel.data_jobs import data_job_create, data_job_execute
-from rewardmodel.jobs import jobs_reap_lost
+from rewardmodel.jobs.lifecycle import jobs_reap_lost
 from rewardmodel.models import DataJob, JobStatus
 from tests.annotate.test_exports import vote
 from tests.factories import make_comparison, make_user

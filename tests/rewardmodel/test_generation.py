@@ -8,16 +8,16 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotate.errors import PairwiseError
 from annotate.models import Response
-from rewardmodel.generation import (
+from pairwise.errors import PairwiseError
+from rewardmodel.generation.responses import (
     GenerationOptions,
     generation_job_create,
     generation_job_execute,
     responses_generate,
 )
 from rewardmodel.models import JobStatus, ModelArtifact
-from rewardmodel.registry import artifact_register
+from rewardmodel.registry.artifacts import artifact_register
 from rewardmodel.training.generate import sample_seed
 from rewardmodel.training.progress import Cancelled
 from tests.factories import make_project, make_prompt

@@ -7,9 +7,9 @@ from django.urls import reverse
 
 from annotate.models import Response
 from pairwise.celery import app as celery_app
-from rewardmodel.generation import GenerationOptions, generation_job_create
+from rewardmodel.generation.responses import GenerationOptions, generation_job_create
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
-from rewardmodel.registry import artifact_register
+from rewardmodel.registry.artifacts import artifact_register
 from tests.factories import make_project, make_prompt
 
 pytestmark = pytest.mark.django_db

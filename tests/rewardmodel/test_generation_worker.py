@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from annotate.models import Response
-from rewardmodel.generation import (
+from rewardmodel.generation.responses import (
     GenerationOptions,
     generation_job_cancel,
     generation_job_create,
     generation_job_resume,
 )
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
-from rewardmodel.registry import artifact_register
+from rewardmodel.registry.artifacts import artifact_register
 from tests.celery_worker import purge, start_worker, stop_worker
 from tests.factories import make_project, make_prompt
 

@@ -1,4 +1,4 @@
-"""The one job lifecycle (rewardmodel.jobs) for every kind: claim by task id, a heartbeat that
+"""The one job lifecycle (rewardmodel.jobs.lifecycle) for every kind: claim by task id, a heartbeat that
 goes on through phases that report nothing, the reaper (lost workers, lost messages) on a
 schedule, and lost generation jobs that can be cancelled and resumed."""
 
@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from pairwise.celery import app as celery_app
 from rewardmodel import tasks
-from rewardmodel.generation import GenerationOptions, generation_job_cancel, generation_job_resume
-from rewardmodel.jobs import LOST_ERROR, job_claim, jobs_reap
+from rewardmodel.generation.responses import GenerationOptions, generation_job_cancel, generation_job_resume
+from rewardmodel.jobs.lifecycle import LOST_ERROR, job_claim, jobs_reap
 from rewardmodel.models import DemoLoop, GenerationJob, JobStatus, ModelArtifact, TrainingRun
-from rewardmodel.runs import run_create, run_enqueue, run_execute, run_output_dir
+from rewardmodel.runs.services import run_create, run_enqueue, run_execute, run_output_dir
 from rewardmodel.training.progress import Cancelled
 from tests.factories import make_project, make_prompt
 
@@ -104,7 +104,9 @@ def test_a_job_that_reports_nothing_for_longer_than_the_timeout_is_not_reaped_bu
 ):
     settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT = 2  # a beat every second
     monkeypatch.setitem(
-        __import__("rewardmodel.runs").runs.TRAINERS, TrainingRun.Kind.REWARD, f"{__name__}.sleepy_trainer"
+        __import__("rewardmodel.runs.services", fromlist=["TRAINERS"]).TRAINERS,
+        TrainingRun.Kind.REWARD,
+        f"{__name__}.sleepy_trainer",
     )
     SLEPT.clear()
     dead = _run(project, model)
@@ -117,7 +119,7 @@ def test_a_job_that_reports_nothing_for_longer_than_the_timeout_is_not_reaped_bu
 
 @pytest.mark.django_db(transaction=True)
 def test_a_generation_job_beats_while_it_loads_its_model(project, model, settings, monkeypatch):
-    from rewardmodel import generation
+    from rewardmodel.generation import responses as generation
 
     settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT = 2
     reaped = []

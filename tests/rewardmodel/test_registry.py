@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotate.errors import PairwiseError
+from pairwise.errors import PairwiseError
 from rewardmodel.models import ModelArtifact
-from rewardmodel.registry import artifact_register, default_base_model, weights_fingerprint
+from rewardmodel.registry.artifacts import artifact_register, default_base_model, weights_fingerprint
 from rewardmodel.training.base_model import GGUF_FILE, smollm2_gguf_dir
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rewardmodel.models import ModelArtifact
-from rewardmodel.registry import artifact_register
+from rewardmodel.registry.artifacts import artifact_register
 from tests.factories import make_project
 
 
@@ -24,7 +24,7 @@ def tiny_start(db, tiny_policy_dir) -> ModelArtifact:
 
 @pytest.fixture
 def arithmetic_project(db):
-    from rewardmodel.verifiable_prompts import arithmetic_prompts_create
+    from rewardmodel.registry.prompts import arithmetic_prompts_create
 
     project = make_project("Arithmetic")
     arithmetic_prompts_create(project=project, level="easy", n_train=24, n_heldout=4, seed=0)

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from annotate.errors import PairwiseError
 from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Prompt
+from pairwise.errors import PairwiseError
 from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
-from rewardmodel.sft_runs import (
+from rewardmodel.runs.kinds.sft import (
     demonstrations_snapshot_create,
     demonstrations_snapshot_records,
     sft_options_clean,
     sft_run_start,
 )
-from rewardmodel.training.rewards import is_formatted
+from rewardmodel.training.rule_rewards import is_formatted
 from rewardmodel.training.verifiable import R1_SYSTEM
 from tests.factories import make_comparison, make_project, make_prompt, make_response
 

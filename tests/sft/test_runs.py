@@ -9,10 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from rewardmodel.grpo_runs import grpo_run_start
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.runs import run_execute, run_output_dir
-from rewardmodel.sft_runs import sft_run_start
+from rewardmodel.runs.kinds.grpo import grpo_run_start
+from rewardmodel.runs.kinds.sft import sft_run_start
+from rewardmodel.runs.services import run_execute, run_output_dir
 from rewardmodel.training.progress import ListReporter
 
 pytestmark = pytest.mark.ml

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from annotate.models import SIMULATED_GROUP, Choice, Comparison, Judgment
 from annotate.quality.report import quality_report_compute
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
-from annotate.simulated_labelers import flip_probability
+from rewardmodel.evaluation.simulated_labelers import flip_probability
 from tests.factories import make_project, make_user
 from tests.simulate.conftest import bulk_comparisons
 
@@ -205,7 +205,7 @@ def test_it_refuses_to_take_over_a_persons_account(project, comparisons):
 @pytest.mark.ml
 def test_it_follows_a_reward_models_scores_with_the_reward_oracle(db, tiny_reward_dir):
     from rewardmodel.models import ModelArtifact
-    from rewardmodel.registry import artifact_register
+    from rewardmodel.registry.artifacts import artifact_register
     from rewardmodel.training.scoring import score_texts
 
     artifact_register(kind=ModelArtifact.Kind.REWARD, name="tiny-rm", path=tiny_reward_dir)

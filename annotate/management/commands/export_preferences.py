@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
 from annotate.exporting.build import judgments_export_raw, preferences_export, simulated_judgments_count
 from annotate.exporting.store import export_store_judgments, export_store_preferences
 from annotate.management.projects import project_named
+from pairwise.errors import PairwiseError
 
 
 class Command(BaseCommand):

@@ -10,10 +10,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from annotate.errors import PairwiseError
 from annotate.importing.parse import FORMATS, parse_records
 from annotate.importing.write import records_write
 from annotate.models import Project
+from pairwise.errors import PairwiseError
 
 
 class Command(BaseCommand):

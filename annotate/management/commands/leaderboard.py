@@ -6,11 +6,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
 from annotate.management.projects import project_named
 from annotate.models import QualitySnapshot
 from annotate.quality.leaderboard import leaderboard_compute
-from annotate.quality.snapshots import snapshot_store
+from annotate.quality.stored import snapshot_store
+from pairwise.errors import PairwiseError
 
 
 def _ci(row: dict) -> str:

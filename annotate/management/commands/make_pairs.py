@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
 from annotate.management.projects import project_named
 from annotate.models import Prompt
 from annotate.pair_strategies import comparisons_pair_models, comparisons_pair_sampled
+from pairwise.errors import PairwiseError
 
 
 class Command(BaseCommand):

@@ -16,12 +16,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
 from annotate.management.projects import project_named
-from rewardmodel.registry import artifact_resolve
-from rewardmodel.report import report_build, report_save
-from rewardmodel.report_html import arena_cell, hours, usd
-from rewardmodel.training.atomic import atomic_file
+from pairwise.errors import PairwiseError
+from pairwise.files.atomic import atomic_file
+from rewardmodel.registry.artifacts import artifact_resolve
+from rewardmodel.report.build import report_build, report_save
+from rewardmodel.report.html import arena_cell, hours, usd
 
 
 class Command(BaseCommand):

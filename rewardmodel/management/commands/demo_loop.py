@@ -1,5 +1,5 @@
 """python manage.py demo_loop [--quick] [--sync] [--seed S] [--again]: the whole loop on the demo
-project (rewardmodel.demo_loop), queued for a worker, or here with --sync."""
+project (rewardmodel.demo.loop), queued for a worker, or here with --sync."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
-from rewardmodel.demo_loop import STEPS, demo_loop_create, demo_loop_enqueue, demo_loop_execute
+from pairwise.errors import PairwiseError
+from rewardmodel.demo.loop import STEPS, demo_loop_create, demo_loop_enqueue, demo_loop_execute
 from rewardmodel.models import DemoLoop, JobStatus
-from rewardmodel.registry import artifact_resolve
+from rewardmodel.registry.artifacts import artifact_resolve
 
 
 class Command(BaseCommand):

@@ -8,13 +8,13 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
 from annotate.management.projects import project_named
-from rewardmodel.grpo_runs import policy_evaluate
-from rewardmodel.ppo_runs import policy_rm_evaluate
-from rewardmodel.registry import artifact_resolve
+from pairwise.errors import PairwiseError
+from rewardmodel.registry.artifacts import artifact_resolve
+from rewardmodel.registry.prompts import verifiable_prompts
+from rewardmodel.runs.kinds.grpo import policy_evaluate
+from rewardmodel.runs.kinds.ppo import policy_rm_evaluate
 from rewardmodel.training.verifiable import R1_SYSTEM
-from rewardmodel.verifiable_prompts import verifiable_prompts
 
 
 class Command(BaseCommand):

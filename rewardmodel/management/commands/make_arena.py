@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
 from annotate.management.projects import project_named
 from annotate.models import Prompt
-from rewardmodel.arena import arena_create
-from rewardmodel.registry import artifact_resolve
+from pairwise.errors import PairwiseError
+from rewardmodel.evaluation.arena import arena_create
+from rewardmodel.registry.artifacts import artifact_resolve
 
 
 class Command(BaseCommand):

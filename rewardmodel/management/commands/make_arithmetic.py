@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
 from annotate.management.projects import project_named
+from pairwise.errors import PairwiseError
+from rewardmodel.registry.prompts import arithmetic_prompts_create
 from rewardmodel.training.arithmetic import LEVELS
-from rewardmodel.verifiable_prompts import arithmetic_prompts_create
 
 
 class Command(BaseCommand):

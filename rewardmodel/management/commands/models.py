@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from rewardmodel.models import ModelArtifact
-from rewardmodel.registry import human_bytes, human_count
+from rewardmodel.registry.artifacts import human_bytes, human_count
 
 
 class Command(BaseCommand):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
+from pairwise.errors import PairwiseError
 from rewardmodel.models import ModelArtifact
-from rewardmodel.registry import (
+from rewardmodel.registry.artifacts import (
     artifact_register_source,
     artifact_resolve,
     default_base_model,

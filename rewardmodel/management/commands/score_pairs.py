@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
-from rewardmodel.registry import artifact_resolve
+from pairwise.errors import PairwiseError
+from rewardmodel.registry.artifacts import artifact_resolve
 
 
 class Command(BaseCommand):
@@ -33,8 +33,8 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         from django.conf import settings
 
-        from rewardmodel.training.jsonl import ReadLimits
-        from rewardmodel.training.pairs import PairFormatError, read_pairs
+        from pairwise.files.jsonl import ReadLimits
+        from pairwise.files.pairs import PairFormatError, read_pairs
         from rewardmodel.training.scoring import NotARewardModel, check_reward_model, score_pairs
 
         if opts["batch_size"] < 1:

@@ -11,15 +11,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from annotate.errors import PairwiseError
 from annotate.management.projects import project_named
-from rewardmodel.grpo_runs import grpo_run_start
+from pairwise.errors import PairwiseError
 from rewardmodel.models import JobStatus, TrainingRun
-from rewardmodel.ppo_runs import ppo_run_start
-from rewardmodel.registry import artifact_resolve
-from rewardmodel.runs import run_enqueue, run_execute
-from rewardmodel.sft_runs import SOURCES, sft_run_start
-from rewardmodel.training.rewards import REWARDS
+from rewardmodel.registry.artifacts import artifact_resolve
+from rewardmodel.runs.kinds.grpo import grpo_run_start
+from rewardmodel.runs.kinds.ppo import ppo_run_start
+from rewardmodel.runs.kinds.sft import SOURCES, sft_run_start
+from rewardmodel.runs.services import run_enqueue, run_execute
+from rewardmodel.training.rule_rewards import REWARDS
 from rewardmodel.training.verifiable import R1_SYSTEM
 
 ALGOS = ("sft", "grpo", "ppo")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from annotate.errors import PairwiseError
 from annotate.management.projects import project_named
+from pairwise.errors import PairwiseError
 from rewardmodel.models import JobStatus
-from rewardmodel.registry import artifact_resolve
-from rewardmodel.reward_runs import reward_run_start
-from rewardmodel.runs import run_enqueue, run_execute
+from rewardmodel.registry.artifacts import artifact_resolve
+from rewardmodel.runs.kinds.reward import reward_run_start
+from rewardmodel.runs.services import run_enqueue, run_execute
 
 # command-line option -> trainer option (RewardConfig field)
 OPTIONS = {

@@ -1,0 +1,254 @@
+"""Imports, exports and quality recomputes started from a page, run by a worker as DataJobs.
+
+    job = data_job_create(project=p, kind=DataJob.Kind.EXPORT, config={"kind": "raw-csv"}, user=u)
+
+The page that starts one (the admin's import and export pages, the quality pages' recompute
+buttons) records a queued job, which is sent to a `default` worker once the request's transaction
+commits, and redirects to the job's page (rewardmodel.jobs.views), which polls its status.
+The lifecycle (claim, heartbeat, cancel, reap) is rewardmodel.jobs.lifecycle'; the work is done by the
+services the commands call (annotate.importing.write, annotate.exporting.store, annotate.quality). An
+export lands in the export store, DATA_DIR/exports/<project id>/<export id>/.
+
+An import's file is saved first (upload_store: DATA_DIR/uploads/<uuid>.jsonl[.gz], refused past
+PAIRWISE_IMPORT_MAX_FILE_BYTES) and removed when the job ends, however it ends: by the worker after
+the job, or by data_job_abandoned when it was cancelled while queued or its worker was lost. An
+import stays one transaction: a bad file writes nothing and fails the job with its bad lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback as tb
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+
+from annotate.models import Project
+from pairwise.errors import PairwiseError
+from rewardmodel.jobs.lifecycle import Claim, Heartbeat, JobReporter, job_claim, job_enqueue, job_finish
+from rewardmodel.models import DataJob, JobStatus
+from rewardmodel.registry.artifacts import human_bytes
+from rewardmodel.training.progress import Cancelled
+
+log = logging.getLogger(__name__)
+
+# What an executor returns: the job's `result`, and the line its page shows when it is done.
+Outcome = tuple[dict[str, Any], str]
+
+
+def uploads_dir() -> Path:
+    directory = Path(settings.DATA_DIR) / "uploads"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def upload_store(*, upload: UploadedFile) -> Path:
+    """Copy an uploaded import file, chunk by chunk, to DATA_DIR/uploads/<uuid>.jsonl[.gz], where a
+    worker can read it. Refused (PairwiseError, nothing kept) past PAIRWISE_IMPORT_MAX_FILE_BYTES."""
+    limit = settings.PAIRWISE_IMPORT_MAX_FILE_BYTES
+    too_large = PairwiseError(
+        f"{upload.name} is larger than {human_bytes(limit)} (PAIRWISE_IMPORT_MAX_FILE_BYTES = {limit} "
+        "bytes). Gzip it, or split it into several files."
+    )
+    if upload.size is not None and upload.size > limit:
+        raise too_large
+    suffix = "jsonl.gz" if (upload.name or "").lower().endswith(".gz") else "jsonl"
+    target = uploads_dir() / f"{uuid.uuid4().hex}.{suffix}"
+    written = 0
+    try:
+        with target.open("xb") as fh:
+            for chunk in upload.chunks():
+                written += len(chunk)
+                if written > limit:
+                    raise too_large
+                fh.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def upload_remove(job: DataJob) -> None:
+    if job.upload_path:
+        Path(job.upload_path).unlink(missing_ok=True)
+
+
+def data_job_abandoned(job: DataJob, what: str) -> None:
+    """jobs.KINDS cleanup: a job cancelled while queued, or whose worker was lost, leaves its upload."""
+    upload_remove(job)
+
+
+def data_job_create(
+    *,
+    project: Project,
+    kind: str,
+    config: dict[str, Any],
+    user: AbstractBaseUser | None = None,
+    upload_path: Path | str = "",
+    enqueue: bool = True,
+) -> DataJob:
+    """Record a queued job and send it to a worker once the row is committed."""
+    if kind not in DataJob.Kind.values:
+        raise PairwiseError(f"kind must be one of {', '.join(DataJob.Kind.values)}; got {kind!r}.")
+    job = DataJob.objects.create(
+        project=project,
+        kind=kind,
+        config=config,
+        upload_path=str(upload_path),
+        created_by=user if user and user.pk else None,
+    )
+    if enqueue:
+        job_enqueue(job)
+    return job
+
+
+# --- executors: one per kind, each a thin call of the service its command calls ------------------
+
+
+def _import(job: DataJob, reporter: JobReporter) -> Outcome:
+    from annotate.importing.write import data_import
+
+    def progress(done: int, total: int, message: str) -> None:
+        reporter.progress(done, total, message)
+        # Between checking the file and writing it is the last moment a cancel leaves nothing.
+        if done < total and reporter.should_stop():
+            raise Cancelled("cancelled before anything was written")
+
+    config = job.config
+    result = data_import(
+        project=job.project,
+        source=Path(job.upload_path),
+        fmt=config["format"],
+        filename=config["filename"],
+        created_by=job.created_by,
+        default_split=config["split"],
+        on_progress=progress,
+    )
+    summary = f"Imported {config['filename']}: {result.summary()}"
+    return {"batch": result.batch.pk, "lines": result.lines, "created": result.created}, summary
+
+
+def _export(job: DataJob, reporter: JobReporter) -> Outcome:
+    from annotate.exporting.store import export_store_judgments, export_store_preferences
+
+    config, project = job.config, job.project
+    reporter.progress(0, 1, "writing the export")
+    if config["kind"] == "preferences":
+        stored, result = export_store_preferences(
+            project=project,
+            eval_fraction=config["eval_fraction"],
+            min_agreement=config["min_agreement"],
+            keep_ties=config["keep_ties"],
+            seed=config["seed"],
+        )
+        summary = (
+            f"{result.n_train} train + {result.n_eval} eval rows from {result.n_comparisons} "
+            f"comparisons, {result.n_judgments} judgments, {result.n_labelers} labelers "
+            f"(sha256 {result.content_hash[:12]}…)."
+        )
+    else:
+        stored, n = export_store_judgments(project=project, fmt=config["kind"].removeprefix("raw-"))
+        summary = f"{n} judgments, labelers pseudonymized."
+    # Where the files lie in the export store (annotate.exporting.store); the job page links them.
+    return {"export": stored.export_id, "files": list(stored.files), "summary": summary}, summary
+
+
+def _quality(job: DataJob, reporter: JobReporter) -> Outcome:
+    from annotate.quality.report import quality_report_refresh
+
+    reporter.progress(0, 1, "computing the quality report")
+    snapshot = quality_report_refresh(
+        project=job.project,
+        by=job.created_by,
+        window=job.config.get("window", "auto"),
+        n_bootstrap=job.config.get("n_bootstrap", 1000),
+    )
+    return {"snapshot": snapshot.pk, "seconds": snapshot.seconds}, f"Recomputed in {snapshot.seconds:.2f} s."
+
+
+def _leaderboard(job: DataJob, reporter: JobReporter) -> Outcome:
+    from annotate.quality.leaderboard import leaderboard_refresh
+
+    reporter.progress(0, 1, "computing the leaderboard")
+    snapshot = leaderboard_refresh(
+        project=job.project,
+        by=job.created_by,
+        sources=job.config.get("sources"),
+        n_bootstrap=job.config.get("n_bootstrap", 200),
+    )
+    return {"snapshot": snapshot.pk, "seconds": snapshot.seconds}, f"Recomputed in {snapshot.seconds:.2f} s."
+
+
+EXECUTORS: dict[str, Callable[[DataJob, JobReporter], Outcome]] = {
+    DataJob.Kind.IMPORT: _import,
+    DataJob.Kind.EXPORT: _export,
+    DataJob.Kind.QUALITY: _quality,
+    DataJob.Kind.LEADERBOARD: _leaderboard,
+}
+
+
+def data_job_execute(*, job_id: int, task_id: str = "") -> DataJob:
+    """Run a queued job to its end, writing status, progress and result on its row, then remove its
+    upload. A job that is not queued for this task is left alone (a duplicate message). Never
+    raises for the job's own failures: they go on the row."""
+    claim = job_claim(DataJob, pk=job_id, task_id=task_id)
+    job = DataJob.objects.select_related("project", "created_by").get(pk=job_id)
+    if claim is None:
+        log.warning("data job %s is %s, not queued for task %r; ignored", job_id, job.status, task_id)
+        return job
+    try:
+        with Heartbeat(claim):
+            _run(job, claim)
+    finally:
+        upload_remove(job)
+    job.refresh_from_db()
+    return job
+
+
+def _error_text(exc: PairwiseError) -> str:
+    """The message, and every bad line an import names (ImportFileError.errors)."""
+    lines = getattr(exc, "errors", [])
+    return "\n".join([exc.message, *lines]) if len(lines) > 1 else exc.message
+
+
+def _run(job: DataJob, claim: Claim) -> None:
+    reporter = JobReporter(claim)
+    try:
+        if reporter.should_stop():
+            raise Cancelled("cancelled before it started")
+        result, summary = EXECUTORS[job.kind](job, reporter)
+    except Cancelled as exc:
+        job_finish(claim, JobStatus.CANCELLED, status_message=f"Cancelled: {exc}"[:500])
+    except PairwiseError as exc:
+        job_finish(claim, JobStatus.FAILED, error=_error_text(exc))
+    except Exception as exc:  # the row must say what happened; the worker log has it too
+        log.exception("data job %s failed", job.pk)
+        job_finish(claim, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then let it go
+        job_finish(claim, JobStatus.CANCELLED, status_message=f"Interrupted ({type(exc).__name__})")
+        raise
+    else:
+        job_finish(claim, JobStatus.SUCCEEDED, progress=1.0, result=result, status_message=summary[:500])
+
+
+def data_job_status(*, job: DataJob) -> dict[str, Any]:
+    """What the job page polls."""
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "progress": round(job.progress, 4),
+        "message": job.status_message,
+        "error": job.error,
+        "result": job.result,
+        "is_finished": job.is_finished,
+        "is_lost": job.is_lost,
+        "cancel_requested": job.cancel_requested,
+        "wall_seconds": round(job.wall_seconds, 1) if job.wall_seconds is not None else None,
+    }

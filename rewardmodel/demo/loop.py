@@ -1,0 +1,717 @@
+"""The whole loop on the demo project, as one recorded job: `bash scripts/demo.sh` queues it.
+
+    loop = demo_loop_create(quick=False, seed=0)    # a queued DemoLoop row (demo_setup must have run)
+    demo_loop_enqueue(loop)                         # the `train_demo_loop` task, on commit
+    demo_loop_execute(loop_id=loop.pk)              # what that task (or `demo_loop --sync`) calls
+
+The steps, in order; each calls the services the commands use and records what it made
+(a generation job, training runs, the arena, the report) on the DemoLoop row's `steps`:
+
+1. generate   SmolLM2 answers the helpfulness prompts (train split, no reference answer), then
+              make_pairs pairs the new answers with the demo's (seeded sample per prompt).
+2. label      Simulated labelers (marked: source "simulated") judge with the `length` oracle:
+              the only oracle with an opinion on every helpfulness pair before a reward model
+              exists (`rule` needs reference answers), and a known bias, so what PPO learns from
+              it is easy to see in the report (longer answers). They fill the slots people have
+              not taken: whoever judges on the ranking screen while SmolLM2 generates takes slots
+              first, and the reward model reads every complete comparison when it starts, theirs
+              included. Later human judgments count in the arena (step 6) and the report.
+3. reward     A reward model from the base model on the project's judgments (human + simulated).
+4. sft        SFT on the chosen side of the judgments, then
+   ppo        PPO from its result against the reward model (linked runs: starts_after).
+5. arithmetic make_arithmetic adds easy problems to the same project (the demo already holds 20:
+              one project keeps both roads on the same base, prompts and report), then
+   cold_start SFT on reference answers in the R1 template, then
+   grpo       GRPO on rule-based rewards (accuracy, format) from its result (linked runs).
+6. arena      base, PPO and GRPO answer the same held-out prompts (the held-out prompts are the
+              arithmetic ones); every pair is a blind comparison served first (priority) to people,
+              and simulated labelers with the `rule` oracle (right answer wins) give each one
+              judgment, so the leaderboard has games at once and the other slot stays for people.
+7. report     The `compare` command: base vs PPO vs GRPO, written as report.html + report.json.
+
+Budgets (BUDGETS) are sized for a 2-core CPU: the full loop in under 30 minutes, `quick` in
+under 10; PPO, GRPO and SFT also carry a time budget (`max_seconds`), so a slow machine ends
+their training early rather than the loop running long. The `tiny` budget (tests) has no time
+budgets, so the same seed gives the same numbers.
+
+Training runs execute here, in order, in the process that runs the loop (a worker busy with the
+loop cannot take their tasks). A step that fails ends the loop failed, with the step's error; the
+runs, jobs and judgments it made stay.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+import traceback as tb
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from annotate.models import Project, Prompt
+from pairwise.errors import Conflict, PairwiseError
+from rewardmodel.jobs.lifecycle import (
+    Claim,
+    Heartbeat,
+    job_cancel_requested,
+    job_claim,
+    job_enqueue,
+    job_finish,
+)
+from rewardmodel.models import DemoLoop, GenerationJob, JobStatus, ModelArtifact, TrainingRun
+from rewardmodel.training.progress import Cancelled, Reporter
+
+log = logging.getLogger(__name__)
+
+DEMO_PROJECT = "Demo: helpfulness"  # annotate/management/commands/demo_setup.py
+
+
+@dataclass(frozen=True)
+class Budget:
+    per_prompt: int  # SmolLM2 samples per helpfulness prompt
+    max_new_tokens: int
+    pairs_per_prompt: int | None  # new pairs per helpfulness prompt (seeded sample); None: every pair
+    reward: dict[str, Any]
+    sft: dict[str, Any]
+    ppo: dict[str, Any]
+    arithmetic: tuple[int, int]  # new (train, held-out) problems
+    cold_start: int  # reference demonstrations
+    cold_sft: dict[str, Any]
+    grpo: dict[str, Any]
+    arena_prompts: int
+    arena_tokens: int
+    report_heldout: int
+
+
+BUDGETS: dict[str, Budget] = {
+    # Measured on a 2-core CPU shared with other jobs (README, "The demo loop"): a 135M-parameter
+    # optimizer step on 8 pairs of 192 tokens takes about a minute there, so every trainer gets a
+    # handful of steps and a time budget; the loop shows the machinery, not a converged model.
+    "full": Budget(
+        per_prompt=1,
+        max_new_tokens=96,
+        pairs_per_prompt=None,
+        reward={"max_steps": 4, "batch_size": 8, "max_length": 192, "lr": 2e-5},
+        sft={"epochs": 1.0, "batch_size": 8, "max_length": 192, "max_seconds": 120.0},
+        ppo={
+            "episodes": 32,
+            "batch_size": 8,
+            "response_length": 32,
+            "ppo_epochs": 2,
+            "eval_every": 0,
+            "heldout_limit": 8,
+            "eval_batch_size": 8,
+            "max_seconds": 240.0,
+        },
+        arithmetic=(32, 16),
+        cold_start=32,
+        cold_sft={"epochs": 1.0, "max_length": 160, "max_seconds": 90.0},
+        grpo={
+            "steps": 8,
+            "num_generations": 4,
+            "batch_size": 8,
+            "max_completion_length": 48,
+            "eval_every": 0,
+            "heldout_limit": 8,
+            "eval_batch_size": 8,
+            "max_seconds": 180.0,
+        },
+        arena_prompts=8,
+        arena_tokens=64,
+        report_heldout=8,
+    ),
+    "quick": Budget(
+        per_prompt=1,
+        max_new_tokens=32,
+        pairs_per_prompt=2,
+        reward={"max_steps": 1, "batch_size": 8, "max_length": 128, "lr": 2e-5},
+        sft={"epochs": 1.0, "batch_size": 4, "max_length": 128, "max_seconds": 20.0},
+        ppo={
+            "episodes": 4,
+            "batch_size": 4,
+            "response_length": 16,
+            "ppo_epochs": 1,
+            "eval_every": 0,
+            "heldout_limit": 4,
+            "eval_batch_size": 4,
+            "max_seconds": 30.0,
+        },
+        arithmetic=(8, 4),
+        cold_start=8,
+        cold_sft={"epochs": 1.0, "batch_size": 4, "max_length": 128, "max_seconds": 20.0},
+        grpo={
+            "steps": 1,
+            "num_generations": 4,
+            "batch_size": 4,
+            "max_completion_length": 24,
+            "eval_every": 0,
+            "heldout_limit": 4,
+            "eval_batch_size": 4,
+            "max_seconds": 30.0,
+        },
+        arena_prompts=4,
+        arena_tokens=24,
+        report_heldout=4,
+    ),
+    # Tiny random models (tests): no time budgets, so a seed fixes every number.
+    "tiny": Budget(
+        per_prompt=1,
+        max_new_tokens=8,
+        pairs_per_prompt=1,
+        reward={"epochs": 1.0, "batch_size": 8, "max_length": 128},
+        sft={"epochs": 1.0, "batch_size": 8, "max_length": 128},
+        ppo={
+            "episodes": 16,
+            "batch_size": 8,
+            "response_length": 8,
+            "eval_every": 0,
+            "heldout_limit": 4,
+            "eval_batch_size": 4,
+        },
+        arithmetic=(4, 2),
+        cold_start=8,
+        cold_sft={"epochs": 1.0, "max_length": 128},
+        grpo={
+            "steps": 2,
+            "num_generations": 4,
+            "batch_size": 8,
+            "max_completion_length": 8,
+            "eval_every": 0,
+            "heldout_limit": 4,
+        },
+        arena_prompts=3,
+        arena_tokens=8,
+        report_heldout=3,
+    ),
+}
+
+STEPS: list[tuple[str, str]] = [
+    ("generate", "SmolLM2 answers the helpfulness prompts; new pairs"),
+    ("label", "Simulated labelers judge (length oracle, marked)"),
+    ("reward", "Reward model on the judgments"),
+    ("sft", "SFT on the chosen answers"),
+    ("ppo", "PPO against the reward model"),
+    ("arithmetic", "Arithmetic problems with reference answers"),
+    ("cold_start", "Cold-start SFT on reference answers"),
+    ("grpo", "GRPO on rule-based rewards"),
+    ("arena", "Arena: base vs PPO vs GRPO, judged (rule oracle, marked)"),
+    ("report", "The comparison report"),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# create, enqueue
+# --------------------------------------------------------------------------------------------
+
+
+def demo_loop_create(
+    *,
+    project: Project | None = None,
+    quick: bool = False,
+    seed: int = 0,
+    budget: str | None = None,
+    base_model: ModelArtifact | None = None,
+    created_by=None,
+) -> DemoLoop:
+    """A queued loop over `project` (default: the demo project). `base_model` (default: the
+    registry's default base, SmolLM2) starts every road; tests pass a tiny one."""
+    if project is None:
+        project = Project.objects.filter(name=DEMO_PROJECT).first()
+        if project is None:
+            raise PairwiseError(f"No project {DEMO_PROJECT!r}; run `python manage.py demo_setup` first.")
+    budget = budget or ("quick" if quick else "full")
+    if budget not in BUDGETS:
+        raise PairwiseError(f"Unknown budget {budget!r}; choose from {', '.join(BUDGETS)}.")
+    config = {"budget": budget, "base_model": base_model.pk if base_model else None}
+    steps = [{"name": name, "title": title, "status": JobStatus.QUEUED} for name, title in STEPS]
+    return DemoLoop.objects.create(
+        project=project, quick=quick, seed=seed, config=config, steps=steps, created_by=created_by
+    )
+
+
+def demo_loop_enqueue(loop: DemoLoop) -> DemoLoop:
+    """Send the loop to a worker (the `training` queue) once the row is committed."""
+    return job_enqueue(loop)
+
+
+# --------------------------------------------------------------------------------------------
+# execute
+# --------------------------------------------------------------------------------------------
+
+
+class _LoopReporter:
+    """Passes a training run's reports on (to a progress bar with --sync) and stops the run when
+    the loop is cancelled. (The loop's heartbeat thread beats meanwhile.)"""
+
+    def __init__(self, claim: Claim, inner: Reporter | None) -> None:
+        self.claim, self.inner = claim, inner
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        if self.inner is not None:
+            self.inner.log(step, metrics)
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        if self.inner is not None:
+            self.inner.progress(done, total, message)
+
+    def should_stop(self) -> bool:
+        return job_cancel_requested(self.claim)
+
+
+@dataclass
+class _Context:
+    loop: DemoLoop
+    claim: Claim
+    project: Project
+    base: ModelArtifact
+    budget: Budget
+    reporter_factory: Callable[[str], Reporter] | None
+    models: dict[str, ModelArtifact] = field(default_factory=dict)
+    runs: dict[str, TrainingRun] = field(default_factory=dict)
+
+    def name(self, what: str) -> str:
+        return f"demo{self.loop.pk}-{what}"
+
+
+def _execute_run(ctx: _Context, run: TrainingRun) -> dict[str, Any]:
+    from rewardmodel.runs.services import run_execute
+
+    inner = ctx.reporter_factory(f"{run.get_kind_display()} run #{run.pk}") if ctx.reporter_factory else None
+    try:
+        run = run_execute(run_id=run.pk, reporter=_LoopReporter(ctx.claim, inner))
+    finally:
+        if inner is not None and hasattr(inner, "close"):
+            inner.close()
+    if run.status != JobStatus.SUCCEEDED:
+        raise PairwiseError(
+            f"{run.get_kind_display()} run #{run.pk} {run.status}: {run.error or run.status_message}"
+        )
+    return {
+        "run_id": run.pk,
+        "url": reverse("run-detail", args=[run.pk]),
+        "model": run.output_model.name,
+        "run_seconds": round(run.wall_seconds or 0.0, 1),
+    }
+
+
+def _numbers(summary: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: summary[k] for k in keys if isinstance(summary.get(k), (int, float))}
+
+
+def _helpfulness_prompts(project: Project) -> list[int]:
+    prompts = project.prompts.filter(split=Prompt.Split.TRAIN).order_by("id")
+    return [p.pk for p in prompts if not p.reference_answer]
+
+
+# ---- the steps: each returns what to record on its row ----------------------------------------
+
+
+def step_generate(ctx: _Context) -> dict[str, Any]:
+    from annotate.pair_strategies import comparisons_pair_sampled
+    from rewardmodel.generation.responses import (
+        GenerationOptions,
+        generation_job_create,
+        generation_job_execute,
+    )
+
+    b = ctx.budget
+    options = GenerationOptions(
+        per_prompt=b.per_prompt,
+        max_new_tokens=b.max_new_tokens,
+        seed=ctx.loop.seed,
+        split=Prompt.Split.TRAIN,
+        prompt_ids=tuple(_helpfulness_prompts(ctx.project)),
+    )
+    job = generation_job_create(
+        project=ctx.project, model=ctx.base, options=options, enqueue=False, note={"demo_loop": ctx.loop.pk}
+    )
+    _record(ctx.loop, "generate", job_id=job.pk, url=reverse("generation-job", args=[job.pk]))
+    job = generation_job_execute(job_id=job.pk)
+    if job.status != JobStatus.SUCCEEDED:
+        raise PairwiseError(f"Generation job #{job.pk} {job.status}: {job.error or job.status_message}")
+    # demo_setup paired every demo answer already, so each new pair has a SmolLM2 answer on a side.
+    # (A sample counts the pairs a prompt already has against per_prompt.)
+    pairs = comparisons_pair_sampled(
+        project=ctx.project, per_prompt=b.pairs_per_prompt, seed=ctx.loop.seed, split=Prompt.Split.TRAIN
+    )
+    return {
+        "numbers": {"responses": job.responses_created, "comparisons": pairs.created},
+        "detail": job.status_message,
+    }
+
+
+def _simulate(ctx: _Context, *, oracle: str, judgments: int | None) -> dict[str, Any]:
+    from rewardmodel.evaluation.simulated_labelers import labelers_simulate, oracle_for
+
+    if judgments is not None and judgments < 1:
+        return {"judgments": 0}
+    result = labelers_simulate(
+        project=ctx.project,
+        oracle=oracle_for(oracle, project=ctx.project),
+        judgments=judgments,
+        seed=ctx.loop.seed,
+    )
+    return {"judgments": result.judgments, "flipped": result.flipped, "no_preference": result.no_preference}
+
+
+def step_label(ctx: _Context) -> dict[str, Any]:
+    # Every slot people have not taken yet (the export reads complete comparisons only).
+    numbers = _simulate(ctx, oracle="length", judgments=None)
+    return {
+        "numbers": numbers,
+        "url": reverse("quality:project", args=[ctx.project.pk]),
+        "detail": "oracle: length (longer answer wins), agreement 0.726",
+    }
+
+
+def step_reward(ctx: _Context) -> dict[str, Any]:
+    from rewardmodel.runs.kinds.reward import reward_run_start
+
+    run = reward_run_start(
+        project=ctx.project,
+        base_model=ctx.base,
+        options={**ctx.budget.reward, "seed": ctx.loop.seed, "output_name": ctx.name("reward")},
+        seed=ctx.loop.seed,
+    )
+    _record(ctx.loop, "reward", run_id=run.pk, url=reverse("run-detail", args=[run.pk]))
+    out = _execute_run(ctx, run)
+    run.refresh_from_db()
+    ctx.models["reward"] = run.output_model
+    snap = run.snapshot
+    numbers = {"pairs": snap.n_examples, "eval_pairs": snap.n_eval_examples, "judgments": snap.n_judgments}
+    numbers.update(_numbers(run.summary, "eval_accuracy", "eval_margin", "steps", "train_loss"))
+    return {**out, "numbers": numbers}
+
+
+def step_sft(ctx: _Context) -> dict[str, Any]:
+    from rewardmodel.runs.kinds.ppo import ppo_run_start
+    from rewardmodel.runs.kinds.sft import sft_run_start
+
+    # Both runs now (PPO starts from the SFT result: starts_after), the PPO step executes the second.
+    with transaction.atomic():
+        sft = sft_run_start(
+            project=ctx.project,
+            policy=ctx.base,
+            options={
+                **ctx.budget.sft,
+                "source": "judgments",
+                "seed": ctx.loop.seed,
+                "output_name": ctx.name("sft"),
+            },
+        )
+        ppo = ppo_run_start(
+            project=ctx.project,
+            policy=ctx.base,
+            reward_model=ctx.models["reward"],
+            options={**ctx.budget.ppo, "seed": ctx.loop.seed, "output_name": ctx.name("ppo")},
+            starts_after=sft,
+        )
+    ctx.runs["ppo"] = ppo
+    _record(ctx.loop, "sft", run_id=sft.pk, url=reverse("run-detail", args=[sft.pk]))
+    _record(ctx.loop, "ppo", run_id=ppo.pk, url=reverse("run-detail", args=[ppo.pk]))
+    out = _execute_run(ctx, sft)
+    sft.refresh_from_db()
+    ctx.models["sft"] = sft.output_model
+    numbers = {"demonstrations": sft.snapshot.n_examples}
+    numbers.update(_numbers(sft.summary, "heldout/loss_before", "heldout/loss_after", "last/loss"))
+    return {**out, "numbers": numbers}
+
+
+def step_ppo(ctx: _Context) -> dict[str, Any]:
+    run = ctx.runs["ppo"]
+    out = _execute_run(ctx, run)
+    run.refresh_from_db()
+    ctx.models["ppo"] = run.output_model
+    numbers = _numbers(
+        run.summary,
+        "updates",
+        "heldout/score_before",
+        "heldout/score_after",
+        "heldout/length_before",
+        "heldout/length_after",
+        "heldout/kl_after",
+    )
+    return {**out, "numbers": numbers}
+
+
+def step_arithmetic(ctx: _Context) -> dict[str, Any]:
+    from rewardmodel.registry.prompts import arithmetic_prompts_create
+    from rewardmodel.runs.kinds.grpo import grpo_run_start
+    from rewardmodel.runs.kinds.sft import sft_run_start
+
+    n_train, n_heldout = ctx.budget.arithmetic
+    created = arithmetic_prompts_create(
+        project=ctx.project, level="easy", n_train=n_train, n_heldout=n_heldout, seed=ctx.loop.seed
+    )
+    tags = ["arithmetic"]
+    with transaction.atomic():  # both runs or neither, as train_policy --cold-start
+        cold = sft_run_start(
+            project=ctx.project,
+            policy=ctx.base,
+            options={
+                **ctx.budget.cold_sft,
+                "source": "reference",
+                "limit": ctx.budget.cold_start,
+                "tags": tags,
+                "seed": ctx.loop.seed,
+                "output_name": ctx.name("cold-start"),
+            },
+        )
+        grpo = grpo_run_start(
+            project=ctx.project,
+            policy=ctx.base,
+            options={**ctx.budget.grpo, "tags": tags, "seed": ctx.loop.seed, "output_name": ctx.name("grpo")},
+            starts_after=cold,
+        )
+    ctx.runs.update(cold_start=cold, grpo=grpo)
+    _record(ctx.loop, "cold_start", run_id=cold.pk, url=reverse("run-detail", args=[cold.pk]))
+    _record(ctx.loop, "grpo", run_id=grpo.pk, url=reverse("run-detail", args=[grpo.pk]))
+    verifiable = ctx.project.prompts.exclude(reference_answer="")
+    return {
+        "numbers": {
+            "new_prompts": created.created,
+            "train": verifiable.filter(split=Prompt.Split.TRAIN).count(),
+            "heldout": verifiable.filter(split=Prompt.Split.HELDOUT).count(),
+        }
+    }
+
+
+def step_cold_start(ctx: _Context) -> dict[str, Any]:
+    run = ctx.runs["cold_start"]
+    out = _execute_run(ctx, run)
+    run.refresh_from_db()
+    ctx.models["cold_start"] = run.output_model
+    numbers = {"demonstrations": run.snapshot.n_examples}
+    numbers.update(_numbers(run.summary, "heldout/loss_before", "heldout/loss_after", "last/loss"))
+    return {**out, "numbers": numbers}
+
+
+def step_grpo(ctx: _Context) -> dict[str, Any]:
+    run = ctx.runs["grpo"]
+    out = _execute_run(ctx, run)
+    run.refresh_from_db()
+    ctx.models["grpo"] = run.output_model
+    numbers = _numbers(
+        run.summary,
+        "steps",
+        "heldout/accuracy_before",
+        "heldout/accuracy_after",
+        "heldout/format_rate_before",
+        "heldout/format_rate_after",
+    )
+    return {**out, "numbers": numbers}
+
+
+def _policies(ctx: _Context) -> list[ModelArtifact]:
+    return [ctx.base, ctx.models["ppo"], ctx.models["grpo"]]
+
+
+def step_arena(ctx: _Context) -> dict[str, Any]:
+    from rewardmodel.evaluation.arena import arena_create
+
+    result = arena_create(
+        project=ctx.project,
+        policies=_policies(ctx),
+        n_prompts=ctx.budget.arena_prompts,
+        split=Prompt.Split.HELDOUT,
+        seed=ctx.loop.seed,
+        max_new_tokens=ctx.budget.arena_tokens,
+        priority=10,  # served before what is left of the helpfulness pairs
+        generate="sync",
+    )
+    created = result.pairs.created if result.pairs is not None else 0
+    # The arena prompts are arithmetic (the only held-out ones), so the rule oracle can judge:
+    # right answer first, then the R1 format. One judgment per new pair (the ratings count every
+    # judgment): the other slot stays for people, whose votes the report counts too.
+    numbers = _simulate(ctx, oracle="rule", judgments=created)
+    numbers = {"prompts": result.prompts, "answers": result.answers, "comparisons": created, **numbers}
+    return {
+        "numbers": numbers,
+        "job_ids": [j.pk for j in result.jobs],
+        "url": reverse("quality:leaderboard", args=[ctx.project.pk]),
+        "detail": "judged by the rule oracle (marked simulated)",
+    }
+
+
+def step_report(ctx: _Context) -> dict[str, Any]:
+    from django.core.management import call_command
+
+    out_dir = Path(settings.DATA_DIR) / "reports" / f"demo-loop-{ctx.loop.pk}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = out_dir / "report.html"
+    call_command(
+        "compare",
+        project=ctx.project.name,
+        policies=",".join(p.name for p in _policies(ctx)),
+        reward_model=ctx.models["reward"].name,
+        heldout=ctx.budget.report_heldout,
+        seed=ctx.loop.seed,
+        max_new_tokens=ctx.budget.arena_tokens,
+        out=str(html),
+        # What compare prints (its progress goes to stderr) is dropped: the loop's rows say what happened.
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    step: dict[str, Any] = {"path": str(html), "numbers": {}}
+    report = _latest_report(ctx)
+    if report is not None:
+        step.update(report_id=report.pk, url=f"/reports/{report.pk}/")
+    json_path = html.with_suffix(".json")
+    if json_path.exists():  # the headline: each policy's held-out accuracy
+        for row in json.loads(json_path.read_text()).get("policies", []):
+            accuracy = (row.get("rules") or {}).get("accuracy")
+            if isinstance(accuracy, (int, float)):
+                step["numbers"][f"{row['name']} accuracy"] = accuracy
+    return step
+
+
+def _latest_report(ctx: _Context):
+    try:
+        from rewardmodel.models import ComparisonReport  # being added with the compare command
+    except ImportError:
+        return None
+    return ComparisonReport.objects.order_by("-pk").first()
+
+
+STEP_FUNCTIONS: dict[str, Callable[[_Context], dict[str, Any]]] = {
+    "generate": step_generate,
+    "label": step_label,
+    "reward": step_reward,
+    "sft": step_sft,
+    "ppo": step_ppo,
+    "arithmetic": step_arithmetic,
+    "cold_start": step_cold_start,
+    "grpo": step_grpo,
+    "arena": step_arena,
+    "report": step_report,
+}
+
+
+def _record(loop: DemoLoop, name: str, **values: Any) -> None:
+    """Update one step's entry and save the row (the home page polls it)."""
+    for step in loop.steps:
+        if step["name"] == name:
+            step.update(values)
+    loop.heartbeat_at = timezone.now()
+    loop.save(update_fields=["steps", "heartbeat_at", "current_step", "progress", "status_message"])
+
+
+def demo_loop_execute(
+    *,
+    loop_id: int,
+    task_id: str = "",
+    reporter_factory: Callable[[str], Reporter] | None = None,
+    on_step: Callable[[str, str], None] | None = None,
+) -> DemoLoop:
+    """Run a queued loop's steps in order, recording each on the row. Never raises for a step's
+    failure (the row holds it). A loop that is no longer queued is left alone (a redelivered task)."""
+    claim = job_claim(DemoLoop, pk=loop_id, task_id=task_id)
+    loop = DemoLoop.objects.select_related("project").get(pk=loop_id)
+    if claim is None:
+        log.warning("demo loop %s is %s, not queued for task %r; ignored", loop_id, loop.status, task_id)
+        return loop
+    with Heartbeat(claim):
+        _run_steps(loop, claim, reporter_factory, on_step)
+    loop.refresh_from_db()
+    return loop
+
+
+def _run_steps(
+    loop: DemoLoop,
+    claim: Claim,
+    reporter_factory: Callable[[str], Reporter] | None,
+    on_step: Callable[[str, str], None] | None,
+) -> None:
+    from rewardmodel.registry.artifacts import default_base_model
+
+    base_id = loop.config.get("base_model")
+    ctx = _Context(
+        loop=loop,
+        claim=claim,
+        project=loop.project,
+        base=ModelArtifact.objects.get(pk=base_id) if base_id else default_base_model(),
+        budget=BUDGETS[loop.config.get("budget", "full")],
+        reporter_factory=reporter_factory,
+    )
+    names = [name for name, _ in STEPS]
+    for i, name in enumerate(names):
+        if job_cancel_requested(claim):
+            job_finish(claim, JobStatus.CANCELLED)
+            return
+        loop.current_step, loop.progress = name, i / len(names)
+        loop.status_message = dict(STEPS)[name]
+        started = time.monotonic()
+        _record(loop, name, status=JobStatus.RUNNING, started_at=timezone.now().isoformat())
+        if on_step:
+            on_step(name, "running")
+        try:
+            values = STEP_FUNCTIONS[name](ctx)
+        except Exception as exc:  # the row must say which step failed and why
+            if isinstance(exc, Cancelled):
+                status = JobStatus.CANCELLED
+            else:
+                status = JobStatus.FAILED
+                log.exception("demo loop %s: step %s failed", loop.pk, name)
+            message = (
+                exc.message if isinstance(exc, (PairwiseError, Conflict)) else f"{type(exc).__name__}: {exc}"
+            )
+            _record(loop, name, status=status, finished_at=timezone.now().isoformat(), detail=message[:500])
+            if on_step:
+                on_step(name, f"{status}: {message}")
+            if status == JobStatus.CANCELLED:
+                job_finish(claim, JobStatus.CANCELLED)
+            else:
+                job_finish(
+                    claim, JobStatus.FAILED, error=f"step {name}: {message}", traceback=tb.format_exc()
+                )
+            return
+        values["seconds"] = round(time.monotonic() - started, 1)
+        _record(loop, name, status=JobStatus.SUCCEEDED, finished_at=timezone.now().isoformat(), **values)
+        if on_step:
+            on_step(name, f"done in {values['seconds']:.0f} s {values.get('numbers', {})}")
+    job_finish(
+        claim,
+        JobStatus.SUCCEEDED,
+        current_step="",
+        progress=1.0,
+        status_message=f"{len(names)} steps in {loop.wall_seconds or 0:.0f} s",
+    )
+
+
+def demo_loop_status(loop: DemoLoop) -> dict[str, Any]:
+    """What the home page polls: the loop, and each step with its run's or job's live progress."""
+    runs = {
+        r.pk: r
+        for r in TrainingRun.objects.filter(pk__in=[s["run_id"] for s in loop.steps if s.get("run_id")])
+    }
+    jobs = {
+        j.pk: j
+        for j in GenerationJob.objects.filter(pk__in=[s["job_id"] for s in loop.steps if s.get("job_id")])
+    }
+    steps = []
+    for step in loop.steps:
+        row = {k: step.get(k) for k in ("name", "title", "status", "url", "numbers", "detail", "seconds")}
+        live = runs.get(step.get("run_id")) or jobs.get(step.get("job_id"))
+        if live is not None and step.get("status") == JobStatus.RUNNING:
+            row["progress"] = live.progress
+            row["message"] = live.status_message
+        steps.append(row)
+    return {
+        "id": loop.pk,
+        # A worker killed mid-loop writes nothing more: its heartbeat goes stale (demo_loop --again).
+        "status": "lost" if loop.is_lost else loop.status,
+        "quick": loop.quick,
+        "current_step": loop.current_step,
+        "progress": loop.progress,
+        "error": loop.error,
+        "wall_seconds": loop.wall_seconds,
+        "steps": steps,
+    }

@@ -1,0 +1,92 @@
+"""Manager pages for generation jobs: a form that starts one, a page that shows it live.
+
+Thin: rewardmodel.generation.responses holds the rules. No torch here (the worker runs the model).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotate.models import Project, Prompt
+from annotate.permissions import manager_required
+from pairwise.errors import PairwiseError
+from rewardmodel.generation.responses import (
+    GENERATIVE_KINDS,
+    GenerationOptions,
+    generation_job_cancel,
+    generation_job_create,
+    generation_job_status,
+)
+from rewardmodel.models import GenerationJob, ModelArtifact
+
+DEFAULTS = GenerationOptions()
+
+
+class GenerationForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.all())
+    model = forms.ModelChoiceField(queryset=ModelArtifact.objects.filter(kind__in=GENERATIVE_KINDS))
+    per_prompt = forms.IntegerField(min_value=1, max_value=64, initial=DEFAULTS.per_prompt)
+    temperature = forms.FloatField(
+        min_value=0, max_value=5, initial=DEFAULTS.temperature, help_text="0 = greedy"
+    )
+    top_p = forms.FloatField(min_value=0.01, max_value=1, initial=DEFAULTS.top_p)
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=8192, initial=DEFAULTS.max_new_tokens)
+    seed = forms.IntegerField(initial=DEFAULTS.seed)
+    batch_size = forms.IntegerField(min_value=1, max_value=1024, initial=DEFAULTS.batch_size)
+    split = forms.ChoiceField(choices=[("", "all prompts"), *Prompt.Split.choices], required=False)
+
+    def options(self) -> GenerationOptions:
+        data = dict(self.cleaned_data)
+        data.pop("project"), data.pop("model")
+        return GenerationOptions(**data)
+
+
+@manager_required
+def generation_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = GenerationForm(request.POST)
+        if form.is_valid():
+            try:
+                job = generation_job_create(
+                    project=form.cleaned_data["project"],
+                    model=form.cleaned_data["model"],
+                    options=form.options(),
+                    user=request.user,
+                )
+            except PairwiseError as exc:
+                form.add_error(None, exc.message)
+            else:
+                return redirect("generation-job", pk=job.pk)
+    else:
+        form = GenerationForm(
+            initial={"model": request.GET.get("model"), "project": request.GET.get("project")}
+        )
+    return render(request, "rewardmodel/generation_new.html", {"form": form})
+
+
+@manager_required
+def generation_job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(GenerationJob.objects.select_related("project", "model"), pk=pk)
+    return render(
+        request, "rewardmodel/generation_job.html", {"job": job, "status": generation_job_status(job=job)}
+    )
+
+
+@manager_required
+def generation_job_status_json(request: HttpRequest, pk: int) -> JsonResponse:
+    job = get_object_or_404(GenerationJob, pk=pk)
+    return JsonResponse(generation_job_status(job=job))
+
+
+@manager_required
+@require_POST
+def generation_job_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(GenerationJob, pk=pk)
+    try:
+        generation_job_cancel(job=job)
+    except PairwiseError:
+        pass  # finished meanwhile: the page shows how it ended
+    return redirect("generation-job", pk=pk)

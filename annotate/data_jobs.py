@@ -11,29 +11,31 @@ export lands in the export store, DATA_DIR/exports/<project id>/<export id>/.
 
 An import's file is saved first (upload_store: DATA_DIR/uploads/<uuid>.jsonl[.gz], refused past
 PAIRWISE_IMPORT_MAX_FILE_BYTES) and removed when the job ends, however it ends: by the worker after
-the job, or by data_job_abandoned when it was cancelled while queued or its worker was lost. An
+the job, or by data_job_ended when it was cancelled while queued or its worker was lost. An
 import stays one transaction: a bad file writes nothing and fails the job with its bad lines.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback as tb
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
+from django.urls import reverse
 
+from annotate.exporting.store import export_file_url
 from annotate.models import Project
 from pairwise.errors import PairwiseError
-from rewardmodel.jobs.lifecycle import Claim, Heartbeat, JobReporter, job_claim, job_enqueue, job_finish
+from pairwise.humanize import human_bytes
+from pairwise.progress import Cancelled, FanoutReporter, Reporter
+from rewardmodel.jobs.execute import Done
+from rewardmodel.jobs.lifecycle import Claim, JobReporter, job_enqueue
 from rewardmodel.models import DataJob, JobStatus
-from rewardmodel.registry.artifacts import human_bytes
-from rewardmodel.training.progress import Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +78,6 @@ def upload_store(*, upload: UploadedFile) -> Path:
 def upload_remove(job: DataJob) -> None:
     if job.upload_path:
         Path(job.upload_path).unlink(missing_ok=True)
-
-
-def data_job_abandoned(job: DataJob, what: str) -> None:
-    """jobs.KINDS cleanup: a job cancelled while queued, or whose worker was lost, leaves its upload."""
-    upload_remove(job)
 
 
 def data_job_create(
@@ -192,63 +189,43 @@ EXECUTORS: dict[str, Callable[[DataJob, JobReporter], Outcome]] = {
 }
 
 
-def data_job_execute(*, job_id: int, task_id: str = "") -> DataJob:
-    """Run a queued job to its end, writing status, progress and result on its row, then remove its
-    upload. A job that is not queued for this task is left alone (a duplicate message). Never
-    raises for the job's own failures: they go on the row."""
-    claim = job_claim(DataJob, pk=job_id, task_id=task_id)
-    job = DataJob.objects.select_related("project", "created_by").get(pk=job_id)
-    if claim is None:
-        log.warning("data job %s is %s, not queued for task %r; ignored", job_id, job.status, task_id)
-        return job
-    try:
-        with Heartbeat(claim):
-            _run(job, claim)
-    finally:
-        upload_remove(job)
-    job.refresh_from_db()
-    return job
+def data_job_work(job: DataJob, claim: Claim, outer: Reporter | None) -> Done:
+    """Run a claimed data job's executor (rewardmodel.jobs.execute runs it)."""
+    db = JobReporter(claim)
+    reporter = FanoutReporter(db, outer) if outer is not None else db
+    result, summary = EXECUTORS[job.kind](job, reporter)
+    return Done(message=summary, fields={"result": result})
 
 
-def _error_text(exc: PairwiseError) -> str:
-    """The message, and every bad line an import names (ImportFileError.errors)."""
-    lines = getattr(exc, "errors", [])
-    return "\n".join([exc.message, *lines]) if len(lines) > 1 else exc.message
+def data_job_ended(job: DataJob, how: str) -> None:
+    """However it ended (or was cancelled while queued, or lost), its upload is removed."""
+    upload_remove(job)
 
 
-def _run(job: DataJob, claim: Claim) -> None:
-    reporter = JobReporter(claim)
-    try:
-        if reporter.should_stop():
-            raise Cancelled("cancelled before it started")
-        result, summary = EXECUTORS[job.kind](job, reporter)
-    except Cancelled as exc:
-        job_finish(claim, JobStatus.CANCELLED, status_message=f"Cancelled: {exc}"[:500])
-    except PairwiseError as exc:
-        job_finish(claim, JobStatus.FAILED, error=_error_text(exc))
-    except Exception as exc:  # the row must say what happened; the worker log has it too
-        log.exception("data job %s failed", job.pk)
-        job_finish(claim, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
-    except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then let it go
-        job_finish(claim, JobStatus.CANCELLED, status_message=f"Interrupted ({type(exc).__name__})")
-        raise
-    else:
-        job_finish(claim, JobStatus.SUCCEEDED, progress=1.0, result=result, status_message=summary[:500])
+def data_job_status_fields(job: DataJob, query: Mapping[str, str]) -> dict[str, Any]:
+    """What a data job's page polls beyond every job's fields (rewardmodel.jobs.views)."""
+    return {"kind": job.kind, "result": job.result, "links": data_job_links(job)}
 
 
-def data_job_status(*, job: DataJob) -> dict[str, Any]:
-    """What the job page polls."""
-    return {
-        "id": job.pk,
-        "kind": job.kind,
-        "status": job.status,
-        "status_display": job.get_status_display(),
-        "progress": round(job.progress, 4),
-        "message": job.status_message,
-        "error": job.error,
-        "result": job.result,
-        "is_finished": job.is_finished,
-        "is_lost": job.is_lost,
-        "cancel_requested": job.cancel_requested,
-        "wall_seconds": round(job.wall_seconds, 1) if job.wall_seconds is not None else None,
+def data_job_links(job: DataJob) -> list[dict[str, str]]:
+    """Where the job page points: the files of a finished export (the export store's one download
+    path, managers only), then back to the page that started the job (for a recompute, the
+    report, which shows the new figures once the job has succeeded)."""
+    links = []
+    if job.kind == DataJob.Kind.EXPORT and job.status == JobStatus.SUCCEEDED:
+        export_id = job.result.get("export", "")
+        links += [
+            {
+                "label": name,
+                "url": export_file_url(project_id=job.project_id, export_id=export_id, filename=name),
+            }
+            for name in job.result.get("files", [])
+        ]
+    back = {
+        DataJob.Kind.IMPORT: ("admin:annotate_project_change", "The project"),
+        DataJob.Kind.EXPORT: ("admin:annotate_project_export", "Export again"),
+        DataJob.Kind.QUALITY: ("quality:project", "The quality report"),
+        DataJob.Kind.LEADERBOARD: ("quality:leaderboard", "The leaderboard"),
     }
+    name, label = back[DataJob.Kind(job.kind)]
+    return [*links, {"label": label, "url": reverse(name, args=[job.project_id])}]

@@ -37,16 +37,8 @@ def home(request: HttpRequest) -> HttpResponse:
         (project, labeler_stats(labeler=request.user, project=project, cap=SCREEN_COUNT_CAP))
         for project in projects
     ]
-    demo_loop = None
-    if manager:  # the latest demo loop (scripts/demo.sh), live for managers
-        from rewardmodel.demo.loop import demo_loop_status
-        from rewardmodel.models import DemoLoop
-
-        latest = DemoLoop.objects.first()
-        demo_loop = demo_loop_status(latest) if latest is not None else None
-    return render(
-        request, "annotate/home.html", {"rows": rows, "demo_loop": demo_loop, "is_manager": manager}
-    )
+    # Managers also see the latest demo loop, live (rewardmodel's {% demo_loop_card %} tag).
+    return render(request, "annotate/home.html", {"rows": rows, "is_manager": manager})
 
 
 @login_required

@@ -1,4 +1,4 @@
-"""Generation throughput: Pairwise's generate_responses against a plain transformers generate loop.
+"""Generation throughput: Pairwise's sample_responses against a plain transformers generate loop.
 
     python bench/generate.py                              # CPU, batch sizes 1, 8, 32 (a few minutes)
     python bench/generate.py --device cuda --batch-sizes 1,8,32,128 --prompts 128
@@ -119,7 +119,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from rewardmodel.training.base_model import ensure_smollm2
-    from rewardmodel.training.generate import generate_responses, load_policy
+    from rewardmodel.training.generate import load_policy, sample_responses
 
     data_dir = Path(os.environ.get("PAIRWISE_DATA_DIR", ROOT / "var"))
     model_dir = args.model_dir or ensure_smollm2(data_dir / "models" / "smollm2-135m-instruct")
@@ -129,7 +129,7 @@ def main() -> None:
     sampling = {"temperature": args.temperature, "top_p": args.top_p, "max_new_tokens": n}
 
     def ours(messages, batch_size) -> int:
-        summary = generate_responses(
+        summary = sample_responses(
             model_dir,
             messages,
             batch_size=batch_size,

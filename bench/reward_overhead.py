@@ -66,7 +66,7 @@ def setup(data_dir: Path, base_dir: Path | None, n_pairs: int) -> tuple[str, str
 
     from annotate.models import Comparison, Judgment, Project, Prompt, Response, content_hash
     from rewardmodel.registry.artifacts import artifact_register
-    from rewardmodel.runs.kinds.reward import preference_snapshot_create, snapshot_files
+    from rewardmodel.registry.preferences import preference_snapshot_create, snapshot_files
     from rewardmodel.training.base_model import ensure_smollm2
 
     call_command("migrate", verbosity=0)

@@ -272,7 +272,7 @@ CELERY_RESULT_BACKEND = os.environ.get(
     "CELERY_RESULT_BACKEND", f"db+sqlite:///{DATA_DIR / 'celery-results.sqlite3'}"
 )
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"rewardmodel.tasks.train_*": {"queue": "training"}}
+# Jobs name their queue when they are sent (rewardmodel.jobs.kinds); the rest go to `default`.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a killed training task is marked lost, never re-run
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

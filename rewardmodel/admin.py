@@ -6,9 +6,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from pairwise.errors import PairwiseError
-from rewardmodel.generation.responses import generation_job_cancel, generation_job_resume
+from pairwise.humanize import human_bytes, human_count
+from rewardmodel.generation.responses import generation_job_resume
+from rewardmodel.jobs.lifecycle import job_cancel
 from rewardmodel.models import DataJob, DatasetSnapshot, GenerationJob, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.registry.artifacts import human_bytes, human_count
 
 # --- Model registry (owner: registry) ------------------------------------------------------
 
@@ -101,7 +102,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
     def cancel_jobs(self, request, queryset):
         for job in queryset:
             try:
-                generation_job_cancel(job=job)
+                job_cancel(job)
             except PairwiseError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
 
@@ -149,12 +150,11 @@ class RunMetricInline(admin.TabularInline):
 
 @admin.action(description="Cancel the selected runs")
 def cancel_runs(modeladmin, request, queryset):
-    from rewardmodel.runs.services import run_cancel
 
     done = 0
     for run in queryset:
         try:
-            run_cancel(run)
+            job_cancel(run)
             done += 1
         except PairwiseError as exc:
             modeladmin.message_user(request, exc.message, level=messages.WARNING)

@@ -9,3 +9,4 @@ class RewardModelConfig(AppConfig):
         # The Celery app, made once Django is set up, so every shared task (rewardmodel.tasks) is
         # bound to it in the web process, the workers and the commands alike.
         import pairwise.celery  # noqa: F401
+        import rewardmodel.tasks  # noqa: F401  (registered before any job is sent by name)

@@ -132,6 +132,10 @@ class ModelArtifact(models.Model):
         return f"{self.name} ({self.kind})"
 
 
+# The kinds of model that write text: what generation, policy training, arenas and reports take.
+GENERATIVE_KINDS = (ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY)
+
+
 class TrainingRun(JobBase):
     class Kind(models.TextChoices):
         REWARD = "reward", "Reward model"
@@ -227,8 +231,7 @@ class DemoLoop(JobBase):
     quick = models.BooleanField(default=False)
     seed = models.IntegerField(default=0)
     current_step = models.CharField(max_length=50, blank=True)
-    # [{"name", "title", "status", "started_at", "finished_at", "url", "run_id", "job_id",
-    #   "numbers": {...}, "detail"}], in the order they run.
+    # rewardmodel.demo.loop.DemoStep entries, in the order the steps run.
     steps = models.JSONField(default=list, blank=True)
 
     class Meta(JobBase.Meta):

@@ -1,61 +1,42 @@
 """Celery tasks of the model side. They take ids, call a service, and keep no logic of their own.
 
-Routing (settings.CELERY_TASK_ROUTES): names starting with `train_` go to the `training` queue
-(GPU hosts), everything else to `default`. Every job task is sent by rewardmodel.jobs.lifecycle with the task
-id stored on the job's row, and claims its row before doing anything (a duplicate or stale message
-does nothing). Nothing is retried: acks_late is on and reject_on_worker_lost off (settings), no
-autoretry here. A worker killed mid-job leaves the job to `reap_lost_jobs`, which celery beat
-sends every PAIRWISE_REAP_INTERVAL seconds (settings.CELERY_BEAT_SCHEDULE).
+Every job (training run, generation job, data job, demo loop) is sent as the one task `run_job`
+(kind, id) by rewardmodel.jobs.lifecycle.job_send, with the task id stored on the job's row and
+the queue its kind names (rewardmodel.jobs.kinds: `training` for GPU hosts, `default` for the
+rest). The task runs rewardmodel.jobs.execute.job_execute, which claims the row first, so a
+duplicate or stale message does nothing. Nothing is retried: acks_late is on and
+reject_on_worker_lost off (settings), no autoretry here. A worker killed mid-job leaves the job
+to `reap_lost_jobs`, which celery beat sends every PAIRWISE_REAP_INTERVAL seconds.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from rewardmodel.models import ModelArtifact
 
 
-@shared_task(bind=True, name="rewardmodel.tasks.train_run", max_retries=0, ignore_result=True)
-def train_run(self, run_id: int) -> None:
-    """Execute one training run of any kind (reward, SFT, PPO, GRPO) and record it on its row."""
-    from rewardmodel.runs.services import run_execute
-
-    # A long-lived worker's connection may have been closed by the server since the last task.
-    close_old_connections()
-    try:
-        run_execute(run_id=run_id, task_id=self.request.id or "")
-    finally:
+def _fresh_connections() -> None:
+    """A long-lived worker's connection may have been closed by the server since the last task.
+    Not inside a caller's transaction (a task run eagerly in a test or a request): that connection
+    is the caller's."""
+    if not connection.in_atomic_block:
         close_old_connections()
 
 
-@shared_task(bind=True, name="rewardmodel.tasks.train_demo_loop", max_retries=0, ignore_result=True)
-def train_demo_loop(self, loop_id: int) -> None:
-    """Run the whole demo loop (rewardmodel.demo.loop) in this worker; its training runs execute
-    here in turn. On the `training` queue (the `train_` prefix), never retried."""
-    from rewardmodel.demo.loop import demo_loop_execute
+@shared_task(bind=True, name="rewardmodel.tasks.run_job", max_retries=0, ignore_result=True)
+def run_job(self, kind: str, job_id: int) -> None:
+    """Run job `job_id` of kind `kind` (rewardmodel.jobs.kinds: run, generation, data, demo-loop)
+    and record how it ended on its row."""
+    from rewardmodel.jobs.execute import job_execute
+    from rewardmodel.jobs.kinds import BY_SLUG
 
-    close_old_connections()
+    _fresh_connections()
     try:
-        demo_loop_execute(loop_id=loop_id, task_id=self.request.id or "")
+        job_execute(BY_SLUG[kind], pk=job_id, task_id=self.request.id or "")
     finally:
-        close_old_connections()
-
-
-@shared_task(bind=True, name="rewardmodel.tasks.generate_responses_job", max_retries=0, ignore_result=True)
-def generate_responses_job(self, job_id: int) -> str:
-    """Run GenerationJob `job_id` (queue `default`); its row carries status, progress and any error."""
-    from rewardmodel.generation.responses import generation_job_execute
-
-    return generation_job_execute(job_id=job_id, task_id=self.request.id or "").status
-
-
-@shared_task(bind=True, name="rewardmodel.tasks.run_data_job", max_retries=0, ignore_result=True)
-def run_data_job(self, job_id: int) -> str:
-    """Run DataJob `job_id` (an import, export or quality recompute; queue `default`)."""
-    from annotate.data_jobs import data_job_execute
-
-    return data_job_execute(job_id=job_id, task_id=self.request.id or "").status
+        _fresh_connections()
 
 
 @shared_task(name="rewardmodel.tasks.reap_lost_jobs", ignore_result=True)
@@ -64,11 +45,11 @@ def reap_lost_jobs() -> dict[str, dict[str, list[int]]]:
     (rewardmodel.jobs.lifecycle.jobs_reap). Sent by celery beat; safe to run anywhere, any number of times."""
     from rewardmodel.jobs.lifecycle import jobs_reap
 
-    close_old_connections()
+    _fresh_connections()
     try:
         return jobs_reap()
     finally:
-        close_old_connections()
+        _fresh_connections()
 
 
 @shared_task(name="rewardmodel.tasks.score_text", max_retries=0)

@@ -44,8 +44,10 @@ SCRIPT = textwrap.dedent(
     job = GenerationJob.objects.create(project=project, model=artifact)
     client = Client()
     client.force_login(user)
+    from rewardmodel.models import TrainingRun
     urls = ["/admin/", reverse("generation-new"), reverse("generation-job", args=[job.pk]),
-            reverse("generation-job-status", args=[job.pk])]
+            reverse("job-status", args=["generation", job.pk]), reverse("runs"), reverse("run-new")]
+    urls += [reverse("run-new-kind", args=[kind]) for kind in TrainingRun.Kind.values]
     for model in admin.site._registry:
         info = (model._meta.app_label, model._meta.model_name)
         urls.append(reverse("admin:%s_%s_changelist" % info))

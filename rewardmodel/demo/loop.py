@@ -41,15 +41,12 @@ runs, jobs and judgments it made stay.
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import time
-import traceback as tb
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import transaction
@@ -57,17 +54,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotate.models import Project, Prompt
-from pairwise.errors import Conflict, PairwiseError
+from pairwise.errors import PairwiseError
+from pairwise.progress import Cancelled, Reporter
+from rewardmodel.jobs.execute import Done, job_execute
 from rewardmodel.jobs.lifecycle import (
     Claim,
-    Heartbeat,
     job_cancel_requested,
-    job_claim,
     job_enqueue,
-    job_finish,
 )
 from rewardmodel.models import DemoLoop, GenerationJob, JobStatus, ModelArtifact, TrainingRun
-from rewardmodel.training.progress import Cancelled, Reporter
+from rewardmodel.runs.services import run_start
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +203,27 @@ STEPS: list[tuple[str, str]] = [
 ]
 
 
+class DemoStep(TypedDict, total=False):
+    """One step's entry in DemoLoop.steps, as the loop writes it and the home page reads it."""
+
+    name: str  # a key of STEPS
+    title: str
+    status: str  # JobStatus
+    started_at: str  # ISO times
+    finished_at: str
+    seconds: float
+    detail: str  # a line about it, or why it failed
+    url: str  # the page of what it made (a run, a job, the leaderboard, the report)
+    numbers: dict[str, float]  # what it measured or made: counts, accuracies, losses
+    run_id: int  # the training run it executed
+    job_id: int  # the generation job it ran
+    job_ids: list[int]  # the arena's generation jobs
+    model: str  # the model its run registered
+    run_seconds: float
+    report_id: int  # the comparison report it stored, and its HTML file
+    path: str
+
+
 # --------------------------------------------------------------------------------------------
 # create, enqueue
 # --------------------------------------------------------------------------------------------
@@ -247,6 +264,30 @@ def demo_loop_enqueue(loop: DemoLoop) -> DemoLoop:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class LoopListener:
+    """What a person running the loop in a terminal (`demo_loop --sync`) sees: a progress bar for
+    each training run (`bar`, given its title) and a line per step (`on_step`, given its name and
+    what happened). Passed to job_execute as the loop's reporter; the loop's own progress is on
+    its row."""
+
+    bar: Callable[[str], Reporter] | None = None
+    on_step: Callable[[str, str], None] | None = None
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        pass
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return False
+
+    def step(self, name: str, what: str) -> None:
+        if self.on_step is not None:
+            self.on_step(name, what)
+
+
 class _LoopReporter:
     """Passes a training run's reports on (to a progress bar with --sync) and stops the run when
     the loop is cancelled. (The loop's heartbeat thread beats meanwhile.)"""
@@ -273,7 +314,7 @@ class _Context:
     project: Project
     base: ModelArtifact
     budget: Budget
-    reporter_factory: Callable[[str], Reporter] | None
+    listener: LoopListener
     models: dict[str, ModelArtifact] = field(default_factory=dict)
     runs: dict[str, TrainingRun] = field(default_factory=dict)
 
@@ -281,12 +322,10 @@ class _Context:
         return f"demo{self.loop.pk}-{what}"
 
 
-def _execute_run(ctx: _Context, run: TrainingRun) -> dict[str, Any]:
-    from rewardmodel.runs.services import run_execute
-
-    inner = ctx.reporter_factory(f"{run.get_kind_display()} run #{run.pk}") if ctx.reporter_factory else None
+def _execute_run(ctx: _Context, run: TrainingRun) -> DemoStep:
+    inner = ctx.listener.bar(f"{run.get_kind_display()} run #{run.pk}") if ctx.listener.bar else None
     try:
-        run = run_execute(run_id=run.pk, reporter=_LoopReporter(ctx.claim, inner))
+        run = job_execute(TrainingRun, pk=run.pk, reporter=_LoopReporter(ctx.claim, inner))
     finally:
         if inner is not None and hasattr(inner, "close"):
             inner.close()
@@ -314,12 +353,11 @@ def _helpfulness_prompts(project: Project) -> list[int]:
 # ---- the steps: each returns what to record on its row ----------------------------------------
 
 
-def step_generate(ctx: _Context) -> dict[str, Any]:
+def step_generate(ctx: _Context) -> DemoStep:
     from annotate.pair_strategies import comparisons_pair_sampled
     from rewardmodel.generation.responses import (
         GenerationOptions,
         generation_job_create,
-        generation_job_execute,
     )
 
     b = ctx.budget
@@ -334,7 +372,7 @@ def step_generate(ctx: _Context) -> dict[str, Any]:
         project=ctx.project, model=ctx.base, options=options, enqueue=False, note={"demo_loop": ctx.loop.pk}
     )
     _record(ctx.loop, "generate", job_id=job.pk, url=reverse("generation-job", args=[job.pk]))
-    job = generation_job_execute(job_id=job.pk)
+    job = job_execute(GenerationJob, pk=job.pk)
     if job.status != JobStatus.SUCCEEDED:
         raise PairwiseError(f"Generation job #{job.pk} {job.status}: {job.error or job.status_message}")
     # demo_setup paired every demo answer already, so each new pair has a SmolLM2 answer on a side.
@@ -362,7 +400,7 @@ def _simulate(ctx: _Context, *, oracle: str, judgments: int | None) -> dict[str,
     return {"judgments": result.judgments, "flipped": result.flipped, "no_preference": result.no_preference}
 
 
-def step_label(ctx: _Context) -> dict[str, Any]:
+def step_label(ctx: _Context) -> DemoStep:
     # Every slot people have not taken yet (the export reads complete comparisons only).
     numbers = _simulate(ctx, oracle="length", judgments=None)
     return {
@@ -372,14 +410,17 @@ def step_label(ctx: _Context) -> dict[str, Any]:
     }
 
 
-def step_reward(ctx: _Context) -> dict[str, Any]:
-    from rewardmodel.runs.kinds.reward import reward_run_start
-
-    run = reward_run_start(
+def step_reward(ctx: _Context) -> DemoStep:
+    run = run_start(
+        kind="reward",
         project=ctx.project,
-        base_model=ctx.base,
-        options={**ctx.budget.reward, "seed": ctx.loop.seed, "output_name": ctx.name("reward")},
-        seed=ctx.loop.seed,
+        start=ctx.base,
+        options={
+            **ctx.budget.reward,
+            "seed": ctx.loop.seed,
+            "split_seed": ctx.loop.seed,
+            "output_name": ctx.name("reward"),
+        },
     )
     _record(ctx.loop, "reward", run_id=run.pk, url=reverse("run-detail", args=[run.pk]))
     out = _execute_run(ctx, run)
@@ -391,15 +432,13 @@ def step_reward(ctx: _Context) -> dict[str, Any]:
     return {**out, "numbers": numbers}
 
 
-def step_sft(ctx: _Context) -> dict[str, Any]:
-    from rewardmodel.runs.kinds.ppo import ppo_run_start
-    from rewardmodel.runs.kinds.sft import sft_run_start
-
+def step_sft(ctx: _Context) -> DemoStep:
     # Both runs now (PPO starts from the SFT result: starts_after), the PPO step executes the second.
     with transaction.atomic():
-        sft = sft_run_start(
+        sft = run_start(
+            kind="sft",
             project=ctx.project,
-            policy=ctx.base,
+            start=ctx.base,
             options={
                 **ctx.budget.sft,
                 "source": "judgments",
@@ -407,10 +446,11 @@ def step_sft(ctx: _Context) -> dict[str, Any]:
                 "output_name": ctx.name("sft"),
             },
         )
-        ppo = ppo_run_start(
+        ppo = run_start(
+            kind="ppo",
             project=ctx.project,
-            policy=ctx.base,
-            reward_model=ctx.models["reward"],
+            start=ctx.base,
+            inputs={"reward_model": ctx.models["reward"]},
             options={**ctx.budget.ppo, "seed": ctx.loop.seed, "output_name": ctx.name("ppo")},
             starts_after=sft,
         )
@@ -425,7 +465,7 @@ def step_sft(ctx: _Context) -> dict[str, Any]:
     return {**out, "numbers": numbers}
 
 
-def step_ppo(ctx: _Context) -> dict[str, Any]:
+def step_ppo(ctx: _Context) -> DemoStep:
     run = ctx.runs["ppo"]
     out = _execute_run(ctx, run)
     run.refresh_from_db()
@@ -442,10 +482,8 @@ def step_ppo(ctx: _Context) -> dict[str, Any]:
     return {**out, "numbers": numbers}
 
 
-def step_arithmetic(ctx: _Context) -> dict[str, Any]:
+def step_arithmetic(ctx: _Context) -> DemoStep:
     from rewardmodel.registry.prompts import arithmetic_prompts_create
-    from rewardmodel.runs.kinds.grpo import grpo_run_start
-    from rewardmodel.runs.kinds.sft import sft_run_start
 
     n_train, n_heldout = ctx.budget.arithmetic
     created = arithmetic_prompts_create(
@@ -453,9 +491,10 @@ def step_arithmetic(ctx: _Context) -> dict[str, Any]:
     )
     tags = ["arithmetic"]
     with transaction.atomic():  # both runs or neither, as train_policy --cold-start
-        cold = sft_run_start(
+        cold = run_start(
+            kind="sft",
             project=ctx.project,
-            policy=ctx.base,
+            start=ctx.base,
             options={
                 **ctx.budget.cold_sft,
                 "source": "reference",
@@ -465,9 +504,10 @@ def step_arithmetic(ctx: _Context) -> dict[str, Any]:
                 "output_name": ctx.name("cold-start"),
             },
         )
-        grpo = grpo_run_start(
+        grpo = run_start(
+            kind="grpo",
             project=ctx.project,
-            policy=ctx.base,
+            start=ctx.base,
             options={**ctx.budget.grpo, "tags": tags, "seed": ctx.loop.seed, "output_name": ctx.name("grpo")},
             starts_after=cold,
         )
@@ -484,7 +524,7 @@ def step_arithmetic(ctx: _Context) -> dict[str, Any]:
     }
 
 
-def step_cold_start(ctx: _Context) -> dict[str, Any]:
+def step_cold_start(ctx: _Context) -> DemoStep:
     run = ctx.runs["cold_start"]
     out = _execute_run(ctx, run)
     run.refresh_from_db()
@@ -494,7 +534,7 @@ def step_cold_start(ctx: _Context) -> dict[str, Any]:
     return {**out, "numbers": numbers}
 
 
-def step_grpo(ctx: _Context) -> dict[str, Any]:
+def step_grpo(ctx: _Context) -> DemoStep:
     run = ctx.runs["grpo"]
     out = _execute_run(ctx, run)
     run.refresh_from_db()
@@ -514,7 +554,7 @@ def _policies(ctx: _Context) -> list[ModelArtifact]:
     return [ctx.base, ctx.models["ppo"], ctx.models["grpo"]]
 
 
-def step_arena(ctx: _Context) -> dict[str, Any]:
+def step_arena(ctx: _Context) -> DemoStep:
     from rewardmodel.evaluation.arena import arena_create
 
     result = arena_create(
@@ -541,47 +581,37 @@ def step_arena(ctx: _Context) -> dict[str, Any]:
     }
 
 
-def step_report(ctx: _Context) -> dict[str, Any]:
-    from django.core.management import call_command
+def step_report(ctx: _Context) -> DemoStep:
+    from rewardmodel.report.build import compare_command, report_build, report_files_write, report_save
 
-    out_dir = Path(settings.DATA_DIR) / "reports" / f"demo-loop-{ctx.loop.pk}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html = out_dir / "report.html"
-    call_command(
-        "compare",
-        project=ctx.project.name,
-        policies=",".join(p.name for p in _policies(ctx)),
-        reward_model=ctx.models["reward"].name,
-        heldout=ctx.budget.report_heldout,
-        seed=ctx.loop.seed,
-        max_new_tokens=ctx.budget.arena_tokens,
-        out=str(html),
-        # What compare prints (its progress goes to stderr) is dropped: the loop's rows say what happened.
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
+    policies, reward_model = _policies(ctx), ctx.models["reward"]
+    html = Path(settings.DATA_DIR) / "reports" / f"demo-loop-{ctx.loop.pk}" / "report.html"
+    measure = {
+        "heldout": ctx.budget.report_heldout,
+        "seed": ctx.loop.seed,
+        "max_new_tokens": ctx.budget.arena_tokens,
+    }
+    command = compare_command(
+        project=ctx.project,
+        policies=[p.name for p in policies],
+        reward_model=reward_model.name,
+        out=html,
+        **measure,
     )
-    step: dict[str, Any] = {"path": str(html), "numbers": {}}
-    report = _latest_report(ctx)
-    if report is not None:
-        step.update(report_id=report.pk, url=f"/reports/{report.pk}/")
-    json_path = html.with_suffix(".json")
-    if json_path.exists():  # the headline: each policy's held-out accuracy
-        for row in json.loads(json_path.read_text()).get("policies", []):
-            accuracy = (row.get("rules") or {}).get("accuracy")
-            if isinstance(accuracy, (int, float)):
-                step["numbers"][f"{row['name']} accuracy"] = accuracy
-    return step
+    data = report_build(
+        project=ctx.project, policies=policies, reward_model=reward_model, compare_command=command, **measure
+    )
+    report = report_save(project=ctx.project, data=data, command=command)
+    report_files_write(report, html)
+    numbers = {  # the headline: each policy's held-out accuracy
+        f"{row['name']} accuracy": row["rules"]["accuracy"]
+        for row in data["policies"]
+        if isinstance((row.get("rules") or {}).get("accuracy"), int | float)
+    }
+    return {"path": str(html), "report_id": report.pk, "url": f"/reports/{report.pk}/", "numbers": numbers}
 
 
-def _latest_report(ctx: _Context):
-    try:
-        from rewardmodel.models import ComparisonReport  # being added with the compare command
-    except ImportError:
-        return None
-    return ComparisonReport.objects.order_by("-pk").first()
-
-
-STEP_FUNCTIONS: dict[str, Callable[[_Context], dict[str, Any]]] = {
+STEP_FUNCTIONS: dict[str, Callable[[_Context], DemoStep]] = {
     "generate": step_generate,
     "label": step_label,
     "reward": step_reward,
@@ -611,25 +641,17 @@ def demo_loop_execute(
     reporter_factory: Callable[[str], Reporter] | None = None,
     on_step: Callable[[str, str], None] | None = None,
 ) -> DemoLoop:
-    """Run a queued loop's steps in order, recording each on the row. Never raises for a step's
-    failure (the row holds it). A loop that is no longer queued is left alone (a redelivered task)."""
-    claim = job_claim(DemoLoop, pk=loop_id, task_id=task_id)
-    loop = DemoLoop.objects.select_related("project").get(pk=loop_id)
-    if claim is None:
-        log.warning("demo loop %s is %s, not queued for task %r; ignored", loop_id, loop.status, task_id)
-        return loop
-    with Heartbeat(claim):
-        _run_steps(loop, claim, reporter_factory, on_step)
-    loop.refresh_from_db()
-    return loop
+    """Run a queued loop here, as the job task would (rewardmodel.jobs.execute), with a progress
+    bar per training run and a line per step for a person watching (`demo_loop --sync`)."""
+    return job_execute(
+        DemoLoop, pk=loop_id, task_id=task_id, reporter=LoopListener(reporter_factory, on_step)
+    )
 
 
-def _run_steps(
-    loop: DemoLoop,
-    claim: Claim,
-    reporter_factory: Callable[[str], Reporter] | None,
-    on_step: Callable[[str, str], None] | None,
-) -> None:
+def demo_loop_work(loop: DemoLoop, claim: Claim, outer: Reporter | None) -> Done:
+    """The loop's steps in order, each recorded on the row as it starts and ends (the home page
+    polls it). A step that fails ends the loop failed with its name and error, a cancel between
+    steps or during one ends it cancelled; what the finished steps made stays."""
     from rewardmodel.registry.artifacts import default_base_model
 
     base_id = loop.config.get("base_model")
@@ -639,55 +661,36 @@ def _run_steps(
         project=loop.project,
         base=ModelArtifact.objects.get(pk=base_id) if base_id else default_base_model(),
         budget=BUDGETS[loop.config.get("budget", "full")],
-        reporter_factory=reporter_factory,
+        listener=outer if isinstance(outer, LoopListener) else LoopListener(),
     )
     names = [name for name, _ in STEPS]
     for i, name in enumerate(names):
         if job_cancel_requested(claim):
-            job_finish(claim, JobStatus.CANCELLED)
-            return
+            raise Cancelled(f"cancelled before step {name}")
         loop.current_step, loop.progress = name, i / len(names)
         loop.status_message = dict(STEPS)[name]
         started = time.monotonic()
         _record(loop, name, status=JobStatus.RUNNING, started_at=timezone.now().isoformat())
-        if on_step:
-            on_step(name, "running")
+        ctx.listener.step(name, "running")
         try:
             values = STEP_FUNCTIONS[name](ctx)
-        except Exception as exc:  # the row must say which step failed and why
-            if isinstance(exc, Cancelled):
-                status = JobStatus.CANCELLED
-            else:
-                status = JobStatus.FAILED
-                log.exception("demo loop %s: step %s failed", loop.pk, name)
-            message = (
-                exc.message if isinstance(exc, (PairwiseError, Conflict)) else f"{type(exc).__name__}: {exc}"
-            )
+        except BaseException as exc:  # the row must say which step ended the loop, and why
+            status = JobStatus.CANCELLED if isinstance(exc, Cancelled) else JobStatus.FAILED
+            message = exc.message if isinstance(exc, PairwiseError) else f"{type(exc).__name__}: {exc}"
             _record(loop, name, status=status, finished_at=timezone.now().isoformat(), detail=message[:500])
-            if on_step:
-                on_step(name, f"{status}: {message}")
-            if status == JobStatus.CANCELLED:
-                job_finish(claim, JobStatus.CANCELLED)
-            else:
-                job_finish(
-                    claim, JobStatus.FAILED, error=f"step {name}: {message}", traceback=tb.format_exc()
-                )
-            return
+            ctx.listener.step(name, f"{status}: {message}")
+            if isinstance(exc, Exception) and not isinstance(exc, Cancelled):
+                raise PairwiseError(f"step {name}: {message}") from exc
+            raise
         values["seconds"] = round(time.monotonic() - started, 1)
         _record(loop, name, status=JobStatus.SUCCEEDED, finished_at=timezone.now().isoformat(), **values)
-        if on_step:
-            on_step(name, f"done in {values['seconds']:.0f} s {values.get('numbers', {})}")
-    job_finish(
-        claim,
-        JobStatus.SUCCEEDED,
-        current_step="",
-        progress=1.0,
-        status_message=f"{len(names)} steps in {loop.wall_seconds or 0:.0f} s",
-    )
+        ctx.listener.step(name, f"done in {values['seconds']:.0f} s {values.get('numbers', {})}")
+    return Done(message=f"{len(names)} steps in {loop.wall_seconds or 0:.0f} s", fields={"current_step": ""})
 
 
-def demo_loop_status(loop: DemoLoop) -> dict[str, Any]:
-    """What the home page polls: the loop, and each step with its run's or job's live progress."""
+def demo_loop_status_fields(loop: DemoLoop, query: Mapping[str, str]) -> dict[str, Any]:
+    """What the home page polls beyond every job's fields (rewardmodel.jobs.views): each step,
+    with its run's or generation job's live progress while it runs."""
     runs = {
         r.pk: r
         for r in TrainingRun.objects.filter(pk__in=[s["run_id"] for s in loop.steps if s.get("run_id")])
@@ -704,14 +707,4 @@ def demo_loop_status(loop: DemoLoop) -> dict[str, Any]:
             row["progress"] = live.progress
             row["message"] = live.status_message
         steps.append(row)
-    return {
-        "id": loop.pk,
-        # A worker killed mid-loop writes nothing more: its heartbeat goes stale (demo_loop --again).
-        "status": "lost" if loop.is_lost else loop.status,
-        "quick": loop.quick,
-        "current_step": loop.current_step,
-        "progress": loop.progress,
-        "error": loop.error,
-        "wall_seconds": loop.wall_seconds,
-        "steps": steps,
-    }
+    return {"quick": loop.quick, "current_step": loop.current_step, "steps": steps}

@@ -32,14 +32,14 @@ from annotate.models import Project, Prompt, Response
 from annotate.pair_strategies import PairsOutcome, comparisons_pair_responses
 from pairwise.errors import PairwiseError
 from rewardmodel.generation.responses import (
-    GENERATIVE_KINDS,
     GenerationOptions,
     generation_check,
     generation_job_create,
-    generation_job_execute,
     response_keys,
 )
-from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
+from rewardmodel.jobs.execute import job_execute
+from rewardmodel.models import GENERATIVE_KINDS, GenerationJob, JobStatus, ModelArtifact
+from rewardmodel.registry.artifacts import artifact_kind_check
 
 Generate = Literal["sync", "queue", "skip"]
 
@@ -60,11 +60,7 @@ def arena_policies_check(policies: Sequence[ModelArtifact]) -> list[ModelArtifac
     if len(unique) < 2:
         raise PairwiseError("An arena needs at least two different policies.")
     for policy in unique:
-        if policy.kind not in GENERATIVE_KINDS:
-            raise PairwiseError(
-                f"{policy.name} is a {policy.get_kind_display().lower()}; an arena compares the answers "
-                "of base models and policies."
-            )
+        artifact_kind_check(policy, GENERATIVE_KINDS, doing="an arena compares the answers of")
     return unique
 
 
@@ -164,7 +160,7 @@ def arena_create(
             )
             if generate == "sync":
                 # Interrupted (Ctrl-C), the job records itself cancelled and the interrupt goes on.
-                job = generation_job_execute(job_id=job.pk)
+                job = job_execute(GenerationJob, pk=job.pk)
                 if job.status != JobStatus.SUCCEEDED:
                     raise PairwiseError(
                         f"Generation job #{job.pk} ({policy.name}) {job.status}: "

@@ -36,7 +36,7 @@ import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -44,17 +44,57 @@ from django.db.models import F, Q
 from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Project
 from rewardmodel.evaluation.simulated_labelers import DEFAULT_MEDIAN_SECONDS
 from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
+from rewardmodel.registry.lineage import lineage
 from rewardmodel.registry.snapshots import EVAL_FILE, TRAIN_FILE
+from rewardmodel.runs.kind import ROAD_BASE, ROAD_HUMAN_FEEDBACK, ROAD_RULES, ROAD_SUPERVISED
+from rewardmodel.runs.kinds import KINDS
 
 HUMAN, SIMULATED, IMPORTED = Judgment.Source.HUMAN, Judgment.Source.SIMULATED, Judgment.Source.EXTERNAL
-ROAD_HUMAN_FEEDBACK, ROAD_RULES, ROAD_SUPERVISED, ROAD_BASE = "human feedback", "rules", "supervised", "base"
-ROADS = (ROAD_BASE, ROAD_SUPERVISED, ROAD_HUMAN_FEEDBACK, ROAD_RULES)
 # Keys of PAIRWISE_DEVICE_HOURLY_USD that name a kind of device; every other key is a GPU name fragment.
 DEVICE_KINDS = ("cpu", "cuda", "mps", "xpu")
 # SQLite allows a limited number of query parameters: comparison ids go to the database in chunks.
 CHUNK = 500
 
 Key = int | str  # a judgment's id, or "snapshot<pk>:<k>" for one known only by a snapshot's count
+
+
+class HumanHours(TypedDict):
+    n: int
+    timed: int  # judgments with a recorded time on task
+    hours: float
+    estimated_hours: float  # of `hours`, those at the project's median pace
+    usd: float
+
+
+class JudgmentSums(TypedDict):
+    human: HumanHours
+    simulated: dict[str, float]  # n, hours_if_human
+    imported: dict[str, int]  # n
+
+
+class ComputeCost(TypedDict):
+    hours: float
+    usd: float
+    unpriced_runs: list[int]
+
+
+class LedgerData(TypedDict):
+    """A Ledger as JSON (Ledger.as_dict), as the report stores it per policy and per road."""
+
+    policy: str
+    road: str
+    runs: list[dict[str, Any]]  # RunCost.as_dict, oldest first
+    training_judgments: JudgmentSums  # behind the snapshots its lineage trained on
+    arena_judgments: JudgmentSums  # on its arena comparisons, those not trained on
+    human: HumanHours
+    simulated: dict[str, Any]  # n, hours_if_human, estimate
+    imported: dict[str, int]
+    compute: ComputeCost
+    tokens: int
+    total_usd: float
+    total_hours: float
+    paces: dict[str, dict[str, Any]]  # Pace by project id
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -109,7 +149,7 @@ class Ledger:
     paces: dict[int, Pace] = field(default_factory=dict)  # by project id
     notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> LedgerData:
         """Every figure of the ledger (hours, US dollars, counts); "estimate" marks what is one."""
         training = judgment_sums(self.training.values(), self.paces)
         arena_only = (row for key, row in self.arena.items() if key not in self.training)
@@ -148,7 +188,7 @@ class Ledger:
         }
 
 
-def judgment_sums(rows: Iterable[JudgmentRow], paces: Mapping[int, Pace]) -> dict[str, dict[str, Any]]:
+def judgment_sums(rows: Iterable[JudgmentRow], paces: Mapping[int, Pace]) -> JudgmentSums:
     """Counts, hours and money of judgments by who made them (see the module docstring)."""
     human = {"n": 0, "timed": 0, "hours": 0.0, "estimated_hours": 0.0, "usd": 0.0}
     simulated = {"n": 0, "hours_if_human": 0.0}
@@ -334,29 +374,20 @@ def arena_judgments(model: ModelArtifact) -> dict[Key, JudgmentRow]:
 # --------------------------------------------------------------------------------------------
 
 
-def lineage(model: ModelArtifact) -> list[ModelArtifact]:
-    """The model and all its ancestors, each once, nearest first."""
-    seen: dict[int, ModelArtifact] = {}
-    frontier = [model]
-    while frontier:
-        current = frontier.pop(0)
-        if current.pk in seen:
-            continue
-        seen[current.pk] = current
-        frontier.extend(current.parents.select_related("training_run", "dataset_snapshot").order_by("pk"))
-    return list(seen.values())
-
-
 def road_of(artifacts: Sequence[ModelArtifact]) -> str:
-    """Which road made a policy: human feedback (a reward model in its lineage), rules (GRPO),
-    supervised (SFT only) or base (no training recorded)."""
-    run_kinds = {a.training_run.kind for a in artifacts if a.training_run_id}
-    if any(a.kind == ModelArtifact.Kind.REWARD for a in artifacts) or TrainingRun.Kind.PPO in run_kinds:
-        return ROAD_HUMAN_FEEDBACK
-    if TrainingRun.Kind.GRPO in run_kinds:
-        return ROAD_RULES
-    if TrainingRun.Kind.SFT in run_kinds:
-        return ROAD_SUPERVISED
+    """Which road made a policy, by the kinds of run in its lineage (each kind names its road:
+    rewardmodel.runs.kinds): human feedback (a reward model in its lineage, or a run on people's
+    judgments: PPO, DPO), else rules (GRPO), else supervised (SFT only), else base (no training)."""
+    roads = {
+        KINDS[a.training_run.kind].road
+        for a in artifacts
+        if a.training_run_id and a.training_run.kind in KINDS
+    }
+    if any(a.kind == ModelArtifact.Kind.REWARD for a in artifacts):
+        roads.add(ROAD_HUMAN_FEEDBACK)
+    for road in (ROAD_HUMAN_FEEDBACK, ROAD_RULES, ROAD_SUPERVISED):
+        if road in roads:
+            return road
     return ROAD_BASE
 
 

@@ -1,4 +1,5 @@
-"""Manager pages for generation jobs: a form that starts one, a page that shows it live.
+"""Manager pages for generation jobs: a form that starts one, a page that shows it live (it polls
+the one job status view, rewardmodel.jobs.views).
 
 Thin: rewardmodel.generation.responses holds the rules. No torch here (the worker runs the model).
 """
@@ -6,21 +7,15 @@ Thin: rewardmodel.generation.responses holds the rules. No torch here (the worke
 from __future__ import annotations
 
 from django import forms
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from annotate.models import Project, Prompt
 from annotate.permissions import manager_required
 from pairwise.errors import PairwiseError
-from rewardmodel.generation.responses import (
-    GENERATIVE_KINDS,
-    GenerationOptions,
-    generation_job_cancel,
-    generation_job_create,
-    generation_job_status,
-)
-from rewardmodel.models import GenerationJob, ModelArtifact
+from rewardmodel.generation.responses import GenerationOptions, generation_job_create
+from rewardmodel.jobs.views import job_status
+from rewardmodel.models import GENERATIVE_KINDS, GenerationJob, ModelArtifact
 
 DEFAULTS = GenerationOptions()
 
@@ -70,23 +65,4 @@ def generation_new(request: HttpRequest) -> HttpResponse:
 @manager_required
 def generation_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(GenerationJob.objects.select_related("project", "model"), pk=pk)
-    return render(
-        request, "rewardmodel/generation_job.html", {"job": job, "status": generation_job_status(job=job)}
-    )
-
-
-@manager_required
-def generation_job_status_json(request: HttpRequest, pk: int) -> JsonResponse:
-    job = get_object_or_404(GenerationJob, pk=pk)
-    return JsonResponse(generation_job_status(job=job))
-
-
-@manager_required
-@require_POST
-def generation_job_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(GenerationJob, pk=pk)
-    try:
-        generation_job_cancel(job=job)
-    except PairwiseError:
-        pass  # finished meanwhile: the page shows how it ended
-    return redirect("generation-job", pk=pk)
+    return render(request, "rewardmodel/generation_job.html", {"job": job, "status": job_status(job)})

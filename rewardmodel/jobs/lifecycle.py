@@ -10,8 +10,9 @@ explained by this file.
 
 Every move is one conditional UPDATE, `filter(pk=..., status=..., task_id=...).update(...)`: two
 processes racing for a row cannot both win, and a late writer finds the row moved on and writes
-nothing. The rows are JobBase subclasses (rewardmodel.models); KINDS says, per model, which
-Celery task runs it and what to clean up when its worker is gone.
+nothing. The rows are JobBase subclasses (rewardmodel.models); rewardmodel.jobs.kinds says, per
+model, which queue its task goes to, what its work is and what to clean up when it ends; the work
+itself is run by rewardmodel.jobs.execute, the same way for every kind.
 
 - enqueue (job_enqueue): choose the task id, store it with `sent_at`, send the kind's task when
   the caller's transaction commits (the worker must find the row). The caller decides when;
@@ -61,10 +62,10 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from pairwise.errors import Conflict
-from rewardmodel.models import DataJob, DemoLoop, GenerationJob, JobBase, JobStatus, TrainingRun
+from rewardmodel.jobs.kinds import JOB_TASK, KINDS
+from rewardmodel.models import JobBase, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +75,10 @@ BEAT_SECONDS = 5.0
 CANCEL_CHECK_SECONDS = 3.0
 
 
-@dataclass(frozen=True)
-class JobKind:
-    label: str  # "Run #3 already succeeded"
-    task: str  # the task's attribute in rewardmodel.tasks: called as task.apply_async(args=[pk], task_id=...)
-    # "module.function"(job, what) run when the worker cannot clean up: the job was cancelled while
-    # queued (what="cancelled") or its worker was lost (what="lost").
-    abandoned: str = ""
-
-
-KINDS: dict[type[JobBase], JobKind] = {
-    TrainingRun: JobKind("Run", "train_run", abandoned="rewardmodel.runs.services.run_abandoned"),
-    GenerationJob: JobKind("Generation job", "generate_responses_job"),
-    DemoLoop: JobKind("Demo loop", "train_demo_loop"),
-    DataJob: JobKind("Data job", "run_data_job", abandoned="annotate.data_jobs.data_job_abandoned"),
-}
-
-
-def _abandoned(job: JobBase, what: str) -> None:
-    hook = KINDS[type(job)].abandoned
-    if hook:
-        import_string(hook)(job, what)
+def _ended(job: JobBase, how: str) -> None:
+    hook = KINDS[type(job)].hook("ended")
+    if hook is not None:
+        hook(job, how)
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,10 +106,13 @@ def job_send(job: JobBase) -> None:
     job.sent_at = timezone.now()
     model.objects.filter(pk=pk).update(sent_at=job.sent_at)
 
-    def send() -> None:
-        from rewardmodel import tasks
+    kind = KINDS[model]
 
-        getattr(tasks, KINDS[model].task).apply_async(args=[pk], task_id=task_id)
+    def send() -> None:
+        from pairwise.celery import app
+
+        # By name: the tasks module runs jobs (jobs.execute), so this one does not import it.
+        app.tasks[JOB_TASK].apply_async(args=[kind.slug, pk], task_id=task_id, queue=kind.queue)
 
     transaction.on_commit(send)
 
@@ -292,12 +279,12 @@ def job_cancel(job: JobBase) -> JobBase:
     cancelled = {"status": JobStatus.CANCELLED, "cancel_requested": True, "finished_at": now}
     if model.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(**cancelled):
         job.refresh_from_db()
-        _abandoned(job, "cancelled")
+        _ended(job, "cancelled")
     elif model.objects.filter(Q(pk=job.pk) & lost_q()).update(
         **cancelled, status_message=f"cancelled after its worker was lost ({LOST_ERROR} {_timeout()} s)"
     ):
         job.refresh_from_db()
-        _abandoned(job, "cancelled")
+        _ended(job, "cancelled")
     elif not model.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(cancel_requested=True):
         job.refresh_from_db()
         raise Conflict(f"{KINDS[model].label} #{job.pk} already {job.status}; nothing to cancel.")
@@ -334,7 +321,7 @@ def jobs_reap_lost(model: type[JobBase], *, pks: list[int] | None = None) -> lis
             error=f"{LOST_ERROR} {timeout} s (killed, out of memory, or its machine went away).",
         ):
             job.refresh_from_db()
-            _abandoned(job, "lost")
+            _ended(job, "lost")
             reaped.append(job.pk)
     return reaped
 

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -100,7 +100,7 @@ def artifact_register(
         existing = ModelArtifact.objects.filter(name=name).first()
         if existing is not None and existing.weights_hash == weights_hash:
             return existing
-        raise PairwiseError(f"A model named {name!r} is already registered; pick another name.") from None
+        raise PairwiseError(f"A model named {name!r} already exists; pick another name.") from None
     return artifact
 
 
@@ -181,7 +181,7 @@ def artifact_register_source(
         name = name or _slug(path.resolve().name)
     elif path.is_file() and path.suffix == ".gguf":
         name = name or _slug(path.stem)
-        _name_free(name)
+        artifact_name_free(name)
         try:
             folder = convert_gguf(path, models_dir() / name, source=f"gguf:{path.resolve()}")
         except BaseModelError as exc:
@@ -193,7 +193,7 @@ def artifact_register_source(
         )
     elif looks_like_hub_id(source):
         name = name or _slug(source.split("/")[-1])
-        _name_free(name)
+        artifact_name_free(name)
         target = models_dir() / name
         try:
             folder = (
@@ -213,30 +213,54 @@ def artifact_register_source(
     )
 
 
-def _name_free(name: str) -> None:
-    """Fail before a long conversion or download when the name is taken."""
-    if ModelArtifact.objects.filter(name=name).exists():
-        raise PairwiseError(f"A model named {name!r} is already registered; pass another --name.")
+# --------------------------------------------------------------------------------------------
+# checks: one of each, for every caller (runs, generation, evaluation, the arena, the report)
+# --------------------------------------------------------------------------------------------
+
+KIND_WORDS = {
+    ModelArtifact.Kind.BASE: "a base model",
+    ModelArtifact.Kind.POLICY: "a policy",
+    ModelArtifact.Kind.REWARD: "a reward model",
+    ModelArtifact.Kind.VALUE: "a value model",
+}
 
 
-def human_count(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return str(n)
+def kinds_words(kinds: Sequence[str]) -> str:
+    """("base", "policy") -> "a base model or a policy"."""
+    words = [KIND_WORDS[ModelArtifact.Kind(k)] for k in kinds]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # unreachable; keeps the type checker calm
+def artifact_name_free(name: str | None) -> None:
+    """Refuse a taken name before anything long starts (a training run, a conversion, a download)."""
+    if name and ModelArtifact.objects.filter(name=name).exists():
+        raise PairwiseError(f"A model named {name!r} already exists; pick another name.")
+
+
+def artifact_kind_check(model: ModelArtifact, kinds: Sequence[str], *, doing: str, hint: str = "") -> None:
+    """The model is of one of `kinds`, or a PairwiseError says what it is and what `doing` needs:
+    "Model 'rm-1' is a reward model; PPO starts from a base model or a policy."."""
+    if model.kind not in kinds:
+        more = f" ({hint})" if hint else ""
+        raise PairwiseError(
+            f"Model {model.name!r} is {KIND_WORDS[ModelArtifact.Kind(model.kind)]}; {doing} {kinds_words(kinds)}{more}."
+        )
+
+
+def artifact_files_check(model: ModelArtifact) -> None:
+    """The model's weights are where the registry says (a data directory can move or be wiped)."""
+    if not Path(model.path, "config.json").is_file():
+        raise PairwiseError(f"Model {model.name!r} has no files at {model.path}.")
+
+
+def same_tokenizer_check(*, policy: ModelArtifact, reward_model: ModelArtifact) -> None:
+    """A reward model that scores a policy's token ids must read them as the policy writes them."""
+    if tokenizer_fingerprint(policy) != tokenizer_fingerprint(reward_model):
+        raise PairwiseError(
+            f"The reward model {reward_model.name!r} uses a different tokenizer from the policy {policy.name!r}: "
+            "PPO hands the reward model the policy's token ids, so it would score garbage. Train the reward "
+            "model from the same base model as the policy."
+        )
 
 
 def tokenizer_fingerprint(artifact: ModelArtifact) -> str:

@@ -6,13 +6,13 @@ held-out prompts, side by side with what each cost, and where a road stalled.
     html = report.html   # one self-contained page: inline CSS and SVG (rewardmodel/report/html.py)
 
 `data` is plain JSON (stored on the ComparisonReport row, written as report.json by `compare`,
-drawn by rewardmodel/report/html.py). Its parts:
+drawn by rewardmodel/report/html.py), typed by rewardmodel.report.data.ReportData. Its parts:
 
 - policies: per policy, measured on the project's held-out prompts (the first `heldout` of them in
   id order) with greedy decoding, so the same data and seed give the same numbers: accuracy and
-  R1 format rate on the prompts with a reference answer (rewardmodel.runs.kinds.grpo.policy_evaluate,
+  R1 format rate on the prompts with a reference answer (rewardmodel.evaluation.rules.policy_evaluate,
   the R1 template), the reward model's mean score, mean length and KL to the base policy of its
-  lineage (rewardmodel.runs.kinds.ppo.policy_rm_evaluate), its arena rating when the project holds
+  lineage (rewardmodel.evaluation.rm_scoring.policy_rm_evaluate), its arena rating when the project holds
   judgments between the listed policies (raw and style-controlled Bradley-Terry with 95 %
   bootstrap intervals, annotate.quality.leaderboard), and its cost ledger (rewardmodel.evaluation.ledger).
 - roads: the ledgers of each road's policies added up (nothing counted twice), and the money and
@@ -28,44 +28,51 @@ policy's). Torch is imported only inside the evaluation functions.
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Callable, Sequence
-from statistics import fmean
-from typing import Any
+from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
 from annotate.models import Project, Prompt
 from pairwise.errors import PairwiseError
-from rewardmodel.evaluation.ledger import (
-    ROADS,
-    Ledger,
-    ledger_union,
-    lineage,
-    policy_ledger,
+from pairwise.files.atomic import atomic_file
+from rewardmodel.evaluation.ledger import Ledger, LedgerData, ledger_union, policy_ledger
+from rewardmodel.evaluation.rm_scoring import policy_rm_evaluate
+from rewardmodel.evaluation.rules import policy_evaluate
+from rewardmodel.models import (
+    GENERATIVE_KINDS,
+    ComparisonReport,
+    DatasetSnapshot,
+    ModelArtifact,
+    RunMetric,
+    TrainingRun,
 )
-from rewardmodel.models import ComparisonReport, ModelArtifact, RunMetric, TrainingRun
+from rewardmodel.registry.artifacts import artifact_kind_check
+from rewardmodel.registry.lineage import lineage
 from rewardmodel.registry.prompts import project_prompts, verifiable_prompts
-from rewardmodel.runs.kinds.grpo import policy_evaluate
-from rewardmodel.runs.kinds.ppo import policy_rm_evaluate
+from rewardmodel.report.data import (
+    Arena,
+    Curve,
+    Gains,
+    Note,
+    PolicyRow,
+    ReportData,
+    RewardModelScores,
+    RoadRow,
+    RulesScores,
+    Scale,
+)
+from rewardmodel.runs.kind import ROADS
+from rewardmodel.runs.kinds import KINDS
 from rewardmodel.runs.reproduce import reproduce_commands
 
 REPORT_VERSION = 1
-# The metric drawn for each kind of run: what the run optimised, as its trainer logs it.
-CURVE_KEYS = {
-    TrainingRun.Kind.GRPO: ("reward/total", "GRPO reward (total)"),
-    TrainingRun.Kind.PPO: ("score", "PPO reward-model score"),
-    TrainingRun.Kind.SFT: ("loss", "SFT loss"),
-    TrainingRun.Kind.REWARD: ("accuracy", "reward-model pair accuracy"),
-}
 CURVE_POINTS = 200  # at most this many points per curve (evenly thinned): the HTML stays small
-# Stall thresholds, each with its reason:
-# GRPO learns only from groups whose completions got different rewards; above half identical, most
-# of every batch teaches nothing.
-ZERO_STD_STALL = 0.5
-# A reward model right on fewer than 55 % of held-out pairs is close to a coin on the pairs it
-# will judge: PPO then optimises mostly noise.
-RM_CHANCE = 0.55
+# Stall thresholds, each with its reason (those of one kind of run are in its kind module:
+# rewardmodel.runs.kinds, RunKind.notes).
 # A reward model whose score follows response length this closely (Pearson, over the held-out
 # answers of one policy) is likely paying for length rather than quality.
 LENGTH_CORR = 0.5
@@ -91,7 +98,7 @@ def report_reward_model(policies: Sequence[ModelArtifact]) -> ModelArtifact | No
     return None
 
 
-def _rules(policy, project, *, heldout, seed, max_new_tokens, batch_size) -> dict[str, Any]:
+def _rules(policy, project, *, heldout, seed, max_new_tokens, batch_size) -> RulesScores:
     try:
         result = policy_evaluate(
             model=policy,
@@ -114,7 +121,7 @@ def _rules(policy, project, *, heldout, seed, max_new_tokens, batch_size) -> dic
     }
 
 
-def _rm(policy, project, reward_model, *, heldout, max_new_tokens, batch_size) -> dict[str, Any]:
+def _rm(policy, project, reward_model, *, heldout, max_new_tokens, batch_size) -> RewardModelScores:
     try:
         result, reference = policy_rm_evaluate(
             model=policy,
@@ -138,7 +145,7 @@ def _rm(policy, project, reward_model, *, heldout, max_new_tokens, batch_size) -
     }
 
 
-def _arena(project: Project, names: list[str], *, seed: int, n_bootstrap: int) -> dict[str, Any]:
+def _arena(project: Project, names: list[str], *, seed: int, n_bootstrap: int) -> Arena:
     """Ratings of the listed policies from the project's judgments between them, or why none."""
     from annotate.quality.leaderboard import game_patterns, leaderboard_compute
 
@@ -191,10 +198,13 @@ def _metric(run: TrainingRun, key: str) -> list[list[float]]:
     return [[step, float(values[key])] for step, values in rows if isinstance(values.get(key), int | float)]
 
 
-def _curves(runs) -> list[dict[str, Any]]:
+def _curves(runs) -> list[Curve]:
     curves = []
     for run, artifact, _ in runs:
-        key, label = CURVE_KEYS[run.kind]
+        kind = KINDS.get(run.kind)
+        if kind is None or kind.curve is None:
+            continue
+        key, label = kind.curve
         points = _metric(run, key)
         if points:
             curves.append(
@@ -210,41 +220,18 @@ def _curves(runs) -> list[dict[str, Any]]:
     return curves
 
 
-def _stalls(runs, rows: list[dict[str, Any]], baseline: dict[str, Any], reward_model) -> list[dict[str, str]]:
+def _stalls(runs, rows: list[PolicyRow], baseline: PolicyRow, reward_model) -> list[Note]:
     """Where a road stalled, in plain words (see the thresholds at the top of the module)."""
-    notes: list[dict[str, str]] = []
+    notes: list[Note] = []
 
     def note(subject: str, text: str) -> None:
         if not any(n["text"] == text for n in notes):
             notes.append({"subject": subject, "text": text})
 
     for run, artifact, policy in runs:
-        if run.kind == TrainingRun.Kind.GRPO:
-            zero = [v for _, v in _metric(run, "zero_std_fraction")]
-            if zero and fmean(zero) > ZERO_STD_STALL:
-                note(
-                    policy,
-                    f"GRPO run #{run.pk} ({artifact.name}): in {fmean(zero) * 100:.0f} % of its groups on average every "
-                    "completion got the same reward, so most groups had nothing to learn from. Easier prompts, "
-                    "more completions per prompt or a higher temperature give the rewards variance.",
-                )
-        if run.kind == TrainingRun.Kind.PPO:
-            hacking = run.summary.get("reward_hacking") or {}
-            if hacking.get("flagged"):
-                note(
-                    policy,
-                    f"PPO run #{run.pk} ({artifact.name}) may be gaming its reward model: "
-                    f"{str(hacking.get('evidence', '')).rstrip('.')}.",
-                )
-        if run.kind == TrainingRun.Kind.REWARD:
-            accuracy = run.summary.get("eval_accuracy")
-            if accuracy is not None and accuracy < RM_CHANCE:
-                note(
-                    policy,
-                    f"The reward model {artifact.name} barely beats chance: it prefers the people's choice on "
-                    f"{accuracy * 100:.0f} % of {run.summary.get('eval_pairs', '?')} held-out pairs (a coin gets 50 %). "
-                    "PPO against it optimises mostly noise; more or cleaner judgments come first.",
-                )
+        kind = KINDS.get(run.kind)
+        for text in kind.notes(run, artifact) if kind is not None and kind.notes else []:
+            note(policy, text)
     for row in rows:
         name, trained_on = row["name"], row["ledger"]["training_judgments"]
         simulated, others = (
@@ -292,11 +279,11 @@ def _stalls(runs, rows: list[dict[str, Any]], baseline: dict[str, Any], reward_m
     return notes
 
 
-def _scale(policies, runs, n_prompts: int, n_verifiable: int) -> dict[str, Any]:
+def _scale(policies, runs, n_prompts: int, n_verifiable: int) -> Scale:
     params = sorted({p.parameter_count for p in policies if p.parameter_count})
-    preference = {}
+    preference = {}  # the preference pairs trained on (a reward model's, DPO's), each snapshot once
     for run, _, _ in runs:
-        if run.kind == TrainingRun.Kind.REWARD and run.snapshot_id:
+        if run.snapshot_id and run.snapshot.kind == DatasetSnapshot.Kind.PREFERENCES:
             preference[run.snapshot_id] = run.snapshot
     return {
         "parameters": params,
@@ -315,9 +302,9 @@ def _scale(policies, runs, n_prompts: int, n_verifiable: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _gains(row: dict[str, Any], baseline: dict[str, Any], ledger: dict[str, Any]) -> dict[str, Any]:
+def _gains(row: PolicyRow, baseline: PolicyRow, ledger: LedgerData) -> Gains:
     """Points gained over the baseline, and what each point cost (None without a gain)."""
-    gains: dict[str, Any] = {}
+    gains: Gains = {}
     acc, base_acc = (row.get("rules") or {}).get("accuracy"), (baseline.get("rules") or {}).get("accuracy")
     if acc is not None and base_acc is not None:
         gains["accuracy_points"] = (acc - base_acc) * 100
@@ -335,7 +322,7 @@ def _gains(row: dict[str, Any], baseline: dict[str, Any], ledger: dict[str, Any]
     return gains
 
 
-def _roads(rows: list[dict[str, Any]], ledgers: dict[str, Ledger], baseline: dict[str, Any]) -> list[dict]:
+def _roads(rows: list[PolicyRow], ledgers: dict[str, Ledger], baseline: PolicyRow) -> list[RoadRow]:
     out = []
     for road in ROADS:
         members = [r for r in rows if r["road"] == road]
@@ -343,7 +330,7 @@ def _roads(rows: list[dict[str, Any]], ledgers: dict[str, Ledger], baseline: dic
             continue
         union = ledger_union([ledgers[r["name"]] for r in members], policy=road, road=road).as_dict()
 
-        def key(r: dict) -> tuple:
+        def key(r: PolicyRow) -> tuple:
             g = r["gains"]
             return (
                 g.get("accuracy_points") is not None,
@@ -382,17 +369,14 @@ def report_build(
     n_bootstrap: int = 200,
     compare_command: str = "",
     progress: Progress = _quiet,
-) -> dict[str, Any]:
+) -> ReportData:
     """Measure the policies and gather everything the report shows (see the module docstring).
     The first policy is the baseline. Raises PairwiseError for input a person must fix."""
     policies = list({p.pk: p for p in policies}.values())
     if len(policies) < 2:
         raise PairwiseError("A comparison needs at least two different policies (the first is the baseline).")
     for policy in policies:
-        if policy.kind not in (ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY):
-            raise PairwiseError(
-                f"{policy.name} is a {policy.get_kind_display().lower()}; compare base models and policies."
-            )
+        artifact_kind_check(policy, GENERATIVE_KINDS, doing="a comparison measures")
     if heldout is not None and heldout < 1:
         raise PairwiseError("--heldout must be at least 1.")
     prompts = project_prompts(project=project, split=Prompt.Split.HELDOUT)[:heldout]
@@ -406,17 +390,15 @@ def report_build(
     if reward_model is None:
         reward_model = report_reward_model(policies)
         chosen_because = "the first reward model in the policies' lineages"
-    if reward_model is not None and reward_model.kind != ModelArtifact.Kind.REWARD:
-        raise PairwiseError(
-            f"{reward_model.name} is a {reward_model.get_kind_display().lower()}, not a reward model."
-        )
+    if reward_model is not None:
+        artifact_kind_check(reward_model, (ModelArtifact.Kind.REWARD,), doing="the answers are scored by")
 
-    rows: list[dict[str, Any]] = []
+    rows: list[PolicyRow] = []
     ledgers: dict[str, Ledger] = {}
     for k, policy in enumerate(policies, start=1):
         progress(f"[{k}/{len(policies)}] {policy.name}: ledger")
         ledgers[policy.name] = ledger = policy_ledger(model=policy)
-        row: dict[str, Any] = {
+        row: PolicyRow = {
             "name": policy.name,
             "kind": policy.kind,
             "road": ledger.road,
@@ -489,7 +471,7 @@ def report_build(
     }
 
 
-def report_save(*, project: Project, data: dict[str, Any], command: str, created_by=None) -> ComparisonReport:
+def report_save(*, project: Project, data: ReportData, command: str, created_by=None) -> ComparisonReport:
     """Store a built report with its self-contained HTML (what `compare --out` writes)."""
     from rewardmodel.report.html import report_document
 
@@ -501,3 +483,39 @@ def report_save(*, project: Project, data: dict[str, Any], command: str, created
         html=report_document(data),
         command=command,
     )
+
+
+def compare_command(
+    *,
+    project: Project,
+    policies: Sequence[str],
+    reward_model: str | None = None,
+    heldout: int | None = None,
+    seed: int = 0,
+    max_new_tokens: int = 96,
+    n_bootstrap: int = 200,
+    out: str | Path | None = None,
+) -> str:
+    """The `manage.py compare` line that builds this report again (it closes its reproduce commands)."""
+    args = ["python", "manage.py", "compare", "--project", project.name, "--policies", ",".join(policies)]
+    if reward_model:
+        args += ["--reward-model", reward_model]
+    if heldout is not None:
+        args += ["--heldout", str(heldout)]
+    args += ["--seed", str(seed), "--max-new-tokens", str(max_new_tokens)]
+    if n_bootstrap != 200:
+        args += ["--bootstrap", str(n_bootstrap)]
+    if out:
+        args += ["--out", str(out)]
+    return shlex.join(args)
+
+
+def report_files_write(report: ComparisonReport, out: Path | None = None) -> Path:
+    """The report's self-contained HTML at `out` (default DATA_DIR/reports/<id>/report.html) and its
+    data as report.json beside it, each whole or not at all; returns the HTML file's path."""
+    out = Path(out) if out else settings.DATA_DIR / "reports" / str(report.pk) / "report.html"
+    with atomic_file(out) as fh:
+        fh.write(report.html)
+    with atomic_file(out.with_suffix(".json")) as fh:
+        fh.write(json.dumps(report.data, indent=2, sort_keys=True))
+    return out

@@ -13,11 +13,13 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from annotate.quality import svg
+from rewardmodel.evaluation.ledger import LedgerData
+from rewardmodel.report.data import Gains, PolicyRow, ReportData
 
 ROAD_WORDS = {
     "base": "no training",
     "supervised": "supervised fine-tuning only",
-    "human feedback": "people's judgments → reward model → PPO",
+    "human feedback": "people's judgments → reward model → PPO, or DPO",
     "rules": "rule-based rewards → GRPO",
 }
 
@@ -62,13 +64,13 @@ def _params(counts: list[int]) -> str:
     return f"models of {' and '.join(words)} parameters"
 
 
-def scale_sentence(data: dict[str, Any]) -> str:
+def scale_sentence(data: ReportData) -> str:
     s = data["scale"]
     devices = ", ".join(s["devices"]) or "no recorded device"
     pairs = (
-        f"reward model trained on {s['pairs']} preference pairs from {s['judgments']} judgments"
+        f"trained on {s['pairs']} preference pairs from {s['judgments']} judgments"
         if s["pairs"]
-        else "no reward model trained from judgments in these lineages"
+        else "no model trained from judgments in these lineages"
     )
     return (
         f"Scale: {_params(s['parameters'])}; {pairs}; {s['runs']} training runs, "
@@ -84,7 +86,7 @@ def arena_cell(entry: dict | None) -> str:
     return f"{entry['elo']:.0f}" + (f" ({ci[0]:.0f}–{ci[1]:.0f})" if ci else "")
 
 
-def _quality_row(row: dict[str, Any]) -> dict[str, Any]:
+def _quality_row(row: PolicyRow) -> dict[str, Any]:
     rules, rm, arena = row.get("rules") or {}, row.get("rm") or {}, row.get("arena") or {}
     length = rm.get("mean_length", rules.get("mean_length"))
     return {
@@ -102,7 +104,7 @@ def _quality_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _ledger_cells(ledger: dict[str, Any]) -> dict[str, str]:
+def _ledger_cells(ledger: LedgerData) -> dict[str, str]:
     human, sim = ledger["human"], ledger["simulated"]
     return {
         "human_n": human["n"],
@@ -119,7 +121,7 @@ def _ledger_cells(ledger: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _per_point(gains: dict[str, Any], metric: str) -> dict[str, str]:
+def _per_point(gains: Gains, metric: str) -> dict[str, str]:
     points = gains.get(f"{metric}_points")
     if points is None:
         return {"points": "–", "usd": "–", "human": "", "compute": ""}
@@ -131,7 +133,7 @@ def _per_point(gains: dict[str, Any], metric: str) -> dict[str, str]:
     }
 
 
-def _charts(data: dict[str, Any]) -> dict[str, Any]:
+def _charts(data: ReportData) -> dict[str, Any]:
     rows = data["policies"]
     curves = [
         svg.line_chart(
@@ -210,7 +212,7 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def report_context(data: dict[str, Any]) -> dict[str, Any]:
+def report_context(data: ReportData) -> dict[str, Any]:
     """Everything the report template shows, formatted."""
     rows = data["policies"]
     runs: dict[int, dict] = {}
@@ -281,6 +283,6 @@ def report_context(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def report_document(data: dict[str, Any]) -> SafeString:
+def report_document(data: ReportData) -> SafeString:
     """The report as one self-contained HTML file."""
     return render_to_string("reports/document.html", report_context(data))

@@ -1,32 +1,31 @@
-"""Training runs as records: one lifecycle for every trainer (reward model, SFT, PPO, GRPO).
+"""Training runs as records: start, queue, cancel and execute a run of any kind.
 
-    run = run_create(kind="reward", project=p, base_model=m, config={...}, created_by=u, snapshot=s)
-    run_enqueue(run)            # a Celery task on the `training` queue, sent when the transaction commits
-    run_execute(run_id=run.pk)  # what that task (or `--sync`) calls: runs the kind's trainer, records it
+    runs = runs_start(kind="ppo", project=p, start=m, inputs={"reward_model": rm}, options={...})
+    for run in runs: run_enqueue(run)     # the one job task, on the `training` queue, on commit
+    job_execute(TrainingRun, pk=run.pk)   # what that task (or `--sync`) calls; it runs run_work
 
-A kind plugs in with one line in TRAINERS: the dotted path of a function
+What a kind is (its options, models, snapshot, trainer) is written once in rewardmodel.runs.kinds;
+here is what every kind shares, each written once:
 
-    def trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput
+- runs_start checks before anything is made or queued, in this order, each with one message for
+  every kind: the options (names, types, bounds, the rules that tie them: runs.checks), the result's
+  name is free, the models are of a kind the run takes and have their files, then the kind's own
+  check; then the kind's snapshot freezes the data and the run is created. With `cold_start=N`
+  an SFT run on N demonstrations comes first and the run starts from its result (linked runs).
+- run_work (jobs.kinds: the work of a TrainingRun) runs the kind's trainer into the run's folder
+  with a reporter that writes the metrics timeline; success registers the checkpoint as a
+  ModelArtifact (parents: the start and the inputs that are parents; dataset_snapshot: the run's
+  snapshot; training_run: the run) in the same transaction that marks the run succeeded.
+- run_ended (jobs.kinds: after the work, however it ended, or when a queued run is cancelled or a
+  lost one reaped): a run that did not succeed leaves no folder, and the runs waiting for it are
+  cancelled with a message naming it.
 
-that trains into `output_dir` (complete or absent: write beside it in a dot-named folder and
-rename at the end), reports through `reporter` and raises `Cancelled` when `reporter.should_stop()`
-says so. The lifecycle (claim, heartbeat, cancel, finish, reap) is the same for every job and lives in
-rewardmodel.jobs.lifecycle; what is particular to runs lives here:
+The lifecycle itself (claim, heartbeat, finish, cancel, reap) is rewardmodel.jobs'.
 
-- While it trains, RunReporter writes the metrics timeline (RunMetric rows) on top of the job
-  reporter's progress and cancel flag; a heartbeat thread beats whatever the trainer is doing.
-- Success registers the checkpoint as a ModelArtifact (parents: the base model and any extra
-  parents; dataset_snapshot: the run's snapshot; training_run: the run) in the same transaction
-  that marks the run succeeded. Cancelled: no artifact, output removed. Any exception: failed
-  with the message and traceback, output removed.
-- Linked runs (a cold-start SFT run, then GRPO from its result): the second is created with
-  `starts_after=first`. Enqueued while the first has not finished, it only gets its task id; when
-  the first succeeds, the same transaction makes its checkpoint the second's base model, and the
-  second is sent to a worker on commit. If the first fails, is cancelled or is lost, the second
-  is cancelled with a message naming it. `--sync` runs both in one process and enqueues neither.
-- A run whose worker was lost, or that was cancelled before a worker took it, is cleaned up by
-  run_abandoned (called by rewardmodel.jobs.lifecycle): its half-written folder removed, its followers
-  cancelled. Nothing re-runs it.
+Linked runs (a cold-start SFT run, then GRPO from its result): the second is created with
+`starts_after=first`. Enqueued while the first has not finished, it only gets its task id; when the
+first succeeds, the same transaction makes its checkpoint the second's base model, and the second is
+sent to a worker on commit. `--sync` runs both in one process and enqueues neither.
 """
 
 from __future__ import annotations
@@ -34,94 +33,120 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-import traceback as tb
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
+from django.utils.text import slugify
 
+from annotate.models import Project
 from pairwise.errors import PairwiseError
-from rewardmodel.jobs.lifecycle import (
-    Claim,
-    Heartbeat,
-    JobReporter,
-    job_cancel,
-    job_claim,
-    job_enqueue,
-    job_finish,
-    job_heartbeat,
-    job_send,
-    jobs_reap_lost,
-    still_ours,
-)
-from rewardmodel.models import DatasetSnapshot, JobStatus, ModelArtifact, RunMetric, TrainingRun
+from pairwise.progress import FanoutReporter, Reporter
+from rewardmodel.jobs.execute import Done, job_execute
+from rewardmodel.jobs.lifecycle import Claim, JobReporter, job_enqueue, job_heartbeat, job_send
+from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.registry.artifacts import artifact_register, models_dir
-from rewardmodel.training.progress import Cancelled, FanoutReporter, Reporter
+from rewardmodel.runs.checks import models_check, name_check, options_clean
+from rewardmodel.runs.kind import RunKind
+from rewardmodel.runs.kinds import KINDS, run_kind
 
 log = logging.getLogger(__name__)
-
-# kind -> "module.function" of its trainer (imported when a run of that kind executes).
-TRAINERS: dict[str, str] = {
-    TrainingRun.Kind.REWARD: "rewardmodel.runs.kinds.reward.reward_trainer",
-    TrainingRun.Kind.SFT: "rewardmodel.runs.kinds.sft.sft_trainer",
-    TrainingRun.Kind.PPO: "rewardmodel.runs.kinds.ppo.ppo_trainer",
-    TrainingRun.Kind.GRPO: "rewardmodel.runs.kinds.grpo.grpo_trainer",
-}
 
 # Metric values that are lists of text (sample completions): the run page shows them as a table.
 TEXT_LIST_KEYS = ("samples", "heldout/samples")
 
 
-@dataclass
-class RunOutput:
-    """What a trainer hands back: a finished checkpoint folder and what to record about it."""
-
-    model_dir: Path
-    artifact_kind: str  # ModelArtifact.Kind
-    summary: dict[str, Any] = field(default_factory=dict)  # final metrics shown on the run page
-    device: str = ""
-    examples_seen: int = 0
-    tokens_seen: int = 0
-    extra_parents: Sequence[ModelArtifact] = ()  # e.g. PPO: the reward model it optimised against
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-class Trainer(Protocol):
-    def __call__(self, *, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput: ...
-
-
 # --------------------------------------------------------------------------------------------
-# create, enqueue, cancel
+# start: check everything, freeze the data, create the run(s)
 # --------------------------------------------------------------------------------------------
 
 
-def run_create(
+def run_start(
     *,
-    kind: str,
-    project,
-    base_model: ModelArtifact,
-    config: dict[str, Any],
+    kind: str | RunKind,
+    project: Project,
+    start: ModelArtifact,
+    options: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, ModelArtifact] | None = None,
     created_by=None,
-    snapshot: DatasetSnapshot | None = None,
     starts_after: TrainingRun | None = None,
 ) -> TrainingRun:
-    if kind not in TRAINERS:
-        raise PairwiseError(f"No trainer for runs of kind {kind!r}; known: {', '.join(TRAINERS)}.")
-    if not isinstance(config, dict):
-        raise PairwiseError("A run's config must be a JSON object.")
-    return TrainingRun.objects.create(
-        kind=kind,
-        project=project,
-        base_model=base_model,
-        snapshot=snapshot,
-        config=config,
-        created_by=created_by,
-        starts_after=starts_after,
-    )
+    """Check the options and the models, freeze the kind's data, create a queued run (not yet sent
+    to a worker: run_enqueue). With `starts_after`, `start` stands in for that run's result, which
+    replaces it when it exists (its files are not checked). Raises PairwiseError, nothing made."""
+    kind = run_kind(kind) if isinstance(kind, str) else kind
+    inputs = dict(inputs or {})
+    config = options_clean(kind, options or {})
+    name_check(config)
+    models_check(kind, start=start, inputs=inputs, linked=starts_after is not None)
+    if kind.check is not None:
+        kind.check(
+            project=project, start=start, inputs=inputs, config=config, linked=starts_after is not None
+        )
+    snapshot = kind.snapshot(project=project, config=config)
+    config.update({spec.name: inputs[spec.name].pk for spec in kind.inputs})
+    with transaction.atomic():
+        return TrainingRun.objects.create(
+            kind=kind.name,
+            project=project,
+            base_model=start,
+            snapshot=snapshot,
+            config=config,
+            created_by=created_by,
+            starts_after=starts_after,
+        )
+
+
+def runs_start(
+    *,
+    kind: str | RunKind,
+    project: Project,
+    start: ModelArtifact,
+    options: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, ModelArtifact] | None = None,
+    cold_start: int | None = None,
+    cold_start_options: Mapping[str, Any] | None = None,
+    created_by=None,
+) -> list[TrainingRun]:
+    """One run, or with `cold_start=N` two linked ones: an SFT run on up to N demonstrations (from
+    the kind's default source unless `cold_start_options` names another), then the run from its
+    result. The cold start sees the prompts as the run will (its tags, and the template when it
+    has one). Both or neither are made."""
+    kind = run_kind(kind) if isinstance(kind, str) else kind
+    if cold_start is None:
+        return [
+            run_start(
+                kind=kind, project=project, start=start, options=options, inputs=inputs, created_by=created_by
+            )
+        ]
+    if not kind.cold_start:
+        raise PairwiseError(f"{kind.label} runs take no cold start.")
+    options = dict(options or {})
+    sft_options = {"source": kind.cold_start[0], **(cold_start_options or {}), "limit": cold_start}
+    if sft_options["source"] not in kind.cold_start:
+        raise PairwiseError(
+            f"A cold start before {kind.label} learns from {' or '.join(kind.cold_start)}, not {sft_options['source']}."
+        )
+    if options.get("tags"):
+        sft_options.setdefault("tags", options["tags"])
+    if sft_options["source"] == "reference" and options.get("template"):
+        sft_options.setdefault("template", options["template"])
+    with transaction.atomic():
+        first = run_start(
+            kind="sft", project=project, start=start, options=sft_options, created_by=created_by
+        )
+        then = run_start(
+            kind=kind,
+            project=project,
+            start=start,
+            options=options,
+            inputs=inputs,
+            created_by=created_by,
+            starts_after=first,
+        )
+    return [first, then]
 
 
 def _waits_for_parent(run: TrainingRun) -> bool:
@@ -130,20 +155,9 @@ def _waits_for_parent(run: TrainingRun) -> bool:
 
 
 def run_enqueue(run: TrainingRun) -> TrainingRun:
-    """Queue the run's Celery task once the surrounding transaction commits (a worker must find the
-    row). A run that starts after another only gets its task id: it is sent when that one succeeds."""
+    """Queue the run's task once the surrounding transaction commits (a worker must find the row).
+    A run that starts after another only gets its task id: it is sent when that one succeeds."""
     return job_enqueue(run, send=not _waits_for_parent(run))
-
-
-def run_cancel(run: TrainingRun) -> TrainingRun:
-    """Queued: cancelled at once (the worker will skip it). Running: asks it to stop at its next step."""
-    return job_cancel(run)
-
-
-def run_abandoned(run: TrainingRun, what: str) -> None:
-    """Its worker will not clean up (cancelled while queued, or lost): do it here."""
-    _remove_output(run)
-    _cancel_followers(run.pk, f"the run it starts from (#{run.pk}) was {what}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,7 +191,7 @@ class RunReporter(JobReporter):
 
 
 # --------------------------------------------------------------------------------------------
-# execute
+# the work (rewardmodel.jobs.execute runs it), and what is left when a run ends
 # --------------------------------------------------------------------------------------------
 
 
@@ -194,66 +208,8 @@ def _remove_output(run: TrainingRun) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def _finish(claim: Claim, status: str, **fields: Any) -> bool:
-    finished = job_finish(claim, status, **fields)
-    if finished:
-        _cancel_followers(claim.pk, f"the run it starts from (#{claim.pk}) {status}")
-    return finished
-
-
-def _cancel_followers(run_id: int, why: str) -> None:
-    """Queued runs linked to start after this one can no longer start; say why on each."""
-    for follower in TrainingRun.objects.filter(starts_after_id=run_id, status=JobStatus.QUEUED):
-        if TrainingRun.objects.filter(pk=follower.pk, status=JobStatus.QUEUED).update(
-            status=JobStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now(), status_message=why
-        ):
-            _cancel_followers(follower.pk, f"the run it starts from (#{follower.pk}) was cancelled")
-
-
 def _artifact_name(run: TrainingRun) -> str:
-    from django.utils.text import slugify
-
     return run.config.get("output_name") or f"{run.kind}-{slugify(run.project.name)[:60]}-run{run.pk}"
-
-
-def _register_success(run: TrainingRun, claim: Claim, output: RunOutput) -> bool:
-    """Register the checkpoint and mark the run succeeded, both or neither."""
-    with transaction.atomic():
-        locked = TrainingRun.objects.select_for_update().filter(still_ours(claim)).first()
-        if locked is None:
-            return False
-        artifact = artifact_register(
-            kind=output.artifact_kind,
-            name=_artifact_name(run),
-            path=output.model_dir,
-            parents=[run.base_model, *output.extra_parents],
-            snapshot=run.snapshot,
-            run=run,
-            source=f"training run #{run.pk} ({run.kind})",
-            metadata={"summary": output.summary, **output.metadata},
-        )
-        TrainingRun.objects.filter(pk=run.pk).update(
-            status=JobStatus.SUCCEEDED,
-            finished_at=timezone.now(),
-            progress=1.0,
-            status_message="done",
-            error="",
-            traceback="",
-            output_model=artifact,
-            summary=output.summary,
-            examples_seen=output.examples_seen,
-            tokens_seen=output.tokens_seen,
-            # The worker's fuller description ("cuda: 4 x NVIDIA H100") wins over the trainer's "cuda".
-            device=locked.device or output.device,
-        )
-        # Linked runs start from this checkpoint; those already enqueued go to a worker now.
-        for follower in TrainingRun.objects.filter(starts_after_id=run.pk, status=JobStatus.QUEUED):
-            follower.base_model = artifact
-            follower.save(update_fields=["base_model"])
-            if follower.task_id:
-                follower.starts_after = TrainingRun.objects.get(pk=run.pk)
-                job_send(follower)
-    return True
 
 
 def _describe_device() -> str:
@@ -265,70 +221,87 @@ def _describe_device() -> str:
         return ""
 
 
-def run_execute(*, run_id: int, reporter: Reporter | None = None, task_id: str = "") -> TrainingRun | None:
-    """Run a queued run's trainer in this process and record the outcome. Never raises for a
-    training failure (the run row holds it); returns the run, or None if there is no such run."""
-    claim = job_claim(TrainingRun, pk=run_id, task_id=task_id, status_message="starting")
-    run = (
-        TrainingRun.objects.select_related("project", "base_model", "snapshot", "starts_after")
-        .filter(pk=run_id)
-        .first()
-    )
-    if run is None:
-        log.warning("training run %s does not exist; task %s ignored", run_id, task_id)
-        return None
-    if claim is None:
-        log.warning(
-            "training run %s is %s (task %r), not queued for task %r; ignored",
-            run_id,
-            run.status,
-            run.task_id,
-            task_id,
-        )
-        return run
-    with Heartbeat(claim):
-        _train(run, claim, reporter)
-    run.refresh_from_db()
-    return run
-
-
-def _train(run: TrainingRun, claim: Claim, reporter: Reporter | None) -> None:
+def run_work(run: TrainingRun, claim: Claim, outer: Reporter | None) -> Done:
+    """Train a claimed run with its kind's trainer; the success registers its checkpoint."""
     job_heartbeat(claim, device=_describe_device())
     db = RunReporter(claim)
-    listener: Reporter = FanoutReporter(db, reporter) if reporter is not None else db
-    try:
-        if db.should_stop():
-            raise Cancelled("cancelled before it started")
-        if _waits_for_parent(run):
-            raise PairwiseError(
-                f"Run #{run.pk} starts from the result of run #{run.starts_after_id}, which is "
-                f"{run.starts_after.status}, not succeeded."
-            )
-        trainer: Trainer = import_string(TRAINERS[run.kind])
-        output = trainer(run=run, reporter=listener, output_dir=run_output_dir(run))
-        if not _register_success(run, claim, output):
-            log.warning("training run %s finished but is no longer running; output discarded", run.pk)
-            _remove_output(run)
-    except Cancelled as exc:
-        _remove_output(run)
-        _finish(claim, JobStatus.CANCELLED, status_message=str(exc)[:500])
-    except Exception as exc:
-        _remove_output(run)
-        _finish(claim, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
-    except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then let the process go
-        _remove_output(run)
-        _finish(
-            claim, JobStatus.FAILED, error=f"interrupted ({type(exc).__name__})", traceback=tb.format_exc()
+    reporter: Reporter = FanoutReporter(db, outer) if outer is not None else db
+    if _waits_for_parent(run):
+        raise PairwiseError(
+            f"Run #{run.pk} starts from the result of run #{run.starts_after_id}, which is "
+            f"{run.starts_after.status}, not succeeded."
         )
-        raise
+    kind = KINDS[run.kind]
+    output = kind.trainer(run=run, reporter=reporter, output_dir=run_output_dir(run))
+    inputs = [ModelArtifact.objects.get(pk=run.config[spec.name]) for spec in kind.inputs if spec.parent]
+
+    def commit(locked: TrainingRun) -> dict[str, Any]:
+        artifact = artifact_register(
+            kind=kind.produces,
+            name=_artifact_name(run),
+            path=output.model_dir,
+            parents=[run.base_model, *inputs],
+            snapshot=run.snapshot,
+            run=run,
+            source=f"training run #{run.pk} ({run.kind})",
+            metadata={"summary": output.summary, **output.metadata},
+        )
+        _start_followers(run, artifact)
+        return {
+            "output_model": artifact,
+            "summary": output.summary,
+            "examples_seen": output.examples_seen,
+            "tokens_seen": output.tokens_seen,
+            # The worker's fuller description ("cuda: 4 x NVIDIA H100") wins over the trainer's "cuda".
+            "device": locked.device or output.device,
+        }
+
+    return Done(message="done", commit=commit)
 
 
-# --------------------------------------------------------------------------------------------
-# lost runs
-# --------------------------------------------------------------------------------------------
+def _start_followers(run: TrainingRun, artifact: ModelArtifact) -> None:
+    """Linked runs start from this checkpoint; those already enqueued go to a worker now."""
+    for follower in TrainingRun.objects.filter(starts_after_id=run.pk, status=JobStatus.QUEUED):
+        follower.base_model = artifact
+        follower.save(update_fields=["base_model"])
+        if follower.task_id:
+            follower.starts_after = TrainingRun.objects.get(pk=run.pk)
+            job_send(follower)
 
 
-def runs_reap_lost() -> list[int]:
-    """Mark running runs whose worker stopped beating as failed ("worker lost"); returns their ids.
-    (The `reap_lost_jobs` task does this for every kind of job on a schedule.)"""
-    return jobs_reap_lost(TrainingRun)
+def run_ended(run: TrainingRun, how: str) -> None:
+    """A run that did not succeed leaves no folder, and the runs waiting for it can never start:
+    each is cancelled with a message naming it (jobs.kinds calls this however a run ends, and for a
+    run cancelled while queued or reaped as lost)."""
+    if how == JobStatus.SUCCEEDED:
+        return
+    _remove_output(run)
+    _cancel_followers(
+        run.pk, f"the run it starts from (#{run.pk}) {'was ' if how in ('cancelled', 'lost') else ''}{how}"
+    )
+
+
+def _cancel_followers(run_id: int, why: str) -> None:
+    for follower in TrainingRun.objects.filter(starts_after_id=run_id, status=JobStatus.QUEUED):
+        if TrainingRun.objects.filter(pk=follower.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now(), status_message=why
+        ):
+            _cancel_followers(follower.pk, f"the run it starts from (#{follower.pk}) was cancelled")
+
+
+def runs_execute(runs: Sequence[TrainingRun], *, reporter_factory=None) -> list[TrainingRun]:
+    """Run these runs here, in order (`--sync`, the demo loop), up to the first that does not
+    succeed (the runs after it waited for it and are cancelled); returns those that ran, as they
+    ended."""
+    done = []
+    for run in runs:
+        reporter = reporter_factory(run) if reporter_factory is not None else None
+        try:
+            ended = job_execute(TrainingRun, pk=run.pk, reporter=reporter)
+        finally:
+            if reporter is not None and hasattr(reporter, "close"):
+                reporter.close()
+        done.append(ended)
+        if ended.status != JobStatus.SUCCEEDED:
+            break
+    return done

@@ -1,82 +1,37 @@
-"""Manager pages for training runs: list, start (reward model; policy runs in views/policy.py),
-watch live, cancel.
+"""Manager pages for training runs of every kind: the list, the page that starts one (made from the
+kind: rewardmodel.runs.forms), the run's own page (its kind's charts and warning), live.
 
-Thin: the rules live in rewardmodel.runs.services and rewardmodel.runs.kinds.reward. The run page polls
-status.json every 2 s and draws its charts with a few lines of plain JS (static/rewardmodel/run.js).
-Nothing here imports torch: the web process only reads and writes rows.
+Thin: the rules live in rewardmodel.runs.services. The run page polls the one job status view
+(rewardmodel.jobs.views; this module adds a run's fields to it) every 2 s and draws its charts with a
+few lines of plain JS (static/rewardmodel/run.js); cancel is the one job cancel view. Nothing here
+imports torch: the web process only reads and writes rows.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from django import forms
-from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
-from annotate.models import Project
 from annotate.permissions import manager_required
 from pairwise.errors import PairwiseError
+from rewardmodel.jobs.lifecycle import jobs_reap_lost
 from rewardmodel.models import ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.runs.kinds.reward import reward_run_start
-from rewardmodel.runs.services import run_cancel, run_enqueue, runs_reap_lost
-
-# Charts on a run page, by kind: (title, metric keys drawn as lines). Kinds not listed get one
-# chart per metric they log.
-CHARTS: dict[str, list[tuple[str, list[str]]]] = {
-    TrainingRun.Kind.REWARD: [
-        ("Loss", ["loss", "eval_loss"]),
-        ("Pairwise accuracy", ["accuracy", "eval_accuracy"]),
-        ("Margin (chosen - rejected)", ["margin", "eval_margin"]),
-    ],
-    # rewardmodel/training/sft.py: loss and token accuracy per logged step, heldout/* before and after.
-    TrainingRun.Kind.SFT: [
-        ("Loss", ["loss", "heldout/loss"]),
-        ("Token accuracy", ["mean_token_accuracy", "heldout/mean_token_accuracy"]),
-    ],
-    # rewardmodel/training/ppo.py: per update, and heldout/* from greedy held-out responses.
-    TrainingRun.Kind.PPO: [
-        ("Reward-model score", ["score", "heldout/score"]),
-        ("KL to the start", ["kl", "heldout/kl"]),
-        ("Non-score reward and total RLHF reward", ["non_score_reward", "rlhf_reward"]),
-        ("Entropy", ["entropy"]),
-        ("Response length (tokens)", ["response_length", "heldout/length"]),
-        ("Losses", ["policy_loss", "value_loss"]),
-        ("Clip fraction and approx KL", ["clip_fraction", "approx_kl"]),
-        ("Length–score correlation (held out)", ["heldout/length_score_corr"]),
-    ],
-    TrainingRun.Kind.GRPO: [
-        ("Rewards", ["reward/accuracy", "reward/format", "reward/format_partial", "reward/total"]),
-        ("Format rate", ["format_rate", "heldout/format_rate"]),
-        ("Held-out accuracy (greedy)", ["heldout/accuracy"]),
-        ("KL to the start", ["kl"]),
-        ("Completion length (tokens)", ["completion_length"]),
-        ("Groups with equal rewards", ["zero_std_fraction"]),
-    ],
-}
-
-# The page that starts each kind of run: (kind, title, URL name). Policy runs: views/policy.py.
-NEW_RUN_PAGES = [
-    (TrainingRun.Kind.REWARD, "Train a reward model", "run-new"),
-    (TrainingRun.Kind.SFT, "Fine-tune a policy (SFT)", "run-new-sft"),
-    (TrainingRun.Kind.PPO, "PPO against a reward model", "run-new-ppo"),
-    (TrainingRun.Kind.GRPO, "GRPO on rule-based rewards", "run-new-grpo"),
-]
+from rewardmodel.runs.forms import run_form
+from rewardmodel.runs.kinds import KINDS
+from rewardmodel.runs.services import run_enqueue, runs_start
 
 
-def new_run_context(kind: str) -> dict[str, Any]:
-    """The title of the page that starts runs of `kind`, and links to the other kinds' pages."""
-    return {
-        "kind": kind,
-        "title": next(title for k, title, _ in NEW_RUN_PAGES if k == kind),
-        "other_run_pages": [(title, reverse(url)) for k, title, url in NEW_RUN_PAGES if k != kind],
-    }
+def new_run_pages() -> list[tuple[str, str, str]]:
+    """(kind, title, URL) of the page that starts each kind of run, in the kinds' order."""
+    return [(kind.name, kind.title, reverse("run-new-kind", args=[kind.name])) for kind in KINDS.values()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,69 +41,49 @@ def new_run_context(kind: str) -> dict[str, Any]:
 
 @manager_required
 def runs_list(request: HttpRequest) -> HttpResponse:
-    reaped = runs_reap_lost()  # the page is where people look for stuck runs
+    reaped = jobs_reap_lost(TrainingRun)  # the page is where people look for stuck runs
     if reaped:
         messages.warning(request, f"Marked lost: run {', '.join(f'#{i}' for i in reaped)} (no heartbeat).")
     runs = TrainingRun.objects.select_related("project", "base_model", "output_model", "created_by")[:200]
-    return render(request, "rewardmodel/runs_list.html", {"runs": runs, "new_run_pages": NEW_RUN_PAGES})
-
-
-class RewardRunForm(forms.Form):
-    project = forms.ModelChoiceField(queryset=Project.objects.all())
-    base_model = forms.ModelChoiceField(
-        queryset=ModelArtifact.objects.exclude(kind=ModelArtifact.Kind.VALUE),
-        help_text="The reward model starts from this checkpoint (a new one-output head is added).",
-    )
-    epochs = forms.FloatField(initial=1.0, min_value=0.01)
-    lr = forms.FloatField(label="Learning rate", initial=1e-5, min_value=1e-9)
-    batch_size = forms.IntegerField(required=False, min_value=1, help_text="Empty: 4 on CPU, 16 on GPU.")
-    max_length = forms.IntegerField(
-        required=False, min_value=16, help_text="Tokens; longer pairs are left out. Empty: 256 CPU, 1024 GPU."
-    )
-    eval_fraction = forms.FloatField(
-        initial=0.1, min_value=0.0, max_value=0.9, help_text="Share of prompts held out."
-    )
-    min_agreement = forms.FloatField(initial=0.0, min_value=0.0, max_value=1.0)
-    name = forms.CharField(
-        required=False, max_length=200, help_text="Name of the model it produces (optional)."
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        default = ModelArtifact.objects.filter(name=settings.PAIRWISE_DEFAULT_BASE_MODEL).first()
-        if default is not None:
-            self.fields["base_model"].initial = default.pk
+    return render(request, "rewardmodel/runs_list.html", {"runs": runs, "new_run_pages": new_run_pages()})
 
 
 @manager_required
-def run_new(request: HttpRequest) -> HttpResponse:
-    form = RewardRunForm(request.POST or None, initial={"project": request.GET.get("project")})
+def run_new_index(request: HttpRequest) -> HttpResponse:
+    """/runs/new/: every kind of run, what it does, and its form."""
+    kinds = [(kind, reverse("run-new-kind", args=[kind.name])) for kind in KINDS.values()]
+    return render(request, "rewardmodel/run_new_index.html", {"kinds": kinds})
+
+
+@manager_required
+def run_new(request: HttpRequest, kind: str) -> HttpResponse:
+    """GET: the kind's form. POST: the run(s) are checked and created (a cold start first), and all
+    queued on commit; a PairwiseError becomes a form error and no run is left behind (a snapshot's
+    files may stay: they are content-addressed, and the next try reuses them)."""
+    if kind not in KINDS:
+        raise Http404(f"No kind of run named {kind!r}.")
+    run_kind = KINDS[kind]
+    form = run_form(run_kind)(request.POST or None, initial={"project": request.GET.get("project")})
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        options = {
-            "epochs": data["epochs"],
-            "lr": data["lr"],
-            "batch_size": data["batch_size"],
-            "max_length": data["max_length"],
-            "output_name": data["name"] or None,
-        }
         try:
-            run = reward_run_start(
-                project=data["project"],
-                base_model=data["base_model"],
-                options=options,
-                eval_fraction=data["eval_fraction"],
-                min_agreement=data["min_agreement"],
-                created_by=request.user,
-            )
-            run_enqueue(run)
+            with transaction.atomic():  # all the runs or none
+                runs = runs_start(kind=run_kind, created_by=request.user, **form.start_arguments())
+                for run in runs:
+                    run_enqueue(run)
         except PairwiseError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Run #{run.pk} queued for a training worker.")
-            return redirect("run-detail", pk=run.pk)
-    context = {"form": form, "has_models": ModelArtifact.objects.exists()}
-    return render(request, "rewardmodel/run_new.html", context | new_run_context(TrainingRun.Kind.REWARD))
+            queued = " and ".join(f"#{r.pk} ({r.get_kind_display()})" for r in runs)
+            then = f"; run #{runs[-1].pk} waits for it" if len(runs) > 1 else ""
+            messages.success(request, f"Run {queued} queued for a training worker{then}.")
+            return redirect("run-detail", pk=runs[0].pk)
+    context = {
+        "form": form,
+        "kind": run_kind,
+        "has_models": ModelArtifact.objects.exists(),
+        "other_run_pages": [(title, url) for name, title, url in new_run_pages() if name != kind],
+    }
+    return render(request, "rewardmodel/run_new.html", context)
 
 
 @manager_required
@@ -159,36 +94,26 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    initial = run_status_payload(run)
+    from rewardmodel.jobs.views import job_status
+
+    initial = job_status(run)
+    kind = KINDS.get(run.kind)
     return render(
         request,
         "rewardmodel/run_detail.html",
         {
             "run": run,
             "initial": initial,
-            "hacking": initial["reward_hacking"],
+            "hacking": initial["verdict"],
             "followers": run.followers.order_by("pk"),
             "config_json": json.dumps(run.config, sort_keys=True),
-            "charts": [{"title": t, "keys": k} for t, k in CHARTS.get(run.kind, [])],
+            "charts": [{"title": c.title, "keys": list(c.keys)} for c in (kind.charts if kind else ())],
         },
     )
 
 
-@manager_required
-@require_POST
-def run_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(TrainingRun, pk=pk)
-    try:
-        run_cancel(run)
-    except PairwiseError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.info(request, f"Run #{run.pk}: cancel requested; it stops at its next step.")
-    return redirect("run-detail", pk=run.pk)
-
-
 # --------------------------------------------------------------------------------------------
-# status.json
+# what a run's status adds to every job's (rewardmodel.jobs.views.job_status)
 # --------------------------------------------------------------------------------------------
 
 
@@ -198,64 +123,24 @@ def _model(artifact: ModelArtifact | None) -> dict[str, Any] | None:
     return {"id": artifact.pk, "name": artifact.name, "kind": artifact.kind, "path": artifact.path}
 
 
-def _number(value: Any, spec: str) -> str:
-    return format(value, spec) if isinstance(value, int | float) else "n/a"
-
-
-def reward_hacking(run: TrainingRun) -> dict[str, Any] | None:
-    """The reward-hacking verdict of a PPO run (training/ppo.py's `hacking_monitor`), or None
-    before its first held-out check: the final one from the summary once the run has finished,
-    else the latest held-out row's flag with its numbers as the evidence."""
-    if run.kind != TrainingRun.Kind.PPO:
-        return None
-    final = run.summary.get("reward_hacking") if isinstance(run.summary, dict) else None
-    if isinstance(final, dict) and "flagged" in final:
-        return {"flagged": bool(final["flagged"]), "evidence": str(final.get("evidence", "")), "final": True}
-    row = (
-        RunMetric.objects.filter(run=run, values__has_key="hacking/flagged")
-        .order_by("-pk")
-        .values("step", "values")
-        .first()
-    )
-    if row is None:
-        return None
-    v = row["values"]
-    evidence = (
-        f"at step {row['step']}: held-out RM score {_number(v.get('heldout/score'), '+.3f')}, mean length "
-        f"{_number(v.get('heldout/length'), '.1f')} tokens, length–score correlation "
-        f"{_number(v.get('heldout/length_score_corr'), '.2f')}, KL to the start {_number(v.get('heldout/kl'), '.2f')}"
-    )
-    return {"flagged": v.get("hacking/flagged") == 1, "evidence": evidence, "final": False}
-
-
-def run_status_payload(run: TrainingRun, *, after: int = 0) -> dict[str, Any]:
-    """What the run page shows, as JSON. Metrics with id > after only (the page asks for new ones)."""
+def run_status_fields(run: TrainingRun, query: Mapping[str, str]) -> dict[str, Any]:
+    """A run's page polls these besides every job's fields: its metrics with id > ?after= (the page
+    asks for new ones), its models, snapshot, counts and its kind's warning (PPO: reward hacking)."""
+    try:
+        after = max(int(query.get("after", 0)), 0)
+    except (TypeError, ValueError):
+        after = 0
     metrics = list(
         RunMetric.objects.filter(Q(run=run) & Q(pk__gt=after)).order_by("pk").values("pk", "step", "values")
     )
     snap = run.snapshot
+    kind = KINDS.get(run.kind)
     return {
-        "id": run.pk,
         "kind": run.kind,
-        "status": run.status,
-        "lost": run.is_lost,
-        "finished": run.is_finished,
-        "progress": run.progress,
-        "message": run.status_message,
-        "error": run.error,
-        "traceback": run.traceback,
-        "cancel_requested": run.cancel_requested,
-        "device": run.device,
-        "task_id": run.task_id,
-        "created_at": run.created_at.isoformat(),
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
-        "wall_seconds": run.wall_seconds,
         "examples_seen": run.examples_seen,
         "tokens_seen": run.tokens_seen,
         "summary": run.summary,
-        "reward_hacking": reward_hacking(run),
+        "verdict": kind.verdict(run) if kind is not None and kind.verdict else None,
         "base_model": _model(run.base_model),
         "output_model": _model(run.output_model),
         "snapshot": None
@@ -273,15 +158,3 @@ def run_status_payload(run: TrainingRun, *, after: int = 0) -> dict[str, Any]:
         "metrics": [{"id": m["pk"], "step": m["step"], **m["values"]} for m in metrics],
         "last_metric_id": metrics[-1]["pk"] if metrics else after,
     }
-
-
-@manager_required
-def run_status_json(request: HttpRequest, pk: int) -> JsonResponse:
-    run = TrainingRun.objects.select_related("base_model", "snapshot", "output_model").filter(pk=pk).first()
-    if run is None:
-        raise Http404
-    try:
-        after = max(int(request.GET.get("after", 0)), 0)
-    except ValueError:
-        after = 0
-    return JsonResponse(run_status_payload(run, after=after))

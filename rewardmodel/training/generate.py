@@ -1,7 +1,7 @@
 """Batched sampling of chat responses from a causal LM, seeded per sample. No Django here.
 
-    from rewardmodel.training.generate import generate_responses
-    samples = generate_responses(
+    from rewardmodel.training.generate import sample_responses
+    samples = sample_responses(
         model_dir, [[{"role": "user", "content": "Hi"}]], per_prompt=2, temperature=0.8, top_p=0.95,
         max_new_tokens=128, seed=0, batch_size=16,
     )
@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pairwise.progress import Cancelled
 from rewardmodel.training.devices import pick_device
-from rewardmodel.training.progress import Cancelled
 
 Messages = list[dict[str, str]]
 ROLES = ("system", "user", "assistant")
@@ -269,7 +269,7 @@ def generate_batch(
     return results
 
 
-def generate_responses(
+def sample_responses(
     model_dir: str | Path,
     prompts: Sequence[Messages],
     *,

@@ -1,7 +1,7 @@
 """Rule-based GRPO (DeepSeek-R1 style) with TRL's GRPOTrainer: no reward model, only rules.
 
     from rewardmodel.training.grpo import GrpoConfig, train_grpo
-    from rewardmodel.training.progress import ListReporter
+    from pairwise.progress import ListReporter
 
     config = GrpoConfig(
         model_dir="var/models/smollm2-135m-instruct",
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -43,10 +42,17 @@ from pathlib import Path
 from typing import Any
 
 from pairwise.files.atomic import move_into_place, scratch_dir
+from pairwise.progress import Cancelled, Reporter
 from rewardmodel.training.devices import bf16_supported, pick_device
-from rewardmodel.training.progress import Cancelled, Reporter, trainer_callback_for, training_summary
-from rewardmodel.training.rule_rewards import REWARDS, completion_text, is_formatted, reward_functions
-from rewardmodel.training.verifiable import PromptTemplate, build_examples
+from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
+from rewardmodel.training.progress import trainer_callback_for, training_summary
+from rewardmodel.training.rule_rewards import REWARDS, completion_text, is_formatted
+from rewardmodel.training.verifiable import (
+    PromptTemplate,
+    add_template_arguments,
+    build_examples,
+    template_from_args,
+)
 
 # TRL builds no reference model when beta is 0, and so logs no KL. To still chart the drift from
 # the starting policy we hand TRL this coefficient instead: the penalty it adds is ~12 orders of
@@ -77,68 +83,82 @@ class GrpoConfig:
     # turns each into chat messages.
     prompts: list[dict[str, Any]]
     heldout: list[dict[str, Any]] = field(default_factory=list)
-    # Names from rewards.REWARDS, or callables with TRL's reward signature (tests, scripts).
-    rewards: list[str | Callable[..., list[float]]] = field(default_factory=lambda: ["accuracy", "format"])
-    reward_weights: list[float] | None = None
-    template: dict[str, str] = field(default_factory=lambda: PromptTemplate().as_dict())
-    num_generations: int = 8
-    batch_size: int = 32  # completions per optimizer step; a multiple of num_generations
-    steps: int = 50
-    lr: float = 2e-5
-    beta: float = 0.0  # KL coefficient; 0 as in DAPO / our baselines
-    measure_kl: bool = True  # chart KL even when beta is 0 (costs one reference forward pass)
-    max_completion_length: int = 96
-    temperature: float = 0.8
-    top_p: float = 1.0
-    top_k: int = 0  # 0: off
-    loss_type: str = "dapo"  # TRL 1.12 default: token-level normalization, no length bias
-    scale_rewards: str = "group"
-    max_grad_norm: float = 1.0
-    warmup_steps: int = 0
-    eval_every: int = 10
-    eval_max_new_tokens: int | None = None  # default: max_completion_length
-    eval_batch_size: int = 16
-    samples_to_log: int = 4
-    seed: int = 0
-    gradient_checkpointing: bool = False
+    # Names from rule_rewards.REWARDS, or callables with TRL's reward signature (tests, scripts).
+    rewards: list[str | Callable[..., list[float]]] = option(
+        ["accuracy", "format"], "rule-based rewards, summed", choices=REWARDS, form=True
+    )
+    reward_weights: list[float] | None = option(None, "one weight per reward (empty: 1 each)")
+    # The chat the question is put in (--system-prompt, --user-template on the command line).
+    template: dict[str, str] = option(PromptTemplate().as_dict(), "the prompt template", cli=False)
+    num_generations: int = option(
+        8, "completions per prompt: the group whose rewards are compared", low=2, form=True
+    )
+    batch_size: int = option(
+        32, "completions per optimizer step, a multiple of num_generations", low=2, form=True
+    )
+    steps: int = option(50, "optimizer steps", low=1, form=True)
+    lr: float = option(2e-5, "learning rate", above=0, form=True)
+    beta: float = option(0.0, "KL coefficient (0, as in DAPO and our baselines)", low=0, form=True)
+    measure_kl: bool = option(True, "chart KL even when beta is 0 (one reference forward pass more)")
+    max_completion_length: int = option(96, "tokens per completion", low=1, form=True)
+    temperature: float = option(0.8, "sampling temperature", above=0, form=True)
+    top_p: float = option(
+        1.0, "nucleus sampling: keep the most likely tokens up to this mass", above=0, high=1
+    )
+    top_k: int = option(0, "sample from the k most likely tokens (0: off)", low=0)
+    loss_type: str = option("dapo", "TRL's GRPO loss (dapo: token-level normalisation, no length bias)")
+    scale_rewards: str = option("group", "how TRL scales advantages: group, batch or none")
+    max_grad_norm: float = option(1.0, "gradient clipping norm", above=0)
+    warmup_steps: int = option(0, "steps of linear warmup", low=0)
+    eval_every: int = option(
+        10, "held-out accuracy every N steps (0: before and after only)", low=0, form=True
+    )
+    eval_max_new_tokens: int | None = option(
+        None, "tokens per held-out answer (empty: max_completion_length)", low=1
+    )
+    eval_batch_size: int = option(16, "held-out prompts per generation batch", low=1)
+    samples_to_log: int = option(4, "sample completions kept per logged step", low=0)
+    seed: int = option(0, "seed of sampling and the data order")
+    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
     # bf16 autocast: None = on a GPU that supports it; True also works on CPUs with AVX512-BF16,
     # where it roughly halves the time of a forward pass.
-    bf16: bool | None = None
+    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
     # Wall-clock budget for the training loop: past it, training ends after the current step
     # (a normal finish: the final held-out check runs and the checkpoint is saved).
-    max_seconds: float | None = None
+    max_seconds: float | None = option(
+        None,
+        "time budget; training ends after the step that passes it",
+        above=0,
+        flag="max-minutes",
+        scale=60,
+        unit="minutes",
+    )
     device: str | None = None  # None: cuda when available, else cpu
 
+    def option_rules(self) -> list[str]:
+        """The rules between options."""
+        out = []
+        if self.batch_size % self.num_generations:
+            out.append(
+                f"batch_size ({self.batch_size}) must be a positive multiple of num_generations "
+                f"({self.num_generations}): each prompt's group of completions goes in one step"
+            )
+        if not self.rewards:
+            out.append(f"give at least one reward: {', '.join(REWARDS)}")
+        if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
+            out.append("give one reward weight per reward")
+        try:
+            PromptTemplate.from_dict(self.template)
+        except ValueError as exc:
+            out.append(str(exc).rstrip("."))
+        return out
+
     def validate(self) -> None:
+        problems = config_problems(self) + self.option_rules()
+        if problems:
+            raise ValueError("; ".join(problems) + ".")
         if not self.prompts:
             raise ValueError("No training prompts.")
-        if self.num_generations < 2:
-            raise ValueError("GRPO needs at least 2 generations per prompt (their spread is the signal).")
-        if self.batch_size < self.num_generations or self.batch_size % self.num_generations:
-            raise ValueError(
-                f"batch_size ({self.batch_size}) must be a positive multiple of num_generations "
-                f"({self.num_generations}): each prompt's group of completions goes in one step."
-            )
-        if self.steps < 1:
-            raise ValueError("steps must be at least 1.")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError("lr must be a positive number.")
-        if self.beta < 0:
-            raise ValueError("beta (the KL coefficient) cannot be negative.")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be positive (GRPO samples).")
-        if self.max_completion_length < 1:
-            raise ValueError("max_completion_length must be at least 1.")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError("max_seconds must be positive.")
-        if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
-            raise ValueError("Give one reward weight per reward.")
-        named = [r for r in self.rewards if isinstance(r, str)]
-        if named:
-            reward_functions(named)
-        if not self.rewards:
-            raise ValueError(f"Give at least one reward: {', '.join(REWARDS)}.")
-        PromptTemplate.from_dict(self.template)
 
     def describe(self) -> dict[str, Any]:
         """The config as JSON for the run record and the checkpoint (prompts as counts)."""
@@ -474,13 +494,10 @@ def grpo_summary(
 # command line (no Django): the same trainer from a shell
 # ------------------------------------------------------------------------------------------------
 
-INT_OPTIONS = ("num_generations", "batch_size", "steps", "max_completion_length", "eval_every", "seed")
-FLOAT_OPTIONS = ("lr", "beta", "temperature", "max_seconds")
-
 
 def main(argv: list[str] | None = None) -> int:
     from pairwise.files.jsonl import read_records
-    from rewardmodel.training.progress import TqdmReporter
+    from pairwise.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(
         prog="python -m rewardmodel.training.grpo",
@@ -492,20 +509,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--heldout", help="JSONL(.gz) of held-out prompt records")
     parser.add_argument("--out", required=True, help="output folder (must not exist)")
-    parser.add_argument(
-        "--rewards", help=f"comma-separated, from: {', '.join(REWARDS)} (default accuracy,format)"
-    )
-    for name in INT_OPTIONS:
-        parser.add_argument("--" + name.replace("_", "-"), type=int)
-    for name in FLOAT_OPTIONS:
-        parser.add_argument("--" + name.replace("_", "-"), type=float)
     parser.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
+    add_arguments(parser, options_of(GrpoConfig))
+    add_template_arguments(parser)
     args = parser.parse_args(argv)
-    options = {
-        k: getattr(args, k) for k in (*INT_OPTIONS, *FLOAT_OPTIONS, "device") if getattr(args, k) is not None
-    }
-    if args.rewards:
-        options["rewards"] = [r.strip() for r in args.rewards.split(",") if r.strip()]
+    options = given(args, options_of(GrpoConfig))
+    if args.device:
+        options["device"] = args.device
+    template = template_from_args(args)
+    if template is not None:
+        options["template"] = template
     try:
         config = GrpoConfig(
             model_dir=args.model,

@@ -79,6 +79,8 @@ class Option:
             if not isinstance(value, list | tuple):
                 return f"{name} must be a list; got {value!r}"
             for item in value:
+                if callable(item):  # code may pass a function where a name is expected (GRPO's rewards)
+                    continue
                 wrong = _type_problem(name, self.item or str, item, each=True)
                 if wrong:
                     return wrong
@@ -297,23 +299,36 @@ def given(namespace: argparse.Namespace | Mapping[str, Any], options: Iterable[O
     }
 
 
-def flags(values: Mapping[str, Any], options: Iterable[Option], *, skip_defaults: bool = True) -> list[str]:
-    """The command-line words that give these values (the reverse of `given`); options left at
-    their default are left out."""
+def flags(values: Mapping[str, Any], options: Iterable[Option], *, always: Iterable[str] = ()) -> list[str]:
+    """The command-line words that give these values (the reverse of `given`). An option left at
+    its default is left out (the default applies the same way when the command runs again), unless
+    it is named in `always` (the knobs a reader looks for) and is not a switch left off."""
+    shown = set(always)
     out: list[str] = []
     for opt in options:
         if not opt.cli or opt.name not in values:
             continue
         value = values[opt.name]
-        if value is None or (skip_defaults and value == opt.default):
+        if value is None or (value == opt.default and (opt.name not in shown or opt.type is bool)):
             continue
         if opt.type is bool:
             out.append(opt.cli_flag if value else "--no-" + opt.cli_flag[2:])
         elif opt.type is list:
             out += [opt.cli_flag, ",".join(str(v) for v in value)]
+        elif opt.scale != 1:
+            out += [opt.cli_flag, f"{opt.shown(value):.15g}"]
         else:
-            out += [
-                opt.cli_flag,
-                f"{opt.shown(value):g}" if isinstance(value, float) else str(opt.shown(value)),
-            ]
+            out += [opt.cli_flag, str(value)]
     return out
+
+
+def with_placeholders(config: type, values: Mapping[str, Any]) -> Any:
+    """A config holding `values`, its required fields (paths, data) filled with empty stand-ins:
+    enough to read its defaults and check the rules between its options, nothing to train on."""
+    hints = typing.get_type_hints(config)
+    stand_ins: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            kind, _, _ = _hint(hints[f.name])
+            stand_ins[f.name] = {list: [], dict: {}}.get(kind, "")
+    return config(**{**stand_ins, **values})

@@ -1,7 +1,7 @@
 """PPO against a reward model (the InstructGPT road) with TRL 1.12's `trl.experimental.ppo.PPOTrainer`.
 
     from rewardmodel.training.ppo import PpoConfig, train_ppo
-    from rewardmodel.training.progress import ListReporter
+    from pairwise.progress import ListReporter
 
     config = PpoConfig(
         model_dir="var/models/smollm2-135m-instruct",      # the starting policy (frozen copy = reference)
@@ -54,7 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from pairwise.files.atomic import move_into_place, scratch_dir
-from rewardmodel.training.progress import Cancelled, Reporter, trainer_callback_for, training_summary
+from pairwise.progress import Cancelled, Reporter
+from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
+from rewardmodel.training.progress import trainer_callback_for, training_summary
 from rewardmodel.training.rm_eval import RmEvalResult, rm_evaluate
 
 # TRL's log keys → the names the run page charts.
@@ -84,74 +86,79 @@ class PpoConfig:
     output_dir: str
     prompts: list[dict[str, Any]]  # {"messages": [...]} (or {"question": "..."}) records
     heldout: list[dict[str, Any]] = field(default_factory=list)
-    episodes: int = 256  # sampled responses in all; updates = ceil(episodes / batch_size)
-    batch_size: int = 16  # responses per update
-    mini_batches: int = 1  # optimizer steps per PPO epoch
-    ppo_epochs: int = 4
-    kl_coef: float = 0.05
-    kl_estimator: str = "k1"
-    response_length: int = 64
-    temperature: float = 0.7
-    lr: float = 3e-6
-    missing_eos_penalty: float | None = 1.0  # subtracted from the score of a response that never ended
-    whiten_rewards: bool = False
-    cliprange: float = 0.2
-    vf_coef: float = 0.1
-    gamma: float = 1.0
-    lam: float = 0.95
-    max_prompt_length: int = 256  # longer prompts are left out (and counted)
-    rollout_batch_size: int = 16  # sequences per generation/scoring forward pass
-    eval_every: int = 10  # updates; 0: before and after only
-    eval_max_new_tokens: int | None = None  # default: response_length
-    eval_batch_size: int = 16
-    samples_to_log: int = 4
+    episodes: int = option(256, "sampled responses in all; updates = episodes / batch_size", low=1, form=True)
+    batch_size: int = option(16, "responses per update", low=1, form=True)
+    mini_batches: int = option(1, "optimizer steps per PPO epoch", low=1, form=True)
+    ppo_epochs: int = option(4, "passes over each batch", low=1, form=True)
+    kl_coef: float = option(0.05, "penalty on the KL to the starting policy", low=0, form=True)
+    kl_estimator: str = option("k1", "KL estimator (Schulman's k1 or k3)", choices=("k1", "k3"))
+    response_length: int = option(64, "tokens per sampled response", low=1, high=4096, form=True)
+    temperature: float = option(0.7, "sampling temperature", above=0, form=True)
+    lr: float = option(3e-6, "learning rate", above=0, form=True)
+    missing_eos_penalty: float | None = option(
+        1.0, "subtracted from the score of a response that never ends (empty: no penalty)", low=0, form=True
+    )
+    whiten_rewards: bool = option(False, "whiten the rewards of each batch", form=True)
+    cliprange: float = option(0.2, "PPO's clip range of the policy ratio", above=0)
+    vf_coef: float = option(0.1, "weight of the value loss", low=0)
+    gamma: float = option(1.0, "discount", low=0, high=1)
+    lam: float = option(0.95, "GAE lambda", low=0, high=1)
+    max_prompt_length: int = option(256, "tokens; longer prompts are left out (and counted)", low=8)
+    rollout_batch_size: int = option(16, "sequences per generation and scoring forward pass", low=1)
+    eval_every: int = option(
+        10, "held-out check every N updates (0: before and after only)", low=0, form=True
+    )
+    eval_max_new_tokens: int | None = option(
+        None, "tokens per held-out answer (empty: response_length)", low=1
+    )
+    eval_batch_size: int = option(16, "held-out prompts per generation batch", low=1)
+    samples_to_log: int = option(4, "sampled (prompt, response, score) kept per update", low=0)
     # Reward-hacking monitor: flag when the held-out score rose with length (correlation above
     # `hacking_corr`, length up by `hacking_length_gain` or more) while KL passed `hacking_kl`.
-    hacking_kl: float = 1.0
-    hacking_corr: float = 0.3
-    hacking_length_gain: float = 0.2
-    seed: int = 0
-    gradient_checkpointing: bool = False
-    bf16: bool | None = None  # None: on a GPU that supports it
-    max_seconds: float | None = None  # time budget: past it, training ends after the current update
+    hacking_kl: float = option(1.0, "reward-hacking monitor: the KL to the start past which it looks", low=0)
+    hacking_corr: float = option(
+        0.3, "reward-hacking monitor: the length-score correlation it flags", low=-1, high=1
+    )
+    hacking_length_gain: float = option(
+        0.2, "reward-hacking monitor: the length gain it flags (0.2: +20 %)", low=0
+    )
+    seed: int = option(0, "seed of sampling and the data order")
+    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
+    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
+    max_seconds: float | None = option(
+        None,
+        "time budget; training ends after the update that passes it",
+        above=0,
+        flag="max-minutes",
+        scale=60,
+        unit="minutes",
+    )
     device: str | None = None
 
-    def validate(self) -> None:
-        if not self.prompts:
-            raise ValueError("No training prompts.")
-        if self.episodes < 1:
-            raise ValueError("episodes must be at least 1.")
-        if self.batch_size < 1 or self.mini_batches < 1 or self.batch_size % self.mini_batches:
-            raise ValueError(
-                f"batch_size ({self.batch_size}) must be a positive multiple of mini_batches ({self.mini_batches})."
+    def option_rules(self) -> list[str]:
+        """The rules between options."""
+        out = []
+        if self.batch_size % self.mini_batches:
+            out.append(
+                f"batch_size ({self.batch_size}) must be a positive multiple of mini_batches ({self.mini_batches})"
             )
         if self.episodes < self.batch_size:
-            raise ValueError(f"episodes ({self.episodes}) must be at least batch_size ({self.batch_size}).")
+            out.append(f"episodes ({self.episodes}) must be at least batch_size ({self.batch_size})")
+        if self.whiten_rewards and self.batch_size // self.mini_batches < 8:
+            out.append("whiten_rewards needs at least 8 responses per mini-batch")
+        return out
+
+    def validate(self) -> None:
+        problems = config_problems(self) + self.option_rules()
+        if problems:
+            raise ValueError("; ".join(problems) + ".")
+        if not self.prompts:
+            raise ValueError("No training prompts.")
         if len(self.prompts) < self.batch_size:
             raise ValueError(
                 f"{len(self.prompts)} training prompts is fewer than batch_size ({self.batch_size}); lower "
                 "the batch size or add prompts."
             )
-        if self.whiten_rewards and self.batch_size // self.mini_batches < 8:
-            raise ValueError("whiten_rewards needs at least 8 responses per mini-batch.")
-        if self.ppo_epochs < 1:
-            raise ValueError("ppo_epochs must be at least 1.")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError("lr must be a positive number.")
-        if self.kl_coef < 0:
-            raise ValueError("kl_coef cannot be negative.")
-        if self.kl_estimator not in ("k1", "k3"):
-            raise ValueError("kl_estimator must be k1 or k3.")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be positive (PPO samples).")
-        if not 1 <= self.response_length <= 4096:
-            raise ValueError("response_length must be between 1 and 4096 tokens.")
-        if self.max_prompt_length < 8:
-            raise ValueError("max_prompt_length must be at least 8 tokens.")
-        if self.eval_every < 0:
-            raise ValueError("eval_every cannot be negative.")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError("max_seconds must be positive.")
         for record in (*self.prompts[:1], *self.heldout[:1]):
             prompt_messages(record)
 
@@ -636,7 +643,7 @@ def ppo_summary(
 
 def main(argv: list[str] | None = None) -> int:
     from pairwise.files.jsonl import read_records
-    from rewardmodel.training.progress import TqdmReporter
+    from pairwise.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="starting policy folder")
@@ -644,24 +651,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", required=True, help="JSONL of {'messages': [...]} or {'question': ...}")
     parser.add_argument("--heldout", help="JSONL of held-out prompts")
     parser.add_argument("--out", required=True, help="output folder (must not exist)")
-    for name in (
-        "episodes",
-        "batch_size",
-        "mini_batches",
-        "ppo_epochs",
-        "response_length",
-        "eval_every",
-        "seed",
-    ):
-        parser.add_argument("--" + name.replace("_", "-"), type=int)
-    for name in ("kl_coef", "temperature", "lr", "missing_eos_penalty", "max_seconds"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float)
+    add_arguments(parser, options_of(PpoConfig))
     args = parser.parse_args(argv)
-    options = {
-        k: v
-        for k, v in vars(args).items()
-        if v is not None and k not in ("model", "reward_model", "prompts", "heldout", "out")
-    }
+    options = given(args, options_of(PpoConfig))
     config = PpoConfig(
         model_dir=args.model,
         reward_model_dir=args.reward_model,

@@ -1,92 +1,15 @@
-"""How training code reports while it runs, without knowing who listens.
-
-Trainers take a `Reporter`: the Django side passes one that writes the run's metrics timeline,
-heartbeat and progress to the database and reads the cancel flag; the command line passes a tqdm
-bar; tests pass a `ListReporter`. A trainer calls `log()` with the metrics of a step, `progress()`
-as it goes, and stops cleanly (raising `Cancelled`) when `should_stop()` turns true.
+"""What the trainers add to pairwise.progress: a transformers callback that reports to a Reporter,
+and the summaries of a run's logged steps. Trainers report through pairwise.progress.Reporter (the
+run's side writes its metrics timeline to the database; the command line shows a bar) and raise
+pairwise.progress.Cancelled when it asks them to stop.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-
-class Cancelled(Exception):
-    """Raised by a trainer that stopped because its reporter asked it to."""
-
-
-class Reporter(Protocol):
-    def log(self, step: int, metrics: dict[str, Any]) -> None: ...
-
-    def progress(self, done: int, total: int, message: str = "") -> None: ...
-
-    def should_stop(self) -> bool: ...
-
-
-@dataclass
-class ListReporter:
-    """Keeps everything in memory (tests, plain scripts). `stop_after` simulates a cancel."""
-
-    logs: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    stop_after: int | None = None
-    last_progress: tuple[int, int] = (0, 0)
-
-    def log(self, step: int, metrics: dict[str, Any]) -> None:
-        self.logs.append((step, dict(metrics)))
-
-    def progress(self, done: int, total: int, message: str = "") -> None:
-        self.last_progress = (done, total)
-
-    def should_stop(self) -> bool:
-        return self.stop_after is not None and self.last_progress[0] >= self.stop_after
-
-
-class TqdmReporter:
-    """A progress bar on the command line; metrics go to the bar's postfix."""
-
-    def __init__(self, description: str = "training") -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=0, desc=description, unit="step", dynamic_ncols=True)
-
-    def log(self, step: int, metrics: dict[str, Any]) -> None:
-        shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, int | float)}
-        self._bar.set_postfix(dict(list(shown.items())[:4]), refresh=False)
-
-    def progress(self, done: int, total: int, message: str = "") -> None:
-        if total and self._bar.total != total:
-            self._bar.total = total
-        self._bar.n = done
-        if message:
-            self._bar.set_description_str(message, refresh=False)
-        self._bar.refresh()
-
-    def should_stop(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self._bar.close()
-
-
-class FanoutReporter:
-    """Passes everything to several reporters (a tqdm bar and the database); stops if any asks."""
-
-    def __init__(self, *reporters: Reporter) -> None:
-        self.reporters = reporters
-
-    def log(self, step: int, metrics: dict[str, Any]) -> None:
-        for reporter in self.reporters:
-            reporter.log(step, metrics)
-
-    def progress(self, done: int, total: int, message: str = "") -> None:
-        for reporter in self.reporters:
-            reporter.progress(done, total, message)
-
-    def should_stop(self) -> bool:
-        # Ask every reporter (no short-circuit): each may need its periodic check.
-        return any([reporter.should_stop() for reporter in self.reporters])
+from pairwise.progress import Reporter
 
 
 def trainer_callback(reporter: Reporter) -> Any:

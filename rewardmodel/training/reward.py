@@ -36,8 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from pairwise.files.atomic import move_into_place, partial_dir
+from pairwise.files.pairs import FORMATS
+from pairwise.progress import Cancelled, ListReporter, Reporter, TqdmReporter
 from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, describe_device, has_gpu
-from rewardmodel.training.progress import Cancelled, ListReporter, Reporter, TqdmReporter, trainer_callback
+from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
+from rewardmodel.training.progress import trainer_callback
 
 CONFIG_FILE = "reward_config.json"
 RESULT_FILE = "training_result.json"
@@ -54,30 +57,38 @@ GPU_DEFAULTS = {"batch_size": 16, "max_length": 1024, "bf16": True}
 
 @dataclass
 class RewardConfig:
-    # what to train on, and where the result goes
+    # what to train on, and where the result goes (set by the caller, not options)
     model_dir: str  # base checkpoint (causal LM or reward model) with its tokenizer
     train_file: str  # TRL or HH pairs (JSONL)
     output_dir: str  # must not exist yet
     eval_file: str | None = None
     data_format: str = "auto"  # auto | trl | hh
     # optimisation
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    lr: float = 1e-5
-    batch_size: int | None = None  # pairs per device and step; None: 4 on CPU, 16 on GPU
-    grad_accum: int = 1
-    max_length: int | None = None  # tokens; longer pairs are left out (TRL). None: 256 CPU, 1024 GPU
-    warmup_steps: int = 0  # transformers 5 has no warmup_ratio
-    weight_decay: float = 0.0
-    lr_scheduler: str = "linear"
-    center_rewards_coefficient: float | None = None  # e.g. 0.01 keeps rewards near zero
-    gradient_checkpointing: bool = False  # saves memory at ~20-30 % speed; off for small models
-    bf16: bool | None = None  # None: on when the GPU supports it
-    seed: int = 0
+    epochs: float = option(1.0, "passes over the training pairs", above=0, form=True)
+    max_steps: int = option(-1, "stop after this many steps, overriding epochs (-1: off)")
+    lr: float = option(1e-5, "learning rate", above=0, form=True)
+    batch_size: int | None = option(
+        None, "pairs per device and step (empty: 4 on CPU, 16 on GPU)", low=1, form=True
+    )
+    grad_accum: int = option(1, "steps whose gradients add up before each update", low=1)
+    max_length: int | None = option(
+        None, "tokens; longer pairs are left out (empty: 256 on CPU, 1024 on GPU)", low=16, form=True
+    )
+    warmup_steps: int = option(0, "steps of linear warmup (transformers 5 has no warmup ratio)", low=0)
+    weight_decay: float = option(0.0, "AdamW weight decay", low=0)
+    lr_scheduler: str = option("linear", "learning-rate schedule (a transformers scheduler name)")
+    center_rewards_coefficient: float | None = option(
+        None, "pulls the rewards towards zero, e.g. 0.01 (empty: off)", low=0
+    )
+    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
+    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
+    seed: int = option(0, "seed of the new score head and the data order")
     # reporting
-    logging_steps: int = 5
-    eval_steps: int | None = None  # evaluate every N steps during training; None: only at the end
-    eval_batch_size: int | None = None  # None: 2 x batch_size
+    logging_steps: int = option(5, "log the training metrics every N steps", low=1)
+    eval_steps: int | None = option(
+        None, "also evaluate every N steps while training (empty: at the end only)", low=1
+    )
+    eval_batch_size: int | None = option(None, "pairs per evaluation step (empty: 2 x batch size)", low=1)
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes saved with the config
 
     @classmethod
@@ -118,40 +129,21 @@ class RewardConfig:
         return out + self.option_problems()
 
     def option_problems(self) -> list[str]:
-        """Problems with the training options alone (no paths checked)."""
-        out = []
-        for name in _NUMBERS:
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                out.append(f"{name} must be a number; got {value!r}")
-        if out:
-            return out
-        if not self.lr > 0:
-            out.append(f"lr must be positive; got {self.lr}")
-        if self.max_steps <= 0 and not self.epochs > 0:
-            out.append(f"epochs must be positive (or set max_steps); got {self.epochs}")
-        for name, low in (("batch_size", 1), ("grad_accum", 1), ("max_length", 16), ("logging_steps", 1)):
-            value = getattr(self, name)
-            if value is not None and value < low:
-                out.append(f"{name} must be at least {low}; got {value}")
-        if self.warmup_steps < 0:
-            out.append(f"warmup_steps must be 0 or more; got {self.warmup_steps}")
-        if self.eval_steps is not None and self.eval_steps < 1:
-            out.append(f"eval_steps must be at least 1; got {self.eval_steps}")
-        if self.data_format not in ("auto", "trl", "hh"):
-            out.append(f"data_format must be auto, trl or hh; got {self.data_format!r}")
-        return out
+        """Problems with the training options alone (no paths checked): each option's type and
+        bounds (training.options), then the rules between them."""
+        out = config_problems(self)
+        if self.data_format not in FORMATS:
+            out.append(f"data_format must be one of {', '.join(FORMATS)}; got {self.data_format!r}")
+        return out or self.option_rules()
+
+    def option_rules(self) -> list[str]:
+        """The rules between options: none (each option's bounds say it all)."""
+        return []
 
     def validate(self) -> None:
         problems = self.problems()
         if problems:
             raise ValueError("Invalid reward config: " + "; ".join(problems) + ".")
-
-
-_NUMBERS = (
-    "epochs", "max_steps", "lr", "batch_size", "grad_accum", "max_length", "warmup_steps", "weight_decay",
-    "center_rewards_coefficient", "seed", "logging_steps", "eval_steps", "eval_batch_size",
-)  # fmt: skip
 
 
 @dataclass
@@ -346,12 +338,29 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rewardmodel.training.reward",
-        description="Train a reward model with TRL's RewardTrainer (see the module docstring).",
+        description="Train a reward model with TRL's RewardTrainer (see the module docstring). Flags "
+        "override the --config file's values.",
     )
-    parser.add_argument("--config", required=True, help="JSON file with RewardConfig fields")
+    parser.add_argument("--config", help="JSON file with RewardConfig fields")
+    parser.add_argument("--model", help="base checkpoint folder (model_dir)")
+    parser.add_argument("--train-file", help="TRL or HH pairs, JSONL (plain or gzipped)")
+    parser.add_argument("--eval-file", help="held-out pairs")
+    parser.add_argument("--out", help="output folder (output_dir; must not exist)")
+    parser.add_argument("--data-format", choices=FORMATS, help="auto (default), trl or hh")
+    add_arguments(parser, options_of(RewardConfig))
     args = parser.parse_args(argv)
+    paths = {"model_dir": args.model, "train_file": args.train_file, "eval_file": args.eval_file}
+    paths.update(output_dir=args.out, data_format=args.data_format)
     try:
-        cfg = RewardConfig.from_dict(json.loads(Path(args.config).read_text()))
+        data = json.loads(Path(args.config).read_text()) if args.config else {}
+        data.update({k: v for k, v in paths.items() if v is not None})
+        data.update(given(args, options_of(RewardConfig)))
+        missing = [k for k in ("model_dir", "train_file", "output_dir") if not data.get(k)]
+        if missing:
+            raise ValueError(
+                f"give --config, or --model, --train-file and --out (missing {', '.join(missing)})"
+            )
+        cfg = RewardConfig.from_dict(data)
         cfg.validate()
     except (OSError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

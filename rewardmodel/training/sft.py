@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -50,7 +49,9 @@ from pathlib import Path
 from typing import Any
 
 from pairwise.files.atomic import move_into_place, scratch_dir
-from rewardmodel.training.progress import Cancelled, Reporter, training_summary
+from pairwise.progress import Cancelled, Reporter
+from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
+from rewardmodel.training.progress import training_summary
 
 CONFIG_FILE = "pairwise_sft.json"
 LOSS_TYPES = ("nll", "chunked_nll", "dft")
@@ -77,51 +78,48 @@ class SftConfig:
     output_dir: str  # must not exist yet
     demonstrations: list[dict[str, Any]]  # {"prompt", "completion"} or {"messages"}, see above
     heldout: list[dict[str, Any]] = field(default_factory=list)  # loss before and after, not trained on
-    epochs: float = 2.0
-    lr: float = 2e-5
-    lr_scheduler: str = "linear"
-    warmup_steps: int = 0  # transformers 5 has no warmup_ratio
-    batch_size: int = 8  # demonstrations per optimizer step
-    max_length: int = 512  # tokens, prompt and completion together; longer ones are cut at the end
-    max_grad_norm: float = 1.0
+    epochs: float = option(2.0, "passes over the demonstrations", above=0, form=True)
+    lr: float = option(2e-5, "learning rate", above=0, form=True)
+    lr_scheduler: str = option("linear", "learning-rate schedule (a transformers scheduler name)")
+    warmup_steps: int = option(0, "steps of linear warmup (transformers 5 has no warmup ratio)", low=0)
+    batch_size: int = option(8, "demonstrations per optimizer step", low=1, form=True)
+    max_length: int = option(
+        512, "tokens, prompt and answer together; longer ones are cut at the end", low=16, form=True
+    )
+    max_grad_norm: float = option(1.0, "gradient clipping norm", above=0)
     # TRL's default is "chunked_nll" (the logits computed in chunks: less memory for big
     # vocabularies and long sequences); plain "nll" took half the time per step on CPU with our
     # small models, whose full logits fit easily.
-    loss_type: str = "nll"
-    logging_steps: int = 1
-    eval_batch_size: int = 16
-    seed: int = 0
-    gradient_checkpointing: bool = False  # saves memory at ~20-30 % speed; off for small models
-    # bf16 autocast: None = on a GPU that supports it.
-    bf16: bool | None = None
+    loss_type: str = option("nll", "TRL's SFT loss", choices=LOSS_TYPES)
+    logging_steps: int = option(1, "log the training metrics every N steps", low=1)
+    eval_batch_size: int = option(16, "demonstrations per held-out loss step", low=1)
+    seed: int = option(0, "seed of the data order and dropout")
+    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
+    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
     # Wall-clock budget for the training loop: past it, training ends after the current step
     # (a normal finish: the held-out loss is measured and the checkpoint saved).
-    max_seconds: float | None = None
+    max_seconds: float | None = option(
+        None,
+        "time budget; training ends after the step that passes it",
+        above=0,
+        flag="max-minutes",
+        scale=60,
+        unit="minutes",
+    )
     device: str | None = None  # None: cuda when available, else cpu
 
+    def option_rules(self) -> list[str]:
+        """The rules between options: none (each option's bounds say it all)."""
+        return []
+
     def validate(self) -> None:
+        problems = config_problems(self) + self.option_rules()
+        if problems:
+            raise ValueError("; ".join(problems) + ".")
         if not self.demonstrations:
             raise ValueError("No demonstrations to train on.")
         for i, item in enumerate([*self.demonstrations, *self.heldout]):
             as_prompt_completion(item, i)
-        if not (self.epochs > 0 and math.isfinite(self.epochs)):
-            raise ValueError("epochs must be a positive number.")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError("lr must be a positive number.")
-        for name, low in (
-            ("batch_size", 1),
-            ("eval_batch_size", 1),
-            ("logging_steps", 1),
-            ("max_length", 16),
-        ):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be at least {low}; got {getattr(self, name)}.")
-        if self.loss_type not in LOSS_TYPES:
-            raise ValueError(f"loss_type must be one of {', '.join(LOSS_TYPES)}; got {self.loss_type!r}.")
-        if self.warmup_steps < 0:
-            raise ValueError("warmup_steps cannot be negative.")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError("max_seconds must be positive.")
 
     def describe(self) -> dict[str, Any]:
         """The config as JSON for the run record and the checkpoint (demonstrations as counts)."""
@@ -349,16 +347,33 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rewardmodel.training.progress import TqdmReporter
+    from pairwise.files.jsonl import read_records
+    from pairwise.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(
         prog="python -m rewardmodel.training.sft",
-        description="Supervised fine-tuning with TRL's SFTTrainer (see the module docstring).",
+        description="Supervised fine-tuning with TRL's SFTTrainer (see the module docstring). Flags "
+        "override the --config file's values.",
     )
-    parser.add_argument("--config", required=True, help="JSON file with SftConfig fields")
+    parser.add_argument("--config", help="JSON file with SftConfig fields")
+    parser.add_argument("--model", help="starting checkpoint folder (model_dir)")
+    parser.add_argument("--demonstrations", help="JSONL of {prompt, completion} or {messages}")
+    parser.add_argument("--heldout", help="JSONL of held-out demonstrations")
+    parser.add_argument("--out", help="output folder (output_dir; must not exist)")
+    add_arguments(parser, options_of(SftConfig))
     args = parser.parse_args(argv)
     try:
-        cfg = SftConfig(**json.loads(Path(args.config).read_text()))
+        data = json.loads(Path(args.config).read_text()) if args.config else {}
+        if args.model:
+            data["model_dir"] = args.model
+        if args.out:
+            data["output_dir"] = args.out
+        if args.demonstrations:
+            data["demonstrations"] = read_records(args.demonstrations)
+        if args.heldout:
+            data["heldout"] = read_records(args.heldout)
+        data.update(given(args, options_of(SftConfig)))
+        cfg = SftConfig(**data)
         cfg.validate()
     except (OSError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

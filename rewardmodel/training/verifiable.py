@@ -60,6 +60,27 @@ class PromptTemplate:
         return cls(system=str(data.get("system", R1_SYSTEM)), user=str(data.get("user", "{question}")))
 
 
+def add_template_arguments(parser: Any) -> None:
+    """--system-prompt and --user-template: a PromptTemplate from the command line."""
+    parser.add_argument("--system-prompt", help="system turn of the template (default: DeepSeek-R1's)")
+    parser.add_argument("--user-template", help="user turn, with {question} (default: {question})")
+
+
+def template_from_args(args: Any) -> dict[str, str] | None:
+    """The template the command line asks for, or None when it leaves the default."""
+    if args.system_prompt is None and args.user_template is None:
+        return None
+    system = R1_SYSTEM if args.system_prompt is None else args.system_prompt
+    return {"system": system, "user": args.user_template or "{question}"}
+
+
+def template_flags(template: Mapping[str, str] | None) -> list[str]:
+    """The command-line words that give `template` (none for the default one)."""
+    if not template or dict(template) == PromptTemplate().as_dict():
+        return []
+    return ["--system-prompt", template.get("system", ""), "--user-template", template.get("user", "")]
+
+
 def question_of(item: Mapping[str, Any]) -> str:
     """The question of a prompt record: its "question", else the last user turn of its "messages"."""
     if item.get("question"):

@@ -12,8 +12,11 @@
       .join(", ");
   }
 
+  // A worker killed mid-loop writes nothing more: its heartbeat goes stale (demo_loop --again).
+  const statusOf = (s) => (s.is_lost ? "lost" : s.status);
+
   function show(s) {
-    document.getElementById("demo-loop-status").textContent = s.status;
+    document.getElementById("demo-loop-status").textContent = statusOf(s);
     for (const step of s.steps) {
       const li = root.querySelector('[data-step="' + step.name + '"]');
       if (!li) continue;
@@ -40,7 +43,7 @@
       if (response.ok) {
         const s = await response.json();
         show(s);
-        if (finished.includes(s.status)) return;
+        if (finished.includes(statusOf(s))) return;
       }
     } catch (e) {
       // Network hiccup: try again on the next tick.

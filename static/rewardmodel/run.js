@@ -107,13 +107,13 @@
   }
 
   function render(s) {
-    const status = s.lost ? "lost" : s.status;
+    const status = s.is_lost ? "lost" : s.status;
     const badge = $("run-status");
-    badge.textContent = status + (s.cancel_requested && !s.finished ? " (cancelling)" : "");
+    badge.textContent = status + (s.cancel_requested && !s.is_finished ? " (cancelling)" : "");
     badge.className = `rm-status rm-status-${status}`;
     $("run-progress").value = s.progress;
     setText("run-percent", `${Math.round(s.progress * 100)} %`);
-    setText("run-message", s.lost ? "no heartbeat from the worker: it was probably killed" : s.message);
+    setText("run-message", s.is_lost ? "no heartbeat from the worker: it was probably killed" : s.message);
     setText("run-device", s.device || "–");
     setText("run-wall", s.wall_seconds === null ? "–" : `${s.wall_seconds.toFixed(1)} s`);
     setText("run-examples", s.examples_seen.toLocaleString());
@@ -125,13 +125,13 @@
     setText("output-model", s.output_model ? `${s.output_model.name} (${s.output_model.path})` : "–");
     const note = $("cancel-note");
     if (note) note.hidden = !s.cancel_requested;
-    if (s.finished) { const form = $("cancel-form"); if (form) form.remove(); }
+    if (s.is_finished) { const form = $("cancel-form"); if (form) form.remove(); }
     if (s.error) {
       $("run-error").hidden = false;
       setText("run-error-text", s.error);
       setText("run-traceback", s.traceback || "");
     }
-    drawHacking(s.reward_hacking);
+    drawHacking(s.verdict);
     drawCharts();
     drawSamples("samples", "samples-box", "samples", "samples-step");
     drawSamples("heldout/samples", "heldout-samples-box", "heldout-samples", "heldout-samples-step");
@@ -146,7 +146,7 @@
         lastId = s.last_metric_id;
         render(s);
         root.dataset.polls = String(Number(root.dataset.polls || 0) + 1);
-        if (s.finished) return;
+        if (s.is_finished) return;
       }
     } catch (err) {
       // The server restarting is no reason to stop watching; try again on the next tick.
@@ -155,5 +155,5 @@
   }
 
   render(first);
-  if (!first.finished) setTimeout(poll, 2000);
+  if (!first.is_finished) setTimeout(poll, 2000);
 })();

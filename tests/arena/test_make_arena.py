@@ -13,10 +13,10 @@ from annotate.api.serializers import AssignmentSerializer
 from annotate.models import Comparison, Prompt, Response
 from annotate.screen_views import assignment_payload
 from annotate.services import comparison_assign_next
-from rewardmodel.generation.responses import generation_job_execute
+from rewardmodel.jobs.execute import job_execute
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
 from rewardmodel.registry.artifacts import artifact_register
-from rewardmodel.training.generate import generate_responses
+from rewardmodel.training.generate import sample_responses
 from tests.factories import make_project, make_prompt
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,7 @@ def test_it_generates_greedy_answers_and_pairs_every_policy_pair_per_prompt(
 
     # Greedy: generating again with any sampling seed gives the stored text.
     alpha = answers.filter(model_name="policy-alpha").select_related("prompt").first()
-    again = generate_responses(
+    again = sample_responses(
         arena_policy_dirs[0],
         [alpha.prompt.messages],
         per_prompt=1,
@@ -114,7 +114,7 @@ def test_it_queues_the_jobs_and_pairs_only_once_every_answer_exists(
         arena(arena_project, "--policies", "policy-alpha,policy-beta", "--pairs-only")
 
     for job in GenerationJob.objects.filter(project=arena_project):  # what the workers do
-        assert generation_job_execute(job_id=job.pk).status == JobStatus.SUCCEEDED
+        assert job_execute(GenerationJob, pk=job.pk).status == JobStatus.SUCCEEDED
     out = arena(arena_project, "--policies", "policy-alpha,policy-beta", "--pairs-only")
     assert "created 3 comparisons" in out
     # A bigger arena reuses the answers there are: only the added prompt is answered and paired.
@@ -130,9 +130,9 @@ def test_it_refuses_bad_input(arena_project):
         (["--policies", "alpha,ghost"], "No registered model 'ghost'"),
         (["--policies", "alpha"], "at least two different policies"),
         (["--policies", f"alpha,{alpha.pk}"], "at least two different policies"),  # the same one twice
-        (["--policies", "alpha,judge-rm"], "judge-rm is a reward model"),
+        (["--policies", "alpha,judge-rm"], "'judge-rm' is a reward model"),
         (["--policies", "alpha,beta", "--prompts", "0"], "at least one prompt"),
-        (["--policies", "alpha,beta", "--sync"], "weights of alpha are missing"),
+        (["--policies", "alpha,beta", "--sync"], "'alpha' has no files at"),
         (["--policies", "alpha,beta", "--pairs-only"], "Not every policy has answered"),
     ]
     for args, message in cases:

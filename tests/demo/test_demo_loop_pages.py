@@ -27,13 +27,13 @@ def test_it_shows_the_loop_steps_to_a_manager(client, manager):
     for _, title in STEPS:
         assert title in page
     assert 'href="/generation/7/"' in page and "responses 30" in page
-    assert reverse("demo-loop-status", args=[loop.pk]) in page
+    assert reverse("job-status", args=["demo-loop", loop.pk]) in page
 
 
 def test_its_status_json_has_every_step(client, manager):
     loop = _loop()
     client.force_login(manager)
-    status = client.get(reverse("demo-loop-status", args=[loop.pk])).json()
+    status = client.get(reverse("job-status", args=["demo-loop", loop.pk])).json()
     assert status["status"] == "running" and status["current_step"] == "label"
     assert [s["name"] for s in status["steps"]] == [name for name, _ in STEPS]
     assert status["steps"][0]["url"] == "/generation/7/"
@@ -44,7 +44,7 @@ def test_a_labeler_sees_no_loop(client, alice):
     loop = _loop()
     client.force_login(alice)
     assert "Demo loop" not in client.get(reverse("home")).content.decode()
-    response = client.get(reverse("demo-loop-status", args=[loop.pk]))
+    response = client.get(reverse("job-status", args=["demo-loop", loop.pk]))
     assert response.status_code == 403  # managers only
 
 
@@ -57,14 +57,14 @@ def test_demo_loop_queues_the_loop_once(db, monkeypatch, django_capture_on_commi
     from rewardmodel.demo.loop import DEMO_PROJECT
 
     sent = []
-    monkeypatch.setattr(tasks.train_demo_loop, "apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(tasks.run_job, "apply_async", lambda **kw: sent.append(kw))
     make_project(DEMO_PROJECT)
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo_loop", stdout=out)
         call_command("demo_loop", stdout=out)
     [loop] = DemoLoop.objects.all()
-    assert sent == [{"args": [loop.pk], "task_id": loop.task_id}]
+    # The one job task, on the training queue (the loop's runs execute in its process).
+    assert sent == [{"args": ["demo-loop", loop.pk], "task_id": loop.task_id, "queue": "training"}]
     assert "not queuing another" in out.getvalue()
     assert loop.status == JobStatus.QUEUED and loop.config["budget"] == "full"
-    assert tasks.train_demo_loop.name.startswith("rewardmodel.tasks.train_")  # the training queue

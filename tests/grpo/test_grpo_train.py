@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from pairwise.progress import Cancelled, ListReporter
 from rewardmodel.training.grpo import GrpoConfig, train_grpo
-from rewardmodel.training.progress import Cancelled, ListReporter
 from rewardmodel.training.rule_rewards import completion_text
 
 pytestmark = pytest.mark.ml
@@ -109,8 +109,8 @@ def test_it_stops_when_the_reporter_asks_and_writes_nothing(tiny_policy_dir, tmp
 def test_it_refuses_a_bad_config_before_loading_anything(tmp_path):
     cases = {
         "multiple of num_generations": dict(batch_size=12),
-        "at least 2 generations": dict(num_generations=1, batch_size=4),
-        "Unknown reward": dict(rewards=["accuracy", "vibes"]),
+        "num_generations must be at least 2": dict(num_generations=1, batch_size=4),
+        "rewards must be from accuracy": dict(rewards=["accuracy", "vibes"]),
         "No training prompts": dict(prompts=[]),
         "must contain {question}": dict(template={"system": "", "user": "no placeholder"}),
     }

@@ -11,10 +11,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from pairwise.errors import PairwiseError
+from pairwise.progress import ListReporter
+from rewardmodel.evaluation.rules import policy_evaluate
+from rewardmodel.jobs.execute import job_execute
+from rewardmodel.jobs.lifecycle import job_cancel
 from rewardmodel.models import DatasetSnapshot, JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.runs.kinds.grpo import grpo_options_clean, grpo_run_start, policy_evaluate
-from rewardmodel.runs.services import run_cancel, run_execute, run_output_dir
-from rewardmodel.training.progress import ListReporter
+from rewardmodel.runs.checks import options_clean
+from rewardmodel.runs.kinds import KINDS
+from rewardmodel.runs.services import run_output_dir, run_start
 from rewardmodel.training.verifiable import R1_SYSTEM
 
 # Small and quick: 2 prompts x 4 completions per step, 8 tokens each.
@@ -31,7 +35,7 @@ FAST = {
 
 
 def test_it_resolves_and_stores_the_whole_config_with_the_template():
-    config = grpo_options_clean({"steps": 3, "rewards": "accuracy, format", "output_name": "p1"})
+    config = options_clean(KINDS["grpo"], {"steps": 3, "rewards": "accuracy, format", "output_name": "p1"})
     assert config["steps"] == 3 and config["rewards"] == ["accuracy", "format"]
     assert config["template"] == {"system": R1_SYSTEM, "user": "{question}"}
     assert config["num_generations"] == 8 and config["beta"] == 0.0 and config["output_name"] == "p1"
@@ -43,7 +47,7 @@ def test_it_resolves_and_stores_the_whole_config_with_the_template():
     [
         ({"steps": 0}, "steps must be at least 1"),
         ({"batch_size": 10}, "multiple of num_generations"),
-        ({"rewards": "accuracy,vibes"}, "Unknown reward"),
+        ({"rewards": "accuracy,vibes"}, "rewards must be from accuracy, format"),
         ({"warp_speed": 9}, "Unknown GRPO option.*warp_speed"),
         ({"template": {"system": "", "user": "no question"}}, "must contain"),
         ({"heldout_limit": -1}, "negative"),
@@ -51,18 +55,18 @@ def test_it_resolves_and_stores_the_whole_config_with_the_template():
 )
 def test_it_refuses_bad_options_before_creating_a_run(db, options, message):
     with pytest.raises(PairwiseError, match=message):
-        grpo_options_clean(options)
+        options_clean(KINDS["grpo"], options)
 
 
 @pytest.mark.ml
 def test_it_records_a_grpo_run_with_lineage_metrics_and_samples(arithmetic_project, tiny_start):
-    run = grpo_run_start(project=arithmetic_project, policy=tiny_start, options=FAST)
+    run = run_start(kind="grpo", project=arithmetic_project, start=tiny_start, options=FAST)
     assert run.kind == TrainingRun.Kind.GRPO and run.status == JobStatus.QUEUED
     assert run.snapshot.kind == DatasetSnapshot.Kind.PROMPTS
     assert (run.snapshot.n_examples, run.snapshot.n_eval_examples) == (24, 4)
     assert run.config["template"]["system"] == R1_SYSTEM
 
-    run = run_execute(run_id=run.pk)
+    run = job_execute(TrainingRun, pk=run.pk)
     assert run.status == JobStatus.SUCCEEDED, run.traceback
     policy = run.output_model
     assert policy.kind == ModelArtifact.Kind.POLICY
@@ -92,15 +96,15 @@ def test_it_records_a_grpo_run_with_lineage_metrics_and_samples(arithmetic_proje
 @pytest.mark.ml
 def test_it_cancels_a_running_grpo_run_and_keeps_nothing(arithmetic_project, tiny_start, monkeypatch):
     monkeypatch.setattr("rewardmodel.jobs.lifecycle.CANCEL_CHECK_SECONDS", 0.0)
-    run = grpo_run_start(project=arithmetic_project, policy=tiny_start, options={**FAST, "steps": 5})
+    run = run_start(kind="grpo", project=arithmetic_project, start=tiny_start, options={**FAST, "steps": 5})
 
     class CancelAtStep1(ListReporter):
         def progress(self, done, total, message=""):
             super().progress(done, total, message)
             if done == 1:
-                run_cancel(TrainingRun.objects.get(pk=run.pk))
+                job_cancel(TrainingRun.objects.get(pk=run.pk))
 
-    run = run_execute(run_id=run.pk, reporter=CancelAtStep1())
+    run = job_execute(TrainingRun, pk=run.pk, reporter=CancelAtStep1())
     assert run.status == JobStatus.CANCELLED and run.output_model is None
     assert not ModelArtifact.objects.filter(kind=ModelArtifact.Kind.POLICY).exists()
     out = run_output_dir(run)
@@ -109,9 +113,9 @@ def test_it_cancels_a_running_grpo_run_and_keeps_nothing(arithmetic_project, tin
 
 @pytest.mark.ml
 def test_it_records_a_failure_with_its_reason(arithmetic_project, tiny_start):
-    run = grpo_run_start(project=arithmetic_project, policy=tiny_start, options=FAST)
+    run = run_start(kind="grpo", project=arithmetic_project, start=tiny_start, options=FAST)
     Path(run.snapshot.path, "train.jsonl").unlink()
-    run = run_execute(run_id=run.pk)
+    run = job_execute(TrainingRun, pk=run.pk)
     assert run.status == JobStatus.FAILED and "files are missing" in run.error
 
 
@@ -122,9 +126,9 @@ def test_it_refuses_reward_models_and_empty_projects(db, arithmetic_project, tin
 
     reward = artifact_register(kind=ModelArtifact.Kind.REWARD, name="rm", path=tiny_reward_dir)
     with pytest.raises(PairwiseError, match="GRPO starts from a base model or a policy"):
-        grpo_run_start(project=arithmetic_project, policy=reward, options=FAST)
+        run_start(kind="grpo", project=arithmetic_project, start=reward, options=FAST)
     with pytest.raises(PairwiseError, match="no training prompts"):
-        grpo_run_start(project=make_project("Blank"), policy=tiny_start, options=FAST)
+        run_start(kind="grpo", project=make_project("Blank"), start=tiny_start, options=FAST)
     assert not TrainingRun.objects.exists()
 
 

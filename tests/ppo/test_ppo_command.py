@@ -19,7 +19,7 @@ def test_it_needs_a_reward_model_and_refuses_grpo_options(chat_project, tiny_sta
         call_command(*base)
     with pytest.raises(CommandError, match="--steps: for --algo grpo"):
         call_command(*base, "--reward-model", "marker-rm", "--steps", "3")
-    with pytest.raises(CommandError, match="not a reward model"):
+    with pytest.raises(CommandError, match="reward model must be a reward model"):
         call_command(*base, "--reward-model", "tiny-start")
     with pytest.raises(CommandError, match="No registered model 'nope'"):
         call_command(*base, "--reward-model", "nope")
@@ -51,7 +51,7 @@ def test_it_trains_in_process_and_reports(chat_project, tiny_start, marker_rm, c
     assert run.config["kl_coef"] == 0.1 and run.config["reward_model"] == marker_rm.pk
     assert run.output_model.name == "ppo-chat"
     assert "PPO on tiny-start against marker-rm with 16 training and 4 held-out prompts" in out
-    assert "held-out (greedy, 4 prompts): RM score" in out and "2 steps" in out
+    assert "held-out (greedy, 4 prompts): RM score" in out and "2 updates" in out
 
 
 @pytest.mark.ml

@@ -110,7 +110,7 @@ def test_evaluate_policy_measures_any_policy_with_a_reward_model(chat_project, t
     out = capsys.readouterr().out
     assert "scored by marker-rm on 4 heldout prompts" in out and "KL to tiny-start 0.000" in out
 
-    with pytest.raises(CommandError, match="not a reward model"):
+    with pytest.raises(CommandError, match="scored with a reward model"):
         call_command(
             "evaluate_policy", "--model", "tiny-start", "--project", "Chat", "--reward-model", "tiny-start"
         )

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from pairwise.errors import PairwiseError
+from pairwise.progress import ListReporter
+from rewardmodel.evaluation.rm_scoring import policy_rm_evaluate
+from rewardmodel.jobs.execute import job_execute
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.runs.kinds.ppo import policy_rm_evaluate, ppo_options_clean, ppo_run_start
-from rewardmodel.runs.services import run_execute, run_output_dir
-from rewardmodel.training.progress import ListReporter
+from rewardmodel.runs.checks import options_clean
+from rewardmodel.runs.kinds import KINDS
+from rewardmodel.runs.services import run_output_dir, run_start
 from tests.factories import make_project
 
 # 16 prompts x 8 responses per update, 8 tokens each; a high lr so a tiny model moves in seconds.
@@ -29,9 +32,9 @@ FAST = {
 
 
 def test_it_resolves_the_whole_config():
-    config = ppo_options_clean({"episodes": 64, "batch_size": 8, "output_name": "p1", "reward_model": 3})
+    config = options_clean(KINDS["ppo"], {"episodes": 64, "batch_size": 8, "output_name": "p1"})
     assert config["episodes"] == 64 and config["kl_coef"] == 0.05 and config["response_length"] == 64
-    assert config["output_name"] == "p1" and config["reward_model"] == 3
+    assert config["output_name"] == "p1" and config["tags"] == [] and "heldout_limit" not in config
     assert "model_dir" not in config and "prompts" not in config
 
 
@@ -49,13 +52,19 @@ def test_it_resolves_the_whole_config():
 )
 def test_it_refuses_bad_options(db, options, message):
     with pytest.raises(PairwiseError, match=message):
-        ppo_options_clean(options)
+        options_clean(KINDS["ppo"], options)
 
 
 @pytest.mark.ml
 def test_it_refuses_a_reward_model_with_another_tokenizer(chat_project, tiny_start, other_tokenizer_rm):
     with pytest.raises(PairwiseError, match="different tokenizer"):
-        ppo_run_start(project=chat_project, policy=tiny_start, reward_model=other_tokenizer_rm, options=FAST)
+        run_start(
+            kind="ppo",
+            project=chat_project,
+            start=tiny_start,
+            inputs={"reward_model": other_tokenizer_rm},
+            options=FAST,
+        )
     assert not TrainingRun.objects.exists()
 
 
@@ -63,10 +72,22 @@ def test_it_refuses_a_reward_model_with_another_tokenizer(chat_project, tiny_sta
 def test_it_refuses_a_policy_as_reward_model_and_a_reward_model_as_policy(
     chat_project, tiny_start, marker_rm
 ):
-    with pytest.raises(PairwiseError, match="not a reward model"):
-        ppo_run_start(project=chat_project, policy=tiny_start, reward_model=tiny_start, options=FAST)
+    with pytest.raises(PairwiseError, match="reward model must be a reward model"):
+        run_start(
+            kind="ppo",
+            project=chat_project,
+            start=tiny_start,
+            inputs={"reward_model": tiny_start},
+            options=FAST,
+        )
     with pytest.raises(PairwiseError, match="PPO starts from a base model or a policy"):
-        ppo_run_start(project=chat_project, policy=marker_rm, reward_model=marker_rm, options=FAST)
+        run_start(
+            kind="ppo",
+            project=chat_project,
+            start=marker_rm,
+            inputs={"reward_model": marker_rm},
+            options=FAST,
+        )
     assert not TrainingRun.objects.exists()
 
 
@@ -74,17 +95,21 @@ def test_it_refuses_a_policy_as_reward_model_and_a_reward_model_as_policy(
 def test_it_refuses_a_project_without_enough_prompts(tiny_start, marker_rm):
     empty = make_project("Empty")
     with pytest.raises(PairwiseError, match="has 0 training prompts"):
-        ppo_run_start(project=empty, policy=tiny_start, reward_model=marker_rm, options=FAST)
+        run_start(
+            kind="ppo", project=empty, start=tiny_start, inputs={"reward_model": marker_rm}, options=FAST
+        )
     assert not TrainingRun.objects.exists()
 
 
 @pytest.mark.ml
 def test_ppo_raises_the_reward_model_score_and_records_the_run(chat_project, tiny_start, marker_rm):
-    run = ppo_run_start(project=chat_project, policy=tiny_start, reward_model=marker_rm, options=FAST)
+    run = run_start(
+        kind="ppo", project=chat_project, start=tiny_start, inputs={"reward_model": marker_rm}, options=FAST
+    )
     assert run.kind == TrainingRun.Kind.PPO and run.status == JobStatus.QUEUED
     assert (run.snapshot.n_examples, run.snapshot.n_eval_examples) == (16, 4)
 
-    run = run_execute(run_id=run.pk)
+    run = job_execute(TrainingRun, pk=run.pk)
     assert run.status == JobStatus.SUCCEEDED, run.traceback
     policy = run.output_model
     assert policy.kind == ModelArtifact.Kind.POLICY and policy.metadata["algo"] == "ppo"
@@ -137,8 +162,10 @@ def test_ppo_raises_the_reward_model_score_and_records_the_run(chat_project, tin
 
 @pytest.mark.ml
 def test_a_cancelled_run_leaves_no_artifact(chat_project, tiny_start, marker_rm):
-    run = ppo_run_start(project=chat_project, policy=tiny_start, reward_model=marker_rm, options=FAST)
-    run = run_execute(run_id=run.pk, reporter=ListReporter(stop_after=1))
+    run = run_start(
+        kind="ppo", project=chat_project, start=tiny_start, inputs={"reward_model": marker_rm}, options=FAST
+    )
+    run = job_execute(TrainingRun, pk=run.pk, reporter=ListReporter(stop_after=1))
     assert run.status == JobStatus.CANCELLED and "stopped at update 1" in run.status_message
     assert run.output_model is None
     assert not ModelArtifact.objects.filter(kind=ModelArtifact.Kind.POLICY).exists()

@@ -24,7 +24,7 @@ from django.utils import timezone
 from annotate.models import Choice, Comparison, Judgment, Prompt, Response, SideOrder, content_hash
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.registry.artifacts import artifact_register
-from rewardmodel.runs.kinds.reward import preference_snapshot_create
+from rewardmodel.registry.preferences import preference_snapshot_create
 from tests.factories import make_comparison, make_project, make_user
 
 RATES = {"cpu": 0.5, "cuda": 2.0, "H100": 3.0}

@@ -121,7 +121,7 @@ def test_it_refuses_what_it_cannot_compare(roads_rows, tmp_path):
         call_command("compare", project="nope", policies="base,ppo-1", out=out)
     with pytest.raises(CommandError, match="at least two different policies"):
         call_command("compare", project="Roads", policies="base,base", out=out)
-    with pytest.raises(CommandError, match="rm-1 is a reward model"):
+    with pytest.raises(CommandError, match="'rm-1' is a reward model; a comparison measures"):
         call_command("compare", project="Roads", policies="base,rm-1", out=out)
     with pytest.raises(CommandError, match="No registered model 'ghost'"):
         call_command("compare", project="Roads", policies="base,ghost", out=out)

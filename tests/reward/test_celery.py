@@ -13,9 +13,10 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from rewardmodel.jobs.lifecycle import jobs_reap_lost
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.registry.artifacts import artifact_register
-from rewardmodel.runs.services import run_output_dir, runs_reap_lost
+from rewardmodel.runs.services import run_output_dir
 from tests.celery_worker import purge, start_worker, wait_until
 from tests.reward.synthetic import judge_marker_pairs
 
@@ -108,7 +109,7 @@ def test_it_runs_queued_training_and_scoring_on_a_real_worker(
     assert long_run.status == JobStatus.RUNNING  # nobody is left to say otherwise...
     settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT = 0
     time.sleep(0.1)
-    assert runs_reap_lost() == [long_run.pk]  # ...until the reaper sees the heartbeat stopped
+    assert jobs_reap_lost(TrainingRun) == [long_run.pk]  # ...until the reaper sees the heartbeat stopped
     long_run.refresh_from_db()
     assert long_run.status == JobStatus.FAILED and long_run.error.startswith("worker lost")
     assert long_run.output_model is None and ModelArtifact.objects.filter(training_run=long_run).count() == 0

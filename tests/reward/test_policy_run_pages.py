@@ -183,7 +183,7 @@ def test_managers_start_an_sft_run_from_the_form(
     assert run.snapshot.n_examples == 12
 
     page = client.post("/runs/new/sft/", form | {"source": "responses"}).content.decode()
-    assert "Source responses needs a teacher" in page
+    assert "source responses needs a teacher" in page
     assert TrainingRun.objects.count() == 1
 
 
@@ -252,7 +252,7 @@ def test_a_ppo_run_page_shows_its_charts_and_the_final_hacking_verdict(client, m
 def test_a_running_ppo_run_shows_the_latest_live_hacking_check(client, manager, project, policy):
     run = make_run(project, policy, kind=TrainingRun.Kind.PPO)
     client.force_login(manager)
-    assert client.get(f"/runs/{run.pk}/status.json").json()["reward_hacking"] is None
+    assert client.get(f"/jobs/run/{run.pk}/status.json").json()["verdict"] is None
     before = {
         "heldout/score": 0.2,
         "heldout/length": 20.0,
@@ -273,7 +273,7 @@ def test_a_running_ppo_run_shows_the_latest_live_hacking_check(client, manager, 
             (8, after | {"hacking/flagged": 1.0}),
         ],
     )
-    verdict = client.get(f"/runs/{run.pk}/status.json").json()["reward_hacking"]
+    verdict = client.get(f"/jobs/run/{run.pk}/status.json").json()["verdict"]
     assert verdict["flagged"] is True and verdict["final"] is False
     assert verdict["evidence"] == (
         "at step 8: held-out RM score +1.500, mean length 41.5 tokens, length–score correlation 0.81, "
@@ -285,4 +285,4 @@ def test_a_running_ppo_run_shows_the_latest_live_hacking_check(client, manager, 
     # Reward-model runs have no such check.
     reward_run = make_run(project, policy)
     add_metrics(reward_run, [(1, {"hacking/flagged": 1.0})])
-    assert client.get(f"/runs/{reward_run.pk}/status.json").json()["reward_hacking"] is None
+    assert client.get(f"/jobs/run/{reward_run.pk}/status.json").json()["verdict"] is None

@@ -8,22 +8,17 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from rewardmodel.jobs.lifecycle import LOST_ERROR
+from pairwise.errors import PairwiseError
+from pairwise.progress import ListReporter
+from rewardmodel.jobs.execute import job_execute
+from rewardmodel.jobs.lifecycle import LOST_ERROR, job_cancel, jobs_reap_lost
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.runs.services import (
-    run_cancel,
-    run_create,
-    run_enqueue,
-    run_execute,
-    run_output_dir,
-    runs_reap_lost,
-)
-from rewardmodel.training.progress import ListReporter
+from rewardmodel.runs.services import run_enqueue, run_output_dir, run_start
 from tests.reward.conftest import FAST
 
 
 def _run(project, base, snapshot, *, starts_after=None, **config) -> TrainingRun:
-    return run_create(
+    return TrainingRun.objects.create(
         kind=TrainingRun.Kind.REWARD,
         project=project,
         base_model=base,
@@ -52,7 +47,7 @@ def test_it_records_a_successful_run_with_metrics_and_lineage(project, tiny_base
     run = _run(project, tiny_base, marker_snapshot)
     run.created_by = manager
     run.save()
-    run = run_execute(run_id=run.pk)
+    run = job_execute(TrainingRun, pk=run.pk)
 
     assert run.status == JobStatus.SUCCEEDED, run.traceback
     assert run.progress == 1.0 and run.started_at <= run.finished_at and run.heartbeat_at
@@ -78,13 +73,13 @@ def test_it_records_a_successful_run_with_metrics_and_lineage(project, tiny_base
     ("config", "error"),
     [
         ({"lr": -1.0}, "lr must be positive"),
-        ({"learning_rate": 0.1}, "Unknown reward config keys: learning_rate"),
+        ({"learning_rate": 0.1}, "Unknown reward option(s) in the run's config: learning_rate"),
     ],
 )
 def test_it_marks_a_run_with_a_bad_config_failed_with_its_error(
     project, tiny_base, marker_snapshot, config, error
 ):
-    run = run_execute(run_id=_run(project, tiny_base, marker_snapshot, **config).pk)
+    run = job_execute(TrainingRun, pk=_run(project, tiny_base, marker_snapshot, **config).pk)
     assert run.status == JobStatus.FAILED
     assert error in run.error and "Traceback" in run.traceback
     assert run.output_model is None and not ModelArtifact.objects.filter(kind="reward").exists()
@@ -96,7 +91,7 @@ def test_it_marks_a_run_failed_when_its_data_file_is_corrupt(project, tiny_base,
     Path(marker_snapshot.path, "train.jsonl").write_text(
         '{"prompt": "Q", "chosen": "a", "rejected": "b"}\n{"prompt": "Q", "chosen"\n'
     )
-    run = run_execute(run_id=run.pk)
+    run = job_execute(TrainingRun, pk=run.pk)
     assert run.status == JobStatus.FAILED
     assert run.error.startswith("PairFormatError:") and "train.jsonl:2: not valid JSON" in run.error
 
@@ -110,7 +105,7 @@ def test_it_marks_a_crash_mid_training_failed_with_traceback_and_registers_nothi
     def crash():
         raise OSError("No space left on device (simulated at step 3)")
 
-    run = run_execute(run_id=run.pk, reporter=_AtStep(3, crash))
+    run = job_execute(TrainingRun, pk=run.pk, reporter=_AtStep(3, crash))
     assert run.status == JobStatus.FAILED
     assert run.error == "OSError: No space left on device (simulated at step 3)"
     assert "train_reward" in run.traceback and "trainer.train()" in run.traceback
@@ -125,8 +120,8 @@ def test_it_stops_a_running_run_at_the_next_step_when_cancelled(
     project, tiny_base, marker_snapshot, quick_cancel
 ):
     run = _run(project, tiny_base, marker_snapshot)
-    watcher = _AtStep(2, lambda: run_cancel(TrainingRun.objects.get(pk=run.pk)))
-    run = run_execute(run_id=run.pk, reporter=watcher)
+    watcher = _AtStep(2, lambda: job_cancel(TrainingRun.objects.get(pk=run.pk)))
+    run = job_execute(TrainingRun, pk=run.pk, reporter=watcher)
     assert run.status == JobStatus.CANCELLED and run.cancel_requested
     assert "step 2" in run.status_message
     assert watcher.last_progress[0] == 2  # no step after the one where the cancel was seen
@@ -141,9 +136,9 @@ def test_it_keeps_the_result_of_a_run_reaped_as_lost_while_still_alive(
 
     def stall_then_reap():
         TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-        assert runs_reap_lost() == [run.pk]
+        assert jobs_reap_lost(TrainingRun) == [run.pk]
 
-    run = run_execute(run_id=run.pk, reporter=_AtStep(3, stall_then_reap))
+    run = job_execute(TrainingRun, pk=run.pk, reporter=_AtStep(3, stall_then_reap))
     assert run.status == JobStatus.SUCCEEDED and run.error == "" and run.output_model is not None
 
 
@@ -168,32 +163,34 @@ def test_it_reaps_runs_whose_worker_stopped_beating(project, tiny_base, marker_s
 
     stale.refresh_from_db()
     assert stale.is_lost
-    assert runs_reap_lost() == [stale.pk]
+    assert jobs_reap_lost(TrainingRun) == [stale.pk]
     stale.refresh_from_db()
     assert stale.status == JobStatus.FAILED and stale.error.startswith(LOST_ERROR) and stale.finished_at
     assert not partial.exists()
     assert TrainingRun.objects.get(pk=alive.pk).status == JobStatus.RUNNING
     assert TrainingRun.objects.get(pk=queued.pk).status == JobStatus.QUEUED
-    assert runs_reap_lost() == []
+    assert jobs_reap_lost(TrainingRun) == []
 
 
 def test_it_never_starts_a_run_that_is_not_queued(project, tiny_base, marker_snapshot):
     done = _run(project, tiny_base, marker_snapshot)
     TrainingRun.objects.filter(pk=done.pk).update(status=JobStatus.FAILED, error="worker lost: earlier")
-    assert run_execute(run_id=done.pk).status == JobStatus.FAILED  # a redelivered message: no second attempt
+    assert (
+        job_execute(TrainingRun, pk=done.pk).status == JobStatus.FAILED
+    )  # a redelivered message: no second attempt
 
-    cancelled = run_cancel(_run(project, tiny_base, marker_snapshot))
+    cancelled = job_cancel(_run(project, tiny_base, marker_snapshot))
     assert cancelled.status == JobStatus.CANCELLED and cancelled.finished_at
-    assert run_execute(run_id=cancelled.pk).status == JobStatus.CANCELLED
-    assert run_execute(run_id=999_999) is None
+    assert job_execute(TrainingRun, pk=cancelled.pk).status == JobStatus.CANCELLED
+    assert job_execute(TrainingRun, pk=999_999) is None
 
     with pytest.raises(Exception, match="already cancelled"):
-        run_cancel(cancelled)
+        job_cancel(cancelled)
 
 
 def test_it_refuses_kinds_without_a_trainer(project, tiny_base):
-    with pytest.raises(Exception, match="No trainer for runs of kind 'dpo'"):
-        run_create(kind="dpo", project=project, base_model=tiny_base, config={})
+    with pytest.raises(PairwiseError, match="No kind of run named 'rlhf'; known: reward, sft, ppo, grpo"):
+        run_start(kind="rlhf", project=project, start=tiny_base)
 
 
 def test_it_sends_the_task_only_when_the_transaction_commits(
@@ -220,11 +217,11 @@ def test_a_linked_run_waits_for_its_parent_and_starts_from_its_checkpoint(
 
     # Started by hand before its parent finished: refused, with the reason.
     early = _run(project, tiny_base, marker_snapshot, starts_after=parent)
-    early = run_execute(run_id=early.pk)
+    early = job_execute(TrainingRun, pk=early.pk)
     assert early.status == JobStatus.FAILED and f"result of run #{parent.pk}" in early.error
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        parent = run_execute(run_id=parent.pk)
+        parent = job_execute(TrainingRun, pk=parent.pk)
     assert parent.status == JobStatus.SUCCEEDED, parent.traceback
     follower.refresh_from_db()
     assert follower.base_model == parent.output_model and follower.status == JobStatus.QUEUED
@@ -235,7 +232,7 @@ def test_a_cancelled_or_lost_parent_cancels_its_followers(project, tiny_base, ma
     parent = _run(project, tiny_base, marker_snapshot)
     child = _run(project, tiny_base, marker_snapshot, starts_after=parent)
     grandchild = _run(project, tiny_base, marker_snapshot, starts_after=child)
-    run_cancel(parent)
+    job_cancel(parent)
     child.refresh_from_db()
     grandchild.refresh_from_db()
     assert child.status == grandchild.status == JobStatus.CANCELLED
@@ -248,6 +245,6 @@ def test_a_cancelled_or_lost_parent_cancels_its_followers(project, tiny_base, ma
     TrainingRun.objects.filter(pk=lost.pk).update(
         status=JobStatus.RUNNING, started_at=long_ago, heartbeat_at=long_ago
     )
-    assert runs_reap_lost() == [lost.pk]
+    assert jobs_reap_lost(TrainingRun) == [lost.pk]
     waiting.refresh_from_db()
     assert waiting.status == JobStatus.CANCELLED and "was lost" in waiting.status_message

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rewardmodel.training.progress import Cancelled, ListReporter
+from pairwise.progress import Cancelled, ListReporter
 from rewardmodel.training.reward import CONFIG_FILE, RewardConfig, train_reward
 from tests.reward.synthetic import marker_pairs, write_jsonl
 

@@ -11,9 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from annotate.data_jobs import data_job_create, data_job_execute
+from annotate.data_jobs import data_job_create
 from annotate.importing.parse import jsonl_bytes
 from annotate.models import Comparison, ImportBatch, Judgment, Prompt, QualitySnapshot
+from rewardmodel.jobs.execute import job_execute
 from rewardmodel.jobs.lifecycle import jobs_reap_lost
 from rewardmodel.models import DataJob, JobStatus
 from tests.annotate.test_exports import vote
@@ -103,7 +104,7 @@ def test_it_exports_on_a_worker_and_links_the_files(staff_client, alice, project
     folder = data_dir / "exports" / str(project.pk) / job.result["export"]
     files = sorted(p.name for p in folder.iterdir())
     assert job.result["files"] == files == ["train.eval.jsonl", "train.jsonl"]
-    status = staff_client.get(reverse("data-job-status", args=[job.pk])).json()
+    status = staff_client.get(reverse("job-status", args=["data", job.pk])).json()
     urls = [link["url"] for link in status["links"]]
     for name in files:  # the export store's one download path
         assert reverse("api-export-file", args=[project.pk, job.result["export"], name]) in urls
@@ -133,7 +134,7 @@ def test_the_status_json_follows_the_job(staff_client, manager, project):
     job = data_job_create(
         project=project, kind="quality", config={"n_bootstrap": 0}, user=manager, enqueue=False
     )
-    url = reverse("data-job-status", args=[job.pk])
+    url = reverse("job-status", args=["data", job.pk])
     status = staff_client.get(url).json()
     assert (status["status"], status["progress"], status["is_finished"], status["kind"]) == (
         "queued",
@@ -143,7 +144,7 @@ def test_the_status_json_follows_the_job(staff_client, manager, project):
     )
     page = staff_client.get(reverse("data-job", args=[job.pk])).content.decode()
     assert 'id="job-cancel"' in page and url in page
-    data_job_execute(job_id=job.pk)
+    job_execute(DataJob, pk=job.pk)
     status = staff_client.get(url).json()
     assert (status["status"], status["progress"], status["is_finished"]) == ("succeeded", 1.0, True)
     assert status["message"].startswith("Recomputed in") and status["error"] == ""
@@ -151,7 +152,7 @@ def test_the_status_json_follows_the_job(staff_client, manager, project):
 
 def test_it_keeps_everyone_but_managers_out(client, alice, project, manager):
     job = data_job_create(project=project, kind="quality", config={}, user=manager, enqueue=False)
-    pages = [reverse(name, args=[job.pk]) for name in ("data-job", "data-job-status")]
+    pages = [reverse("data-job", args=[job.pk]), reverse("job-status", args=["data", job.pk])]
     for url in pages:
         response = client.get(url)
         assert response.status_code == 302 and reverse("login") in response["Location"]
@@ -161,7 +162,7 @@ def test_it_keeps_everyone_but_managers_out(client, alice, project, manager):
         client.force_login(user)
         for url in pages:
             assert client.get(url).status_code == 403
-        assert client.post(reverse("data-job-cancel", args=[job.pk])).status_code == 403
+        assert client.post(reverse("job-cancel", args=["data", job.pk])).status_code == 403
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
 
@@ -169,11 +170,11 @@ def test_it_keeps_everyone_but_managers_out(client, alice, project, manager):
 def test_it_cancels_a_queued_import_and_removes_its_upload(staff_client, project, data_dir):
     _import(staff_client, project, PAIRS)  # no worker here: the job waits
     job = DataJob.objects.get()
-    response = staff_client.post(reverse("data-job-cancel", args=[job.pk]))
+    response = staff_client.post(reverse("job-cancel", args=["data", job.pk]))
     assert response["Location"] == reverse("data-job", args=[job.pk])
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and _uploads(data_dir) == []
-    assert data_job_execute(job_id=job.pk, task_id=job.task_id).status == JobStatus.CANCELLED  # never runs
+    assert job_execute(DataJob, pk=job.pk, task_id=job.task_id).status == JobStatus.CANCELLED  # never runs
     assert not Comparison.objects.exists()
 
 

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from rewardmodel.training.generate import GenerationError, generate_responses, load_policy, sample_seed
-from rewardmodel.training.progress import Cancelled
+from pairwise.progress import Cancelled
+from rewardmodel.training.generate import GenerationError, load_policy, sample_responses, sample_seed
 
 pytestmark = pytest.mark.ml
 
@@ -36,7 +36,7 @@ def _texts(summary):
 def test_it_samples_per_prompt_with_left_padding(tiny_policy_dir, loaded):
     model, tokenizer = loaded
     assert tokenizer.padding_side == "left"
-    summary = generate_responses(
+    summary = sample_responses(
         tiny_policy_dir, PROMPTS, per_prompt=2, max_new_tokens=6, batch_size=4, model_and_tokenizer=loaded
     )
     assert sorted((s.prompt_index, s.sample_index) for s in summary.samples) == [
@@ -54,19 +54,19 @@ def test_it_samples_per_prompt_with_left_padding(tiny_policy_dir, loaded):
 
 def test_it_gives_each_sample_the_same_text_whatever_the_batch_layout(tiny_policy_dir, loaded):
     kwargs = dict(per_prompt=2, max_new_tokens=8, seed=7, model_and_tokenizer=loaded)
-    in_threes = _texts(generate_responses(tiny_policy_dir, PROMPTS, batch_size=3, **kwargs))
-    all_at_once = _texts(generate_responses(tiny_policy_dir, PROMPTS, batch_size=10, **kwargs))
-    reversed_order = generate_responses(tiny_policy_dir, PROMPTS[::-1], batch_size=4, **kwargs)
+    in_threes = _texts(sample_responses(tiny_policy_dir, PROMPTS, batch_size=3, **kwargs))
+    all_at_once = _texts(sample_responses(tiny_policy_dir, PROMPTS, batch_size=10, **kwargs))
+    reversed_order = sample_responses(tiny_policy_dir, PROMPTS[::-1], batch_size=4, **kwargs)
     assert all_at_once == in_threes
     n = len(PROMPTS)
     assert {(n - 1 - i, k): t for (i, k), t in _texts(reversed_order).items()} == in_threes
-    other_seed = _texts(generate_responses(tiny_policy_dir, PROMPTS, batch_size=10, **{**kwargs, "seed": 8}))
+    other_seed = _texts(sample_responses(tiny_policy_dir, PROMPTS, batch_size=10, **{**kwargs, "seed": 8}))
     assert all(other_seed[key] != text for key, text in in_threes.items())
 
 
 def test_it_skips_samples_and_reports_each_batch(tiny_policy_dir, loaded):
     batches = []
-    summary = generate_responses(
+    summary = sample_responses(
         tiny_policy_dir,
         PROMPTS,
         per_prompt=2,
@@ -84,7 +84,7 @@ def test_it_skips_samples_and_reports_each_batch(tiny_policy_dir, loaded):
 def test_it_stops_between_batches_when_asked(tiny_policy_dir, loaded):
     batches = []
     with pytest.raises(Cancelled):
-        generate_responses(
+        sample_responses(
             tiny_policy_dir,
             PROMPTS,
             per_prompt=2,
@@ -98,10 +98,10 @@ def test_it_stops_between_batches_when_asked(tiny_policy_dir, loaded):
 
 
 def test_it_decodes_greedily_at_temperature_zero(tiny_policy_dir, loaded):
-    a = generate_responses(
+    a = sample_responses(
         tiny_policy_dir, PROMPTS, temperature=0, max_new_tokens=5, model_and_tokenizer=loaded
     )
-    b = generate_responses(
+    b = sample_responses(
         tiny_policy_dir,
         PROMPTS,
         temperature=0,
@@ -124,19 +124,19 @@ def test_it_decodes_greedily_at_temperature_zero(tiny_policy_dir, loaded):
 )
 def test_it_rejects_bad_parameters_before_loading(tmp_path, kwargs, message):
     with pytest.raises(GenerationError, match=message):
-        generate_responses(tmp_path, PROMPTS, **kwargs)
+        sample_responses(tmp_path, PROMPTS, **kwargs)
 
 
 def test_it_rejects_malformed_prompts_with_their_index(tmp_path):
     with pytest.raises(GenerationError, match="prompt 1: message 0 has role 'robot'"):
-        generate_responses(tmp_path, [PROMPTS[0], [{"role": "robot", "content": "x"}]])
+        sample_responses(tmp_path, [PROMPTS[0], [{"role": "robot", "content": "x"}]])
     with pytest.raises(GenerationError, match="prompt 0: message 0 has no text content"):
-        generate_responses(tmp_path, [[{"role": "user", "content": None}]])
+        sample_responses(tmp_path, [[{"role": "user", "content": None}]])
 
 
 def test_it_names_a_folder_that_is_not_a_model(tmp_path):
     with pytest.raises(GenerationError, match="no config.json"):
-        generate_responses(tmp_path, PROMPTS)
+        sample_responses(tmp_path, PROMPTS)
 
 
 def test_it_turns_a_real_out_of_memory_into_advice_on_batch_size(tiny_policy_dir):
@@ -146,15 +146,15 @@ def test_it_turns_a_real_out_of_memory_into_advice_on_batch_size(tiny_policy_dir
     script = textwrap.dedent(
         f"""
         import resource
-        from rewardmodel.training.generate import GenerationError, generate_responses, load_policy
+        from rewardmodel.training.generate import GenerationError, sample_responses, load_policy
         loaded = load_policy({str(tiny_policy_dir)!r}, device="cpu")
         prompts = [[{{"role": "user", "content": "Hello"}}]]
-        generate_responses("", prompts, max_new_tokens=2, model_and_tokenizer=loaded)  # warm up threads
+        sample_responses("", prompts, max_new_tokens=2, model_and_tokenizer=loaded)  # warm up threads
         vm = int([l for l in open("/proc/self/status") if l.startswith("VmSize")][0].split()[1]) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (vm + (256 << 20), resource.RLIM_INFINITY))
         try:
             # 4096 rows x 49k vocabulary: ~800 MB of float32 logits per step, beyond the cap.
-            generate_responses("", prompts, per_prompt=4096, max_new_tokens=2, batch_size=4096,
+            sample_responses("", prompts, per_prompt=4096, max_new_tokens=2, batch_size=4096,
                                model_and_tokenizer=loaded)
         except GenerationError as exc:
             print("ERROR:", exc)

@@ -74,7 +74,7 @@ def test_it_starts_a_job_from_the_form_and_runs_it_on_the_queue(
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert (job.responses_created, job.created_by) == (3, manager)
     assert Response.objects.filter(prompt__project=project, model=policy).count() == 3
-    status = staff_client.get(reverse("generation-job-status", args=[job.pk])).json()
+    status = staff_client.get(reverse("job-status", args=["generation", job.pk])).json()
     assert status["status"] == "succeeded" and status["progress"] == 1.0 and status["responses_created"] == 3
     page = staff_client.get(reverse("generation-job", args=[job.pk])).content.decode()
     assert "Succeeded" in page and "tiny-policy" in page and 'id="gen-cancel"' not in page
@@ -116,7 +116,7 @@ def test_it_shows_lineage_in_the_admin(admin_client, policy, tiny_reward_dir):
 def test_it_cancels_from_the_page_and_resumes_from_the_admin(staff_client, admin_client, policy, project):
     make_prompt(project, "Anything?")
     job = _job(project, policy, per_prompt=1, batch_size=8)
-    staff_client.post(reverse("generation-job-cancel", args=[job.pk]))
+    staff_client.post(reverse("job-cancel", args=["generation", job.pk]))
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and job.cancel_requested
     response = admin_client.post(

@@ -14,10 +14,10 @@ import pytest
 from annotate.models import Response
 from rewardmodel.generation.responses import (
     GenerationOptions,
-    generation_job_cancel,
     generation_job_create,
     generation_job_resume,
 )
+from rewardmodel.jobs.lifecycle import job_cancel
 from rewardmodel.models import GenerationJob, JobStatus, ModelArtifact
 from rewardmodel.registry.artifacts import artifact_register
 from tests.celery_worker import purge, start_worker, stop_worker
@@ -58,7 +58,7 @@ def test_it_runs_cancels_and_resumes_a_job_on_a_worker(tiny_policy_dir, worker):
     job = generation_job_create(project=project, model=policy, options=options)
     job = wait_for(job, lambda j: j.responses_created >= 1, worker)
     assert job.status == JobStatus.RUNNING and job.task_id and job.heartbeat_at and job.device == "cpu"
-    generation_job_cancel(job=job)
+    job_cancel(job)
     job = wait_for(job, lambda j: j.is_finished, worker)
     assert job.status == JobStatus.CANCELLED, job.error
     stored = Response.objects.filter(prompt__project=project).count()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,12 +14,15 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from pairwise.celery import app as celery_app
+from pairwise.progress import Cancelled
 from rewardmodel import tasks
-from rewardmodel.generation.responses import GenerationOptions, generation_job_cancel, generation_job_resume
-from rewardmodel.jobs.lifecycle import LOST_ERROR, job_claim, jobs_reap
-from rewardmodel.models import DemoLoop, GenerationJob, JobStatus, ModelArtifact, TrainingRun
-from rewardmodel.runs.services import run_create, run_enqueue, run_execute, run_output_dir
-from rewardmodel.training.progress import Cancelled
+from rewardmodel.generation.responses import GenerationOptions, generation_job_resume
+from rewardmodel.jobs.execute import job_execute
+from rewardmodel.jobs.kinds import KINDS as KINDS_OF_JOB
+from rewardmodel.jobs.lifecycle import LOST_ERROR, job_cancel, job_claim, jobs_reap
+from rewardmodel.models import DataJob, DemoLoop, GenerationJob, JobStatus, ModelArtifact, TrainingRun
+from rewardmodel.runs.kinds import KINDS
+from rewardmodel.runs.services import run_enqueue, run_output_dir
 from tests.factories import make_project, make_prompt
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +52,9 @@ def project():
 
 
 def _run(project, model) -> TrainingRun:
-    return run_create(kind=TrainingRun.Kind.REWARD, project=project, base_model=model, config={})
+    return TrainingRun.objects.create(
+        kind=TrainingRun.Kind.REWARD, project=project, base_model=model, config={}
+    )
 
 
 def _job(project, model, **fields) -> GenerationJob:
@@ -63,13 +69,10 @@ def _running(since: timedelta, **fields):
 
 @pytest.fixture
 def sent(monkeypatch):
-    """The task messages sent (kind, args, task_id), instead of a broker (once the transaction
-    commits: tests wrap the call in django_capture_on_commit_callbacks(execute=True))."""
+    """The task messages sent (their apply_async arguments), instead of a broker (once the
+    transaction commits: tests wrap the call in django_capture_on_commit_callbacks(execute=True))."""
     messages = []
-    for name in ("train_run", "generate_responses_job", "train_demo_loop"):
-        monkeypatch.setattr(
-            getattr(tasks, name), "apply_async", lambda name=name, **kw: messages.append((name, kw))
-        )
+    monkeypatch.setattr(tasks.run_job, "apply_async", lambda **kw: messages.append(kw))
     return messages
 
 
@@ -79,7 +82,7 @@ def sent(monkeypatch):
 def test_it_claims_a_job_once_and_only_for_its_own_task_id(project, model, sent):
     run = run_enqueue(_run(project, model))
     assert job_claim(TrainingRun, pk=run.pk, task_id="a-stale-message") is None
-    assert run_execute(run_id=run.pk, task_id="a-stale-message").status == JobStatus.QUEUED
+    assert job_execute(TrainingRun, pk=run.pk, task_id="a-stale-message").status == JobStatus.QUEUED
     claim = job_claim(TrainingRun, pk=run.pk, task_id=run.task_id)
     assert claim is not None and claim.task_id == run.task_id
     assert job_claim(TrainingRun, pk=run.pk, task_id=run.task_id) is None  # redelivered: nothing
@@ -103,15 +106,11 @@ def test_a_job_that_reports_nothing_for_longer_than_the_timeout_is_not_reaped_bu
     project, model, settings, monkeypatch
 ):
     settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT = 2  # a beat every second
-    monkeypatch.setitem(
-        __import__("rewardmodel.runs.services", fromlist=["TRAINERS"]).TRAINERS,
-        TrainingRun.Kind.REWARD,
-        f"{__name__}.sleepy_trainer",
-    )
+    monkeypatch.setitem(KINDS, TrainingRun.Kind.REWARD, replace(KINDS["reward"], trainer=sleepy_trainer))
     SLEPT.clear()
     dead = _run(project, model)
     TrainingRun.objects.filter(pk=dead.pk).update(**_running(timedelta(seconds=10)))
-    alive = run_execute(run_id=_run(project, model).pk)
+    alive = job_execute(TrainingRun, pk=_run(project, model).pk)
     assert SLEPT == [[dead.pk]]  # the reaper, called mid-sleep, took the dead one only
     assert alive.status == JobStatus.CANCELLED and alive.status_message == "woke up" and not alive.error
     assert TrainingRun.objects.get(pk=dead.pk).error.startswith(LOST_ERROR)
@@ -130,7 +129,7 @@ def test_a_generation_job_beats_while_it_loads_its_model(project, model, setting
         raise generation.PairwiseError("no model today")
 
     monkeypatch.setattr(generation, "responses_generate", slow_load)
-    job = generation.generation_job_execute(job_id=_job(project, model).pk)
+    job = job_execute(GenerationJob, pk=_job(project, model).pk)
     assert reaped == [{}]
     assert job.status == JobStatus.FAILED and job.error == "no model today"
 
@@ -141,7 +140,7 @@ def test_a_generation_job_beats_while_it_loads_its_model(project, model, setting
 def test_the_reaper_fails_lost_jobs_of_every_kind_and_cleans_up(project, model, settings):
     settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT = 60
     lost_run, live_run = _run(project, model), _run(project, model)
-    follower = run_create(
+    follower = TrainingRun.objects.create(
         kind=TrainingRun.Kind.REWARD, project=project, base_model=model, config={}, starts_after=lost_run
     )
     TrainingRun.objects.filter(pk=lost_run.pk).update(**_running(timedelta(minutes=5)))
@@ -171,7 +170,7 @@ def test_the_reaper_resends_a_queued_job_whose_message_was_lost_once(
     recent = run_enqueue(_run(project, model))
     parent = _run(project, model)
     waiting = run_enqueue(
-        run_create(
+        TrainingRun.objects.create(
             kind=TrainingRun.Kind.REWARD, project=project, base_model=model, config={}, starts_after=parent
         )
     )
@@ -183,8 +182,8 @@ def test_the_reaper_resends_a_queued_job_whose_message_was_lost_once(
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs_reap()["resent"] == {"TrainingRun": [old.pk], "GenerationJob": [job.pk]}
     assert sent == [
-        ("train_run", {"args": [old.pk], "task_id": old.task_id}),
-        ("generate_responses_job", {"args": [job.pk], "task_id": "gen-1"}),
+        {"args": ["run", old.pk], "task_id": old.task_id, "queue": "training"},
+        {"args": ["generation", job.pk], "task_id": "gen-1", "queue": "default"},
     ]
     assert TrainingRun.objects.get(pk=old.pk).resent_at
     TrainingRun.objects.filter(pk=old.pk).update(sent_at=timezone.now() - timedelta(hours=1))
@@ -196,10 +195,13 @@ def test_celery_beat_sends_the_reaper_every_interval(settings):
     [entry] = settings.CELERY_BEAT_SCHEDULE.values()
     assert entry["task"] == "rewardmodel.tasks.reap_lost_jobs" == tasks.reap_lost_jobs.name
     assert entry["schedule"] == settings.PAIRWISE_REAP_INTERVAL
-    # One tasks module, found by autodiscovery (no CELERY_IMPORTS): every job kind's task is known.
+    # One tasks module, found by autodiscovery (no CELERY_IMPORTS): the job task and the reaper.
     assert not hasattr(settings, "CELERY_IMPORTS")
-    for name in ("train_run", "train_demo_loop", "generate_responses_job", "reap_lost_jobs"):
+    for name in ("run_job", "reap_lost_jobs"):
         assert f"rewardmodel.tasks.{name}" in celery_app.tasks
+    # Every kind of job goes to a queue its kind names: training runs and demo loops to GPU hosts.
+    assert {KINDS_OF_JOB[m].queue for m in (TrainingRun, DemoLoop)} == {"training"}
+    assert {KINDS_OF_JOB[m].queue for m in (GenerationJob, DataJob)} == {"default"}
     json.dumps(jobs_reap())  # what the task answers is plain JSON
 
 
@@ -211,7 +213,7 @@ def test_a_lost_generation_job_can_be_cancelled_or_resumed(
 ):
     settings.PAIRWISE_RUN_HEARTBEAT_TIMEOUT = 60
     lost = _job(project, model, **_running(timedelta(minutes=5)))
-    cancelled = generation_job_cancel(job=lost)
+    cancelled = job_cancel(lost)
     assert cancelled.status == JobStatus.CANCELLED and "worker was lost" in cancelled.status_message
 
     lost = _job(project, model, **_running(timedelta(minutes=5)))
@@ -220,9 +222,9 @@ def test_a_lost_generation_job_can_be_cancelled_or_resumed(
     lost.refresh_from_db()
     assert lost.status == JobStatus.FAILED and lost.error.startswith(LOST_ERROR)
     assert resumed.status == JobStatus.QUEUED and resumed.config["resumed_from"] == lost.pk
-    assert sent == [("generate_responses_job", {"args": [resumed.pk], "task_id": resumed.task_id})]
+    assert sent == [{"args": ["generation", resumed.pk], "task_id": resumed.task_id, "queue": "default"}]
 
     alive = _job(project, model, **_running(timedelta(seconds=5)))
     with pytest.raises(Exception, match="still running; cancel it first"):
         generation_job_resume(job=alive)
-    assert generation_job_cancel(job=alive).cancel_requested  # asked; its worker stops it
+    assert job_cancel(alive).cancel_requested  # asked; its worker stops it

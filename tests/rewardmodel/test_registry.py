@@ -59,7 +59,7 @@ def test_it_registers_local_folders_with_their_lineage(tiny_policy_dir, tiny_rew
 def test_it_treats_the_same_name_and_weights_as_the_same_model(tiny_policy_dir, tiny_reward_dir):
     first = artifact_register(kind="base", name="m", path=tiny_policy_dir)
     assert artifact_register(kind="base", name="m", path=tiny_policy_dir) == first
-    with pytest.raises(CommandError, match="'m' is already registered"):
+    with pytest.raises(CommandError, match="'m' is already registered with other weights"):
         register(tiny_reward_dir, "--name", "m")
 
 

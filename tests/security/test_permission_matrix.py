@@ -170,9 +170,9 @@ def _manager_pages(world: World) -> dict[str, str]:
     return {
         "runs": reverse("runs"),
         "run-new": reverse("run-new"),
-        "run-new-sft": reverse("run-new-sft"),
+        "run-new-sft": reverse("run-new-kind", args=["sft"]),
         "generation-new": reverse("generation-new"),
-        "demo-loop-status": reverse("demo-loop-status", args=[world.demo_loop.pk]),
+        "demo-loop-status": reverse("job-status", args=["demo-loop", world.demo_loop.pk]),
         "quality": reverse("quality:index"),
         "quality-project": reverse("quality:project", args=[pk]),
         "quality-leaderboard": reverse("quality:leaderboard", args=[pk]),

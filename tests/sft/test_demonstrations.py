@@ -12,12 +12,13 @@ import pytest
 from annotate.models import Choice, Comparison, Judgment, LabelerExclusion, Prompt
 from pairwise.errors import PairwiseError
 from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
-from rewardmodel.runs.kinds.sft import (
+from rewardmodel.registry.demonstrations import (
     demonstrations_snapshot_create,
     demonstrations_snapshot_records,
-    sft_options_clean,
-    sft_run_start,
 )
+from rewardmodel.runs.checks import options_clean
+from rewardmodel.runs.kinds import KINDS
+from rewardmodel.runs.services import run_start
 from rewardmodel.training.rule_rewards import is_formatted
 from rewardmodel.training.verifiable import R1_SYSTEM
 from tests.factories import make_comparison, make_project, make_prompt, make_response
@@ -131,7 +132,7 @@ def test_it_learns_the_chosen_side_of_majority_judgments(project, alice, bob, ca
 
 
 def test_it_resolves_and_stores_the_whole_config(db):
-    config = sft_options_clean({"epochs": 3, "lr": 1e-4, "output_name": "p1", "tags": "a, b"})
+    config = options_clean(KINDS["sft"], {"epochs": 3, "lr": 1e-4, "output_name": "p1", "tags": "a, b"})
     assert config["source"] == "reference" and config["epochs"] == 3 and config["lr"] == 1e-4
     assert config["template"] == {"system": R1_SYSTEM, "user": "{question}"}
     assert config["batch_size"] == 8 and config["tags"] == ["a", "b"] and config["output_name"] == "p1"
@@ -142,12 +143,12 @@ def test_it_resolves_and_stores_the_whole_config(db):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"source": "vibes"}, "Unknown demonstration source 'vibes'"),
+        ({"source": "vibes"}, "source must be one of reference, responses, judgments; got 'vibes'"),
         ({"source": "responses"}, "needs a teacher"),
         ({"teacher": "x"}, "teacher is for source responses"),
         ({"source": "judgments", "template": {"user": "{question}"}}, "template is for source reference"),
-        ({"epochs": 0}, "epochs must be a positive number"),
-        ({"lr": -1}, "lr must be a positive number"),
+        ({"epochs": 0}, "epochs must be positive"),
+        ({"lr": -1}, "lr must be positive"),
         ({"batch_size": 0}, "batch_size must be at least 1"),
         ({"limit": 0}, "limit must be at least 1"),
         ({"warp_speed": 9}, "Unknown SFT option.*warp_speed"),
@@ -156,7 +157,7 @@ def test_it_resolves_and_stores_the_whole_config(db):
 )
 def test_it_refuses_bad_options(db, options, message):
     with pytest.raises(PairwiseError, match=message):
-        sft_options_clean(options)
+        options_clean(KINDS["sft"], options)
 
 
 def test_it_refuses_bad_input_before_any_run_exists(arithmetic_project, tmp_path):
@@ -167,17 +168,17 @@ def test_it_refuses_bad_input_before_any_run_exists(arithmetic_project, tmp_path
     reward = ModelArtifact.objects.create(kind=ModelArtifact.Kind.REWARD, name="rm", path=str(folder))
     gone = ModelArtifact.objects.create(kind=ModelArtifact.Kind.BASE, name="gone", path=str(tmp_path / "no"))
 
-    with pytest.raises(PairwiseError, match="Unknown demonstration source"):
-        sft_run_start(project=arithmetic_project, policy=base, options={"source": "magic"})
+    with pytest.raises(PairwiseError, match="source must be one of"):
+        run_start(kind="sft", project=arithmetic_project, start=base, options={"source": "magic"})
     with pytest.raises(PairwiseError, match="no training prompts with a reference answer"):
-        sft_run_start(project=make_project("Blank"), policy=base)
+        run_start(kind="sft", project=make_project("Blank"), start=base)
     with pytest.raises(PairwiseError, match="SFT starts from a base model or a policy"):
-        sft_run_start(project=arithmetic_project, policy=reward)
+        run_start(kind="sft", project=arithmetic_project, start=reward)
     with pytest.raises(PairwiseError, match="has no files"):
-        sft_run_start(project=arithmetic_project, policy=gone)
+        run_start(kind="sft", project=arithmetic_project, start=gone)
     assert not TrainingRun.objects.exists()
     assert not DatasetSnapshot.objects.exists()
 
-    run = sft_run_start(project=arithmetic_project, policy=base, options={"limit": 5})
+    run = run_start(kind="sft", project=arithmetic_project, start=base, options={"limit": 5})
     assert run.kind == TrainingRun.Kind.SFT and run.snapshot.n_examples == 5
     assert Path(run.snapshot.path, "train.jsonl").is_file()

@@ -9,11 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from pairwise.progress import ListReporter
+from rewardmodel.jobs.execute import job_execute
 from rewardmodel.models import JobStatus, ModelArtifact, RunMetric, TrainingRun
-from rewardmodel.runs.kinds.grpo import grpo_run_start
-from rewardmodel.runs.kinds.sft import sft_run_start
-from rewardmodel.runs.services import run_execute, run_output_dir
-from rewardmodel.training.progress import ListReporter
+from rewardmodel.runs.services import run_output_dir, run_start
 
 pytestmark = pytest.mark.ml
 
@@ -86,7 +85,7 @@ def test_a_failed_sft_run_cancels_the_grpo_run_waiting_for_it(arithmetic_project
     assert grpo.status == JobStatus.QUEUED and grpo.base_model == tiny_start
 
     Path(sft.snapshot.path, "train.jsonl").unlink()
-    sft = run_execute(run_id=sft.pk)
+    sft = job_execute(TrainingRun, pk=sft.pk)
     grpo.refresh_from_db()
     assert sft.status == JobStatus.FAILED and "files are missing" in sft.error
     assert grpo.status == JobStatus.CANCELLED
@@ -95,10 +94,12 @@ def test_a_failed_sft_run_cancels_the_grpo_run_waiting_for_it(arithmetic_project
 
 
 def test_it_cancels_a_running_sft_run_and_keeps_nothing(arithmetic_project, tiny_start):
-    run = sft_run_start(project=arithmetic_project, policy=tiny_start, options={"batch_size": 4, "epochs": 1})
-    follower = grpo_run_start(project=arithmetic_project, policy=tiny_start, starts_after=run)
+    run = run_start(
+        kind="sft", project=arithmetic_project, start=tiny_start, options={"batch_size": 4, "epochs": 1}
+    )
+    follower = run_start(kind="grpo", project=arithmetic_project, start=tiny_start, starts_after=run)
 
-    run = run_execute(run_id=run.pk, reporter=ListReporter(stop_after=1))
+    run = job_execute(TrainingRun, pk=run.pk, reporter=ListReporter(stop_after=1))
     assert run.status == JobStatus.CANCELLED and run.output_model is None
     assert run.status_message.startswith("stopped at step 1 of 6")
     assert not ModelArtifact.objects.filter(kind=ModelArtifact.Kind.POLICY).exists()
@@ -115,7 +116,7 @@ def test_it_names_what_is_wrong_on_the_command_line(arithmetic_project, tiny_sta
     with pytest.raises(CommandError, match="No responses by 'ghost'"):
         call_command("train_policy", "--algo", "sft", "--project", "Arithmetic", "--policy", "tiny-start",
                      "--source", "responses", "--teacher", "ghost")  # fmt: skip
-    with pytest.raises(CommandError, match="--epochs: for --algo sft or --cold-start only"):
+    with pytest.raises(CommandError, match="--epochs: for --algo sft.* or --cold-start, not grpo"):
         call_command("train_policy", "--project", "Arithmetic", "--policy", "tiny-start", "--epochs", "1")
     with pytest.raises(CommandError, match="multiple of num_generations"):
         call_command("train_policy", "--project", "Arithmetic", "--policy", "tiny-start", "--cold-start", "4",

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from rewardmodel.training.progress import ListReporter
+from pairwise.progress import ListReporter
 from rewardmodel.training.sft import SftConfig, train_sft
 
 pytestmark = pytest.mark.ml

@@ -19,7 +19,7 @@ from annotate.models import Judgment
 from annotate.quality.report import quality_report_compute, quality_report_refresh
 from annotate.selectors import project_progress
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
-from rewardmodel.runs.kinds.reward import preference_snapshot_create
+from rewardmodel.registry.preferences import preference_snapshot_create
 from tests.factories import make_project
 from tests.simulate.conftest import bulk_comparisons
 

@@ -9,18 +9,12 @@ Writes the self-contained HTML file and report.json beside it, stores the report
 
 from __future__ import annotations
 
-import json
-import shlex
-from pathlib import Path
-
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.management.projects import project_named
 from pairwise.errors import PairwiseError
-from pairwise.files.atomic import atomic_file
 from rewardmodel.registry.artifacts import artifact_resolve
-from rewardmodel.report.build import report_build, report_save
+from rewardmodel.report.build import compare_command, report_build, report_files_write, report_save
 from rewardmodel.report.html import arena_cell, hours, usd
 
 
@@ -65,16 +59,16 @@ class Command(BaseCommand):
             reward_model = artifact_resolve(opts["reward_model"]) if opts["reward_model"] else None
         except PairwiseError as exc:
             raise CommandError(exc.message) from None
-        command = ["python", "manage.py", "compare", "--project", project.name, "--policies", ",".join(names)]
-        if opts["reward_model"]:
-            command += ["--reward-model", opts["reward_model"]]
-        if opts["heldout"] is not None:
-            command += ["--heldout", str(opts["heldout"])]
-        command += ["--seed", str(opts["seed"]), "--max-new-tokens", str(opts["max_new_tokens"])]
-        if opts["bootstrap"] != 200:
-            command += ["--bootstrap", str(opts["bootstrap"])]
-        if opts["out"]:
-            command += ["--out", opts["out"]]
+        command = compare_command(
+            project=project,
+            policies=names,
+            reward_model=opts["reward_model"],
+            heldout=opts["heldout"],
+            seed=opts["seed"],
+            max_new_tokens=opts["max_new_tokens"],
+            n_bootstrap=opts["bootstrap"],
+            out=opts["out"],
+        )
         try:
             data = report_build(
                 project=project,
@@ -85,22 +79,13 @@ class Command(BaseCommand):
                 max_new_tokens=opts["max_new_tokens"],
                 batch_size=opts["batch_size"],
                 n_bootstrap=opts["bootstrap"],
-                compare_command=shlex.join(command),
+                compare_command=command,
                 progress=lambda message: self.stderr.write(message),
             )
         except PairwiseError as exc:
             raise CommandError(exc.message) from None
-        report = report_save(project=project, data=data, command=shlex.join(command))
-        out = (
-            Path(opts["out"])
-            if opts["out"]
-            else settings.DATA_DIR / "reports" / str(report.pk) / "report.html"
-        )
-        # Whole or not at all: written beside the target, then renamed over it.
-        with atomic_file(out) as fh:
-            fh.write(report.html)
-        with atomic_file(out.with_suffix(".json")) as fh:
-            fh.write(json.dumps(data, indent=2, sort_keys=True))
+        report = report_save(project=project, data=data, command=command)
+        out = report_files_write(report, opts["out"])
         self._table(data)
         self.stdout.write("")
         for note in data["notes"]:

@@ -50,7 +50,7 @@ class Command(BaseCommand):
             )
             return
 
-        from rewardmodel.training.progress import TqdmReporter
+        from pairwise.progress import TqdmReporter
 
         started = time.monotonic()
 

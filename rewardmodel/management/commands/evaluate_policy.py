@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotate.management.projects import project_named
 from pairwise.errors import PairwiseError
+from rewardmodel.evaluation.rm_scoring import policy_rm_evaluate
+from rewardmodel.evaluation.rules import policy_evaluate
 from rewardmodel.registry.artifacts import artifact_resolve
 from rewardmodel.registry.prompts import verifiable_prompts
-from rewardmodel.runs.kinds.grpo import policy_evaluate
-from rewardmodel.runs.kinds.ppo import policy_rm_evaluate
 from rewardmodel.training.verifiable import R1_SYSTEM
 
 

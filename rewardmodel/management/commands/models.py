@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from pairwise.humanize import human_bytes, human_count
 from rewardmodel.models import ModelArtifact
-from rewardmodel.registry.artifacts import human_bytes, human_count
 
 
 class Command(BaseCommand):

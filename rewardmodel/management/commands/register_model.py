@@ -5,14 +5,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from pairwise.errors import PairwiseError
+from pairwise.humanize import human_bytes, human_count
 from rewardmodel.models import ModelArtifact
-from rewardmodel.registry.artifacts import (
-    artifact_register_source,
-    artifact_resolve,
-    default_base_model,
-    human_bytes,
-    human_count,
-)
+from rewardmodel.registry.artifacts import artifact_register_source, artifact_resolve, default_base_model
 
 
 class Command(BaseCommand):

@@ -1,120 +1,53 @@
-"""GRPO runs and policy evaluation on verifiable prompts, the Django side of
-rewardmodel/training/grpo.py and evaluate.py.
+"""GRPO runs on rule-based rewards (the DeepSeek-R1 road): TRL's GRPOTrainer, the Django side of
+rewardmodel/training/grpo.py.
 
-    run = grpo_run_start(project=p, policy=m, options={"steps": 50, "rewards": ["accuracy", "format"]})
-    run_enqueue(run)   # or run_execute(run_id=run.pk) in this process: rewardmodel.runs.services does the rest
-    result = policy_evaluate(model=m, project=p, split="heldout")
+    runs = runs_start(kind="grpo", project=p, start=m, options={"steps": 50, "rewards": ["accuracy", "format"]})
+    runs = runs_start(kind="grpo", project=p, start=m, options={...}, cold_start=64)  # SFT first
 
 A GRPO run records everything that shapes it in its config, the prompt template included; its
-snapshot (kind prompts) holds the exact prompts; its checkpoint is a policy whose parents are the
-starting policy and whose dataset_snapshot is that prompt set.
+snapshot (kind prompts, those with a reference answer) holds the exact prompts; its checkpoint is a
+policy whose parents are the starting policy and whose dataset_snapshot is that prompt set.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
-from django.db import transaction
+from pairwise.progress import Reporter
+from rewardmodel.models import GENERATIVE_KINDS, DatasetSnapshot, ModelArtifact, RunMetric, TrainingRun
+from rewardmodel.registry.prompts import prompts_snapshot_create, prompts_snapshot_records
+from rewardmodel.runs.kind import ROAD_RULES, Chart, RunKind, RunOutput
+from rewardmodel.training.grpo import GrpoConfig
+from rewardmodel.training.options import option
 
-from annotate.models import Project, Prompt
-from pairwise.errors import PairwiseError
-from rewardmodel.models import ModelArtifact, TrainingRun
-from rewardmodel.registry.prompts import (
-    prompt_record,
-    prompts_snapshot_create,
-    prompts_snapshot_records,
-    verifiable_prompts,
-)
-from rewardmodel.runs.services import RunOutput, run_create
-from rewardmodel.training.progress import Reporter
-
-# Run-level keys of a GRPO run's config that are not trainer options.
-RUN_KEYS = {"output_name", "tags", "heldout_limit"}
-# Trainer fields the run sets itself.
-RUN_SET = {"model_dir", "output_dir", "prompts", "heldout", "device"}
+# GRPO learns only from groups whose completions got different rewards; above half identical, most
+# of every batch teaches nothing.
+ZERO_STD_STALL = 0.5
 
 
-def _grpo_config(options: dict[str, Any], **run_set: Any):
-    from rewardmodel.training.grpo import GrpoConfig
+@dataclass
+class GrpoRun:
+    """Which prompts it trains and checks on."""
 
-    known = {f.name for f in fields(GrpoConfig)} - RUN_SET
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise PairwiseError(
-            f"Unknown GRPO option(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
-        )
-    base = {"model_dir": "", "output_dir": "", "prompts": [{"question": "?", "answer": "0"}]}
-    try:
-        cfg = GrpoConfig(**{**base, **options, **run_set})
-        cfg.validate()
-    except (TypeError, ValueError) as exc:
-        raise PairwiseError(f"Invalid GRPO options: {exc}") from None
-    return cfg
+    tags: list[str] = option([], "only prompts with all these tags, e.g. level:easy")
+    heldout_limit: int | None = option(
+        None, "evaluate on at most N held-out prompts (empty: all)", low=0, form=True
+    )
 
 
-def grpo_options_clean(options: dict[str, Any]) -> dict[str, Any]:
-    """Check the options now (a typo never reaches a worker) and return the full resolved trainer
-    config (defaults filled in, the prompt template included) as the run will store it."""
-    trainer_options = {k: v for k, v in options.items() if v is not None and k not in RUN_KEYS}
-    if isinstance(trainer_options.get("rewards"), str):
-        trainer_options["rewards"] = [r.strip() for r in trainer_options["rewards"].split(",") if r.strip()]
-    cfg = _grpo_config(trainer_options)
-    resolved = {k: v for k, v in cfg.describe().items() if k not in RUN_SET}
-    run_options = {k: v for k, v in options.items() if k in RUN_KEYS and v is not None}
-    if "heldout_limit" in run_options and int(run_options["heldout_limit"]) < 0:
-        raise PairwiseError("heldout_limit cannot be negative.")
-    return {**resolved, **run_options}
-
-
-def grpo_run_start(
-    *,
-    project: Project,
-    policy: ModelArtifact,
-    options: dict[str, Any] | None = None,
-    created_by=None,
-    starts_after: TrainingRun | None = None,
-) -> TrainingRun:
-    """Check the options and the starting policy, freeze the prompts, create a queued GRPO run.
-    With `starts_after` (a cold-start SFT run), `policy` only stands in until that run's result
-    replaces it (rewardmodel.runs.services), so its files are not checked."""
-    options = dict(options or {})
-    config = grpo_options_clean(options)
-    if starts_after is None and not Path(policy.path, "config.json").is_file():
-        raise PairwiseError(f"Model {policy.name!r} has no files at {policy.path}.")
-    if policy.kind not in (ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY):
-        raise PairwiseError(
-            f"Model {policy.name!r} is a {policy.get_kind_display().lower()}; GRPO starts from a base model "
-            "or a policy."
-        )
-    snapshot = prompts_snapshot_create(project=project, tags=config.get("tags") or ())
-    with transaction.atomic():
-        return run_create(
-            kind=TrainingRun.Kind.GRPO,
-            project=project,
-            base_model=policy,
-            config=config,
-            created_by=created_by,
-            snapshot=snapshot,
-            starts_after=starts_after,
-        )
+def grpo_snapshot(*, project, config: dict[str, Any]) -> DatasetSnapshot:
+    return prompts_snapshot_create(project=project, tags=config.get("tags") or ())
 
 
 def grpo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput:
-    """What rewardmodel.runs.services calls for runs of kind grpo."""
     from rewardmodel.training.grpo import train_grpo
 
-    if run.snapshot is None:
-        raise PairwiseError(f"GRPO run #{run.pk} has no prompt snapshot to train on.")
     train, heldout = prompts_snapshot_records(run.snapshot, heldout_limit=run.config.get("heldout_limit"))
-    options = {k: v for k, v in run.config.items() if k not in RUN_KEYS}
-    cfg = _grpo_config(
-        options,
-        model_dir=run.base_model.path,
-        output_dir=str(output_dir),
-        prompts=train,
-        heldout=heldout,
+    cfg = KIND.trainer_config(
+        run.config, model_dir=run.base_model.path, output_dir=str(output_dir), prompts=train, heldout=heldout
     )
     result = train_grpo(cfg, reporter)
     summary = {
@@ -125,7 +58,6 @@ def grpo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> R
     }
     return RunOutput(
         model_dir=Path(result.output_dir),
-        artifact_kind=ModelArtifact.Kind.POLICY,
         summary=summary,
         device=result.device,
         examples_seen=result.examples_seen,
@@ -134,52 +66,76 @@ def grpo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> R
     )
 
 
-def policy_evaluate(
-    *,
-    model: ModelArtifact,
-    project: Project,
-    split: str | None = Prompt.Split.HELDOUT,
-    tags: tuple[str, ...] = (),
-    samples: int = 1,
-    limit: int | None = None,
-    template: dict[str, str] | None = None,
-    max_new_tokens: int = 96,
-    temperature: float = 0.8,
-    batch_size: int = 16,
-    seed: int = 0,
-    on_batch=None,
-):
-    """Accuracy and format rate of a registered model on a project's verifiable prompts, through
-    the same generation and scoring code as a GRPO run's held-out checks. Returns an EvalResult."""
-    from rewardmodel.training.evaluate import evaluate_model_dir
-    from rewardmodel.training.verifiable import PromptTemplate, build_examples
-
-    if model.kind not in (ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY):
-        raise PairwiseError(
-            f"Model {model.name!r} is a {model.kind} model; evaluate a base model or a policy."
-        )
-    if samples < 1:
-        raise PairwiseError("samples must be at least 1.")
-    if limit is not None and limit < 1:
-        raise PairwiseError("limit must be at least 1.")
-    prompts = verifiable_prompts(project=project, split=split, tags=tags)[:limit]
-    if not prompts:
-        where = f"{split} " if split else ""
-        raise PairwiseError(f"Project {project.name!r} has no {where}prompts with a reference answer.")
-    try:
-        examples = build_examples(map(prompt_record, prompts), PromptTemplate.from_dict(template))
-    except ValueError as exc:
-        raise PairwiseError(str(exc)) from None
-    if not Path(model.path, "config.json").is_file():
-        raise PairwiseError(f"Model {model.name!r} has no files at {model.path}.")
-    return evaluate_model_dir(
-        model.path,
-        examples,
-        tokenizer_dir=model.tokenizer_path or None,
-        samples=samples,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        batch_size=batch_size,
-        seed=seed,
-        on_batch=on_batch,
+def _describe(run: TrainingRun, start: str) -> str:
+    snap, cfg = run.snapshot, run.config
+    return (
+        f"Run #{run.pk}: GRPO on {start} with {snap.n_examples} training and {snap.n_eval_examples} "
+        f"held-out prompts (snapshot {snap.content_hash[:12]}); rewards {','.join(cfg['rewards'])}, "
+        f"{cfg['steps']} steps of {cfg['batch_size']} completions ({cfg['num_generations']} per prompt), "
+        f"lr {cfg['lr']}, beta {cfg['beta']}, temperature {cfg['temperature']}."
     )
+
+
+def _num(s: dict[str, Any], key: str) -> str:
+    value = s.get(key)
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _summary(s: dict[str, Any]) -> list[str]:
+    lines = [
+        f"  {key}: {_num(s, 'first/' + key)} (first steps) -> {_num(s, 'last/' + key)} (last steps)"
+        for key in sorted(k[len("last/") :] for k in s if k.startswith("last/"))
+        if key.startswith("reward/") or key in ("format_rate", "kl", "completion_length")
+    ]
+    if "heldout/accuracy_before" in s:
+        lines.append(
+            f"  held-out accuracy (greedy, {s.get('heldout_prompts')} prompts): "
+            f"{_num(s, 'heldout/accuracy_before')} -> {_num(s, 'heldout/accuracy_after')}; format rate "
+            f"{_num(s, 'heldout/format_rate_before')} -> {_num(s, 'heldout/format_rate_after')}"
+        )
+    lines += ["  sample: " + sample.replace("\n", "\n          ") for sample in (s.get("samples") or [])[:2]]
+    return lines
+
+
+def _notes(run: TrainingRun, artifact: ModelArtifact) -> list[str]:
+    rows = RunMetric.objects.filter(run=run).order_by("step", "id").values_list("values", flat=True)
+    zero = [v["zero_std_fraction"] for v in rows if isinstance(v.get("zero_std_fraction"), int | float)]
+    if not zero or fmean(zero) <= ZERO_STD_STALL:
+        return []
+    return [
+        f"GRPO run #{run.pk} ({artifact.name}): in {fmean(zero) * 100:.0f} % of its groups on average every "
+        "completion got the same reward, so most groups had nothing to learn from. Easier prompts, more "
+        "completions per prompt or a higher temperature give the rewards variance."
+    ]
+
+
+KIND = RunKind(
+    name=TrainingRun.Kind.GRPO,
+    label="GRPO",
+    title="GRPO on rule-based rewards",
+    about=(
+        "Rule-based rewards over the project's prompts with a reference answer (make_arithmetic, import_data "
+        "--format gsm8k). With a cold start, an SFT run on reference demonstrations is queued first and the "
+        "GRPO run waits for its result (and is cancelled if it fails)."
+    ),
+    config=GrpoConfig,
+    run_options=GrpoRun,
+    starts_from=GENERATIVE_KINDS,
+    produces=ModelArtifact.Kind.POLICY,
+    road=ROAD_RULES,
+    snapshot=grpo_snapshot,
+    trainer=grpo_trainer,
+    cold_start=("reference",),
+    charts=(
+        Chart("Rewards", ("reward/accuracy", "reward/format", "reward/format_partial", "reward/total")),
+        Chart("Format rate", ("format_rate", "heldout/format_rate")),
+        Chart("Held-out accuracy (greedy)", ("heldout/accuracy",)),
+        Chart("KL to the start", ("kl",)),
+        Chart("Completion length (tokens)", ("completion_length",)),
+        Chart("Groups with equal rewards", ("zero_std_fraction",)),
+    ),
+    curve=("reward/total", "GRPO reward (total)"),
+    describe=_describe,
+    summary_lines=_summary,
+    notes=_notes,
+)

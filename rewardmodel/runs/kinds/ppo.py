@@ -1,156 +1,68 @@
-"""PPO runs against a reward model (the InstructGPT road), the Django side of training/ppo.py.
+"""PPO against a reward model (the InstructGPT road): TRL 1.12's PPOTrainer, the Django side of
+rewardmodel/training/ppo.py.
 
-    run = ppo_run_start(project=p, policy=m, reward_model=r, options={"episodes": 512})
-    run_enqueue(run)   # or run_execute(run_id=run.pk) in this process: rewardmodel.runs.services does the rest
-    result = policy_rm_evaluate(model=m, project=p, reward_model=r)
+    runs = runs_start(kind="ppo", project=p, start=policy, inputs={"reward_model": rm},
+                      options={"episodes": 512})
 
-Everything that can be checked before a worker picks the run up is checked in `ppo_run_start`,
-each with a message a person can act on: the reward model is a registered reward model with its
-files, its tokenizer is the policy's (TRL hands the reward model the policy's token ids, so a
-different tokenizer would silently score garbage), the project has training prompts, the options
-are in range. The run's snapshot (kind prompts, all prompts with or without a reference answer)
-holds the exact train and held-out prompts; its checkpoint is a policy whose parents are the
-starting policy and the reward model, so the lineage reaches back to the judgments.
+Checked before anything is queued, besides what every kind checks: the reward model's tokenizer is
+the policy's (TRL hands the reward model the policy's token ids, so a different tokenizer would
+silently score garbage) and the project has a batch of training prompts. The run's snapshot (kind
+prompts: all of the project's prompts, with or without a reference answer) holds the exact train and
+held-out prompts; its checkpoint is a policy whose parents are the starting policy and the reward
+model, so the lineage reaches back to the judgments.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
-
-from annotate.models import Project, Prompt
+from annotate.models import Prompt
 from pairwise.errors import PairwiseError
-from rewardmodel.models import ModelArtifact, TrainingRun
-from rewardmodel.registry.artifacts import tokenizer_fingerprint
+from pairwise.progress import Reporter
+from rewardmodel.models import GENERATIVE_KINDS, DatasetSnapshot, ModelArtifact, RunMetric, TrainingRun
+from rewardmodel.registry.artifacts import same_tokenizer_check
 from rewardmodel.registry.prompts import project_prompts, prompts_snapshot_create, prompts_snapshot_records
-from rewardmodel.runs.services import RunOutput, run_create
-from rewardmodel.training.progress import Reporter
-
-# Run-level keys of a PPO run's config that are not trainer options.
-RUN_KEYS = {"output_name", "tags", "heldout_limit", "reward_model"}
-# Trainer fields the run sets itself.
-RUN_SET = {"model_dir", "reward_model_dir", "output_dir", "prompts", "heldout", "device"}
-POLICY_KINDS = (ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY)
+from rewardmodel.runs.kind import ROAD_HUMAN_FEEDBACK, Chart, ModelInput, RunKind, RunOutput, run_input
+from rewardmodel.training.options import option
+from rewardmodel.training.ppo import PpoConfig
 
 
-def _ppo_config(options: dict[str, Any], **run_set: Any):
-    from rewardmodel.training.ppo import PpoConfig
+@dataclass
+class PpoRun:
+    """Which prompts it trains and checks on."""
 
-    known = {f.name for f in fields(PpoConfig)} - RUN_SET
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise PairwiseError(
-            f"Unknown PPO option(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
-        )
-    prompts = run_set.pop("prompts", None) or [{"question": "?"}] * int(options.get("batch_size") or 16)
-    base = {"model_dir": "", "reward_model_dir": "", "output_dir": "", "prompts": prompts}
-    try:
-        cfg = PpoConfig(**{**base, **options, **run_set})
-        cfg.validate()
-    except (TypeError, ValueError) as exc:
-        raise PairwiseError(f"Invalid PPO options: {exc}") from None
-    return cfg
+    tags: list[str] = option([], "only prompts with all these tags, e.g. level:easy")
+    heldout_limit: int | None = option(
+        None, "held-out checks on at most N prompts (empty: all)", low=0, form=True
+    )
 
 
-def ppo_options_clean(options: dict[str, Any]) -> dict[str, Any]:
-    """Check the options now (a typo never reaches a worker) and return the resolved trainer config
-    (defaults filled in) plus the run keys, as the run stores it."""
-    trainer_options = {k: v for k, v in options.items() if v is not None and k not in RUN_KEYS}
-    cfg = _ppo_config(trainer_options)
-    resolved = {k: v for k, v in cfg.describe().items() if k not in RUN_SET | {"updates"}}
-    run_options = {k: v for k, v in options.items() if k in RUN_KEYS and v is not None}
-    if "heldout_limit" in run_options and int(run_options["heldout_limit"]) < 0:
-        raise PairwiseError("heldout_limit cannot be negative.")
-    return {**resolved, **run_options}
-
-
-def _check_files(model: ModelArtifact) -> None:
-    if not Path(model.path, "config.json").is_file():
-        raise PairwiseError(f"Model {model.name!r} has no files at {model.path}.")
-
-
-def ppo_models_check(*, policy: ModelArtifact, reward_model: ModelArtifact) -> None:
-    """The starting policy and the reward model can go into one PPO run, or a PairwiseError says why."""
-    if policy.kind not in POLICY_KINDS:
-        raise PairwiseError(
-            f"Model {policy.name!r} is a {policy.get_kind_display().lower()}; PPO starts from a base model "
-            "or a policy."
-        )
-    if reward_model.kind != ModelArtifact.Kind.REWARD:
-        raise PairwiseError(
-            f"Model {reward_model.name!r} is a {reward_model.get_kind_display().lower()}, not a reward model; "
-            "train one with train_reward_model (or register one with --kind reward)."
-        )
-    _check_files(policy)
-    _check_files(reward_model)
-    if tokenizer_fingerprint(policy) != tokenizer_fingerprint(reward_model):
-        raise PairwiseError(
-            f"The reward model {reward_model.name!r} uses a different tokenizer from the policy {policy.name!r}: "
-            "PPO hands the reward model the policy's token ids, so it would score garbage. Train the reward "
-            "model from the same base model as the policy."
-        )
-
-
-def ppo_run_start(
-    *,
-    project: Project,
-    policy: ModelArtifact,
-    reward_model: ModelArtifact,
-    options: dict[str, Any] | None = None,
-    created_by=None,
-    starts_after: TrainingRun | None = None,
-) -> TrainingRun:
-    """Check everything, freeze the prompts, create a queued PPO run (not yet sent to a worker).
-
-    With `starts_after` (an SFT run), `policy` is that run's starting model, checked for the
-    tokenizer; the run starts from the SFT result once it exists."""
-    options = dict(options or {})
-    ppo_models_check(policy=policy, reward_model=reward_model)
-    config = ppo_options_clean({**options, "reward_model": reward_model.pk})
-    name = config.get("output_name")
-    if name and ModelArtifact.objects.filter(name=name).exists():
-        raise PairwiseError(f"A model named {name!r} already exists; pick another name.")
+def ppo_check(
+    *, project, start: ModelArtifact, inputs: dict[str, ModelArtifact], config: dict[str, Any], linked: bool
+) -> None:
+    same_tokenizer_check(policy=start, reward_model=inputs["reward_model"])
     train = project_prompts(project=project, split=Prompt.Split.TRAIN, tags=config.get("tags") or ())
     if len(train) < config["batch_size"]:
         raise PairwiseError(
             f"Project {project.name!r} has {len(train)} training prompts; PPO needs at least batch_size "
             f"({config['batch_size']}). Import prompts or lower --batch-size."
         )
-    snapshot = prompts_snapshot_create(project=project, tags=config.get("tags") or (), verifiable=False)
-    with transaction.atomic():
-        return run_create(
-            kind=TrainingRun.Kind.PPO,
-            project=project,
-            base_model=policy,
-            config=config,
-            created_by=created_by,
-            snapshot=snapshot,
-            starts_after=starts_after,
-        )
 
 
-def run_reward_model(run: TrainingRun) -> ModelArtifact:
-    model = ModelArtifact.objects.filter(pk=run.config.get("reward_model")).first()
-    if model is None:
-        raise PairwiseError(f"PPO run #{run.pk}'s reward model (#{run.config.get('reward_model')}) is gone.")
-    return model
+def ppo_snapshot(*, project, config: dict[str, Any]) -> DatasetSnapshot:
+    return prompts_snapshot_create(project=project, tags=config.get("tags") or (), verifiable=False)
 
 
 def ppo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput:
-    """What rewardmodel.runs.services calls for runs of kind ppo."""
     from rewardmodel.training.ppo import train_ppo
 
-    if run.snapshot is None:
-        raise PairwiseError(f"PPO run #{run.pk} has no prompt snapshot to train on.")
-    reward_model = run_reward_model(run)
-    ppo_models_check(policy=run.base_model, reward_model=reward_model)
+    reward_model = run_input(run, KIND.input("reward_model"))
+    same_tokenizer_check(policy=run.base_model, reward_model=reward_model)
     train, heldout = prompts_snapshot_records(run.snapshot, heldout_limit=run.config.get("heldout_limit"))
-    options = {k: v for k, v in run.config.items() if k not in RUN_KEYS}
-    cfg = _ppo_config(
-        options,
+    cfg = KIND.trainer_config(
+        run.config,
         model_dir=run.base_model.path,
         reward_model_dir=reward_model.path,
         output_dir=str(output_dir),
@@ -167,64 +79,127 @@ def ppo_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> Ru
     }
     return RunOutput(
         model_dir=Path(result.output_dir),
-        artifact_kind=ModelArtifact.Kind.POLICY,
         summary=summary,
         device=result.device,
         examples_seen=result.episodes,
         tokens_seen=result.tokens_seen,
-        extra_parents=[reward_model],
         metadata={"algo": "ppo", "reward_model": reward_model.name, "kl_coef": cfg.kl_coef},
     )
 
 
-def policy_rm_evaluate(
-    *,
-    model: ModelArtifact,
-    project: Project,
-    reward_model: ModelArtifact,
-    reference: ModelArtifact | None = None,
-    split: str | None = Prompt.Split.HELDOUT,
-    tags: tuple[str, ...] = (),
-    limit: int | None = None,
-    max_new_tokens: int = 64,
-    batch_size: int = 16,
-    on_batch=None,
-):
-    """Mean reward-model score, mean length and KL to `reference` (default: the base model at the
-    root of `model`'s lineage) of greedy responses to the project's prompts. Returns (RmEvalResult,
-    the reference used). Works on any project, verifiable or not."""
-    from rewardmodel.registry.prompts import prompt_record
-    from rewardmodel.training.ppo import prompt_messages
-    from rewardmodel.training.rm_eval import rm_evaluate_dirs
+def _number(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, int | float) else "n/a"
 
-    ppo_models_check(policy=model, reward_model=reward_model)
-    reference = reference or lineage_root(model)
-    _check_files(reference)
-    splits = [split] if split else list(Prompt.Split.values)
-    prompts = [p for s in splits for p in project_prompts(project=project, split=s, tags=tags)][:limit]
-    if not prompts:
-        raise PairwiseError(f"Project {project.name!r} has no {split or ''} prompts to evaluate on.")
-    messages = [prompt_messages(prompt_record(p)) for p in prompts]
-    result = rm_evaluate_dirs(
-        model.path,
-        messages,
-        reward_dir=reward_model.path,
-        reference_dir=reference.path,
-        tokenizer_dir=model.tokenizer_path or None,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        on_batch=on_batch,
+
+def reward_hacking(run: TrainingRun) -> dict[str, Any] | None:
+    """The reward-hacking verdict of a PPO run (training/ppo.py's `hacking_monitor`), or None before
+    its first held-out check: the final one from the summary once the run has finished, else the
+    latest held-out row's flag with its numbers as the evidence."""
+    final = run.summary.get("reward_hacking") if isinstance(run.summary, dict) else None
+    if isinstance(final, dict) and "flagged" in final:
+        return {"flagged": bool(final["flagged"]), "evidence": str(final.get("evidence", "")), "final": True}
+    row = (
+        RunMetric.objects.filter(run=run, values__has_key="hacking/flagged")
+        .order_by("-pk")
+        .values("step", "values")
+        .first()
     )
-    return result, reference
+    if row is None:
+        return None
+    v = row["values"]
+    evidence = (
+        f"at step {row['step']}: held-out RM score {_number(v.get('heldout/score'), '+.3f')}, mean length "
+        f"{_number(v.get('heldout/length'), '.1f')} tokens, length–score correlation "
+        f"{_number(v.get('heldout/length_score_corr'), '.2f')}, KL to the start {_number(v.get('heldout/kl'), '.2f')}"
+    )
+    return {"flagged": v.get("hacking/flagged") == 1, "evidence": evidence, "final": False}
 
 
-def lineage_root(model: ModelArtifact) -> ModelArtifact:
-    """The base model a policy descends from (through its policy/base parents); itself if none."""
-    seen, current = set(), model
-    while current.pk not in seen:
-        seen.add(current.pk)
-        parent = current.parents.filter(kind__in=POLICY_KINDS).order_by("pk").first()
-        if parent is None:
-            return current
-        current = parent
-    return current
+def _describe(run: TrainingRun, start: str) -> str:
+    snap, cfg = run.snapshot, run.config
+    reward_model = run_input(run, KIND.input("reward_model"))
+    return (
+        f"Run #{run.pk}: PPO on {start} against {reward_model.name} with {snap.n_examples} training and "
+        f"{snap.n_eval_examples} held-out prompts (snapshot {snap.content_hash[:12]}); {cfg['episodes']} "
+        f"episodes in batches of {cfg['batch_size']} ({cfg['mini_batches']} mini-batches, {cfg['ppo_epochs']} "
+        f"PPO epochs), kl_coef {cfg['kl_coef']}, {cfg['response_length']}-token responses at temperature "
+        f"{cfg['temperature']}, lr {cfg['lr']}."
+    )
+
+
+def _num(s: dict[str, Any], key: str) -> str:
+    value = s.get(key)
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _summary(s: dict[str, Any]) -> list[str]:
+    lines = [
+        f"  {key}: {_num(s, 'first/' + key)} (first updates) -> {_num(s, 'last/' + key)} (last updates)"
+        for key in ("score", "kl", "rlhf_reward", "response_length", "entropy")
+    ]
+    if "heldout/score_before" in s:
+        lines.append(
+            f"  held-out (greedy, {s.get('heldout_prompts')} prompts): RM score {_num(s, 'heldout/score_before')}"
+            f" -> {_num(s, 'heldout/score_after')}; length {_num(s, 'heldout/length_before')} -> "
+            f"{_num(s, 'heldout/length_after')} tokens; KL to the start {_num(s, 'heldout/kl_after')}"
+        )
+    hacking = s.get("reward_hacking") or {}
+    if hacking.get("flagged"):
+        lines.append("  possible reward hacking: " + hacking["evidence"])
+    lines += ["  sample: " + sample.replace("\n", "\n          ") for sample in (s.get("samples") or [])[:2]]
+    return lines
+
+
+def _notes(run: TrainingRun, artifact: ModelArtifact) -> list[str]:
+    hacking = run.summary.get("reward_hacking") or {}
+    if not hacking.get("flagged"):
+        return []
+    return [
+        f"PPO run #{run.pk} ({artifact.name}) may be gaming its reward model: "
+        f"{str(hacking.get('evidence', '')).rstrip('.')}."
+    ]
+
+
+KIND = RunKind(
+    name=TrainingRun.Kind.PPO,
+    label="PPO",
+    title="PPO against a reward model",
+    about=(
+        "The project's prompts are frozen into a snapshot. Each update samples responses, scores them with the "
+        "reward model and pays the KL to the starting policy; every few updates the held-out prompts are "
+        "answered greedily and checked for reward hacking (the score rising with length while the KL grows)."
+    ),
+    config=PpoConfig,
+    run_options=PpoRun,
+    starts_from=GENERATIVE_KINDS,
+    produces=ModelArtifact.Kind.POLICY,
+    road=ROAD_HUMAN_FEEDBACK,
+    snapshot=ppo_snapshot,
+    trainer=ppo_trainer,
+    inputs=(
+        ModelInput(
+            "reward_model",
+            (ModelArtifact.Kind.REWARD,),
+            "the reward model to optimise against: trained from the same base model as the policy, so it reads "
+            "the policy's tokens (train_reward_model makes one)",
+        ),
+    ),
+    check=ppo_check,
+    cold_start=("judgments", "responses", "reference"),
+    charts=(
+        Chart("Reward-model score", ("score", "heldout/score")),
+        Chart("KL to the start", ("kl", "heldout/kl")),
+        Chart("Non-score reward and total RLHF reward", ("non_score_reward", "rlhf_reward")),
+        Chart("Entropy", ("entropy",)),
+        Chart("Response length (tokens)", ("response_length", "heldout/length")),
+        Chart("Losses", ("policy_loss", "value_loss")),
+        Chart("Clip fraction and approx KL", ("clip_fraction", "approx_kl")),
+        Chart("Length–score correlation (held out)", ("heldout/length_score_corr",)),
+    ),
+    curve=("score", "PPO reward-model score"),
+    steps_key="updates",
+    describe=_describe,
+    summary_lines=_summary,
+    notes=_notes,
+    verdict=reward_hacking,
+)

@@ -1,210 +1,56 @@
-"""Reward-model runs: freeze a project's preferences into a snapshot, start a run, and the trainer
-that `rewardmodel.runs.services` calls for runs of kind "reward".
+"""Reward-model runs: TRL's RewardTrainer on a project's majority-vote preference pairs.
 
-    run = reward_run_start(project=p, base_model=m, options={"epochs": 1}, eval_fraction=0.1)
-    run_enqueue(run)   # or run_execute(run_id=run.pk) in this process
+    runs = runs_start(kind="reward", project=p, start=base, options={"epochs": 1, "eval_fraction": 0.1})
 
-The snapshot is the exporter's output (TRL preference rows, conversational form) kept under
-DATA_DIR/snapshots/<hash>/ as train.jsonl and eval.jsonl with a snapshot.json manifest; the
-folder name is a hash of both files, so the same data is stored once and never changes.
+The pairs are frozen into a preferences snapshot (registry.preferences) before the run is queued;
+the trainer reads its files (rewardmodel/training/reward.py). The result is a reward model whose
+parents are the base it started from and whose dataset_snapshot is those pairs.
 """
 
 from __future__ import annotations
 
 import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
-
-from annotate.models import Project
-from pairwise.errors import PairwiseError
-from pairwise.files.atomic import scratch_dir
+from pairwise.progress import Reporter
 from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
-from rewardmodel.registry.snapshots import EVAL_FILE, TRAIN_FILE, snapshot_folder_store, snapshots_dir
-from rewardmodel.runs.services import RunOutput, run_create
-from rewardmodel.training.progress import Reporter
+from rewardmodel.registry.preferences import PreferencePairs, preference_snapshot_create, snapshot_files
+from rewardmodel.runs.kind import ROAD_HUMAN_FEEDBACK, Chart, RunKind, RunOutput
+from rewardmodel.training.options import option
+from rewardmodel.training.reward import CONFIG_FILE, RewardConfig
 
-MIN_TRAIN_PAIRS = 8
-# Run-level keys of a reward run's config that are not trainer options.
-RUN_KEYS = {"output_name"}
-
-
-# --------------------------------------------------------------------------------------------
-# snapshots
-# --------------------------------------------------------------------------------------------
+# A reward model right on fewer than 55 % of held-out pairs is close to a coin on the pairs it
+# will judge: PPO then optimises mostly noise.
+RM_CHANCE = 0.55
 
 
-def snapshot_files(snapshot: DatasetSnapshot) -> tuple[Path, Path | None]:
-    """(train file, eval file or None) of a preference snapshot; raises if the files are gone."""
-    folder = Path(snapshot.path)
-    train, evals = folder / TRAIN_FILE, folder / EVAL_FILE
-    if not train.is_file():
-        raise PairwiseError(f"Snapshot #{snapshot.pk}'s files are missing at {folder}.")
-    return train, (evals if evals.is_file() and evals.stat().st_size else None)
+@dataclass
+class RewardRun(PreferencePairs):
+    """Which pairs it trains on (the preference export's choices)."""
+
+    keep_ties: bool = option(False, "train a tie as two mirrored pairs (default: ties are left out)")
 
 
-def preference_snapshot_create(
-    *,
-    project: Project,
-    eval_fraction: float = 0.1,
-    min_agreement: float = 0.0,
-    keep_ties: bool = False,
-    seed: int = 0,
-    min_train_pairs: int = MIN_TRAIN_PAIRS,
-    include_simulated: bool = True,
-) -> DatasetSnapshot:
-    """Export the project's preferences once and record them; too few pairs is an error, not a run.
-
-    include_simulated=False leaves simulated labelers' judgments out; the filters (the export's)
-    record the choice and how many simulated judgments the snapshot holds either way.
-    """
-    from annotate.exporting.build import preferences_export
-
-    with scratch_dir(snapshots_dir(), prefix=".export-") as tmp:
-        result = preferences_export(
-            project=project,
-            out_path=tmp / TRAIN_FILE,
-            fmt="jsonl",
-            eval_fraction=eval_fraction,
-            min_agreement=min_agreement,
-            keep_ties=keep_ties,
-            seed=seed,
-            conversational=True,  # the chat template, as the reward model will see text when scoring
-            include_simulated=include_simulated,
-        )
-        if result.n_judgments == 0:
-            left_out = "" if include_simulated else " (simulated judgments left out)"
-            raise PairwiseError(
-                f"Project {project.name!r} has no usable judgments yet{left_out}: label some comparisons "
-                "or import preference data (manage.py import_data)."
-            )
-        if result.n_train < min_train_pairs:
-            raise PairwiseError(
-                f"Project {project.name!r} has {result.n_train} training pairs with a clear winner "
-                f"({result.n_judgments} judgments on {result.n_comparisons} comparisons; ties, both-bad and "
-                f"split votes are left out, and {result.n_eval} pairs went to eval); at least "
-                f"{min_train_pairs} are needed."
-            )
-        if result.eval_path is not None:
-            os.replace(result.eval_path, tmp / EVAL_FILE)
-        filters = {
-            **result.filters,
-            "n_comparisons": result.n_comparisons,
-            "judgment_ids_hash": result.judgment_ids_hash,
-            "rows_hash": result.content_hash,
-            "conversational": result.conversational,
-        }
-        manifest = result.as_dict()
-        for key in ("path", "train_path", "eval_path"):
-            manifest.pop(key, None)
-        files_hash, target = snapshot_folder_store(tmp, manifest, sort_keys=True)
-
-    existing = DatasetSnapshot.objects.filter(
-        project=project, kind=DatasetSnapshot.Kind.PREFERENCES, content_hash=files_hash, path=str(target)
-    )
-    for snapshot in existing:
-        if snapshot.filters == filters:
-            return snapshot
-    return DatasetSnapshot.objects.create(
+def reward_snapshot(*, project, config: dict[str, Any]) -> DatasetSnapshot:
+    return preference_snapshot_create(
         project=project,
-        kind=DatasetSnapshot.Kind.PREFERENCES,
-        path=str(target),
-        content_hash=files_hash,
-        n_examples=result.n_train,
-        n_eval_examples=result.n_eval,
-        n_judgments=result.n_judgments,
-        n_labelers=result.n_labelers,
-        filters=filters,
+        keep_ties=bool(config.get("keep_ties")),
+        **PreferencePairs.from_config(config).export_options(),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# starting a run
-# --------------------------------------------------------------------------------------------
-
-
-def reward_options_clean(options: dict[str, Any]) -> dict[str, Any]:
-    """The trainer options of a reward run, checked now so a typo never reaches a worker."""
-    from rewardmodel.training.reward import RewardConfig
-
-    trainer_options = {k: v for k, v in options.items() if v is not None and k not in RUN_KEYS}
-    for path_key in ("model_dir", "train_file", "eval_file", "output_dir"):
-        if path_key in trainer_options:
-            raise PairwiseError(f"{path_key} is set by the run; leave it out of the options.")
-    try:
-        cfg = RewardConfig.from_dict({"model_dir": "", "train_file": "", "output_dir": "", **trainer_options})
-    except (TypeError, ValueError) as exc:
-        raise PairwiseError(str(exc)) from None
-    problems = cfg.option_problems()
-    if problems:
-        raise PairwiseError("Invalid training options: " + "; ".join(problems) + ".")
-    return {k: v for k, v in options.items() if v is not None}
-
-
-def reward_run_start(
-    *,
-    project: Project,
-    base_model: ModelArtifact,
-    options: dict[str, Any] | None = None,
-    eval_fraction: float = 0.1,
-    min_agreement: float = 0.0,
-    keep_ties: bool = False,
-    seed: int = 0,
-    created_by=None,
-    include_simulated: bool = True,
-) -> TrainingRun:
-    """Check the options and the base model, freeze a snapshot, create a queued reward run."""
-    config = reward_options_clean(options or {})
-    name = config.get("output_name")
-    if name and ModelArtifact.objects.filter(name=name).exists():
-        raise PairwiseError(f"A model named {name!r} already exists; pick another name.")
-    if not Path(base_model.path, "config.json").is_file():
-        raise PairwiseError(f"Model {base_model.name!r} has no files at {base_model.path}.")
-    if base_model.kind == ModelArtifact.Kind.VALUE:
-        raise PairwiseError(
-            f"Model {base_model.name!r} is a value model; start from a base, policy or reward model."
-        )
-    snapshot = preference_snapshot_create(
-        project=project,
-        eval_fraction=eval_fraction,
-        min_agreement=min_agreement,
-        keep_ties=keep_ties,
-        seed=seed,
-        include_simulated=include_simulated,
-    )
-    with transaction.atomic():
-        return run_create(
-            kind=TrainingRun.Kind.REWARD,
-            project=project,
-            base_model=base_model,
-            config=config,
-            created_by=created_by,
-            snapshot=snapshot,
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# the trainer rewardmodel.runs.services calls
-# --------------------------------------------------------------------------------------------
 
 
 def reward_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput:
-    from rewardmodel.training.reward import CONFIG_FILE, RewardConfig, train_reward
+    from rewardmodel.training.reward import train_reward
 
-    if run.snapshot is None:
-        raise PairwiseError(f"Reward run #{run.pk} has no dataset snapshot to train on.")
     train, evals = snapshot_files(run.snapshot)
-    options = {k: v for k, v in run.config.items() if k not in RUN_KEYS}
-    cfg = RewardConfig.from_dict(
-        {
-            **options,
-            "model_dir": run.base_model.path,
-            "train_file": str(train),
-            "eval_file": str(evals) if evals else None,
-            "output_dir": str(output_dir),
-        }
+    cfg = KIND.trainer_config(
+        run.config,
+        model_dir=run.base_model.path,
+        train_file=str(train),
+        eval_file=str(evals) if evals else None,
+        output_dir=str(output_dir),
     )
     result = train_reward(cfg, reporter)
     resolved = json.loads((Path(result.output_dir) / CONFIG_FILE).read_text())
@@ -226,9 +72,71 @@ def reward_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) ->
     }
     return RunOutput(
         model_dir=Path(result.output_dir),
-        artifact_kind=ModelArtifact.Kind.REWARD,
         summary=summary,
         device=result.device,
         examples_seen=result.examples_seen,
         tokens_seen=result.tokens_seen,
     )
+
+
+def _describe(run: TrainingRun, start: str) -> str:
+    snap = run.snapshot
+    simulated = snap.filters.get("simulated_judgments", 0)
+    left_out = "" if snap.filters.get("include_simulated", True) else ", simulated ones left out"
+    return (
+        f"Run #{run.pk}: reward model from {start} on {snap.n_examples} training and {snap.n_eval_examples} "
+        f"eval pairs ({snap.n_judgments} judgments, {simulated} simulated{left_out}, by {snap.n_labelers} "
+        f"labelers; snapshot {snap.content_hash[:12]})."
+    )
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _summary(s: dict[str, Any]) -> list[str]:
+    return [
+        f"  eval accuracy {_num(s.get('eval_accuracy'))}, mean margin {_num(s.get('eval_margin'))} on "
+        f"{s.get('eval_pairs', 0)} pairs ({s.get('train_pairs', 0)} trained on, {s.get('dropped_pairs', 0)} "
+        "over max_length left out)"
+    ]
+
+
+def _notes(run: TrainingRun, artifact: ModelArtifact) -> list[str]:
+    accuracy = run.summary.get("eval_accuracy")
+    if accuracy is None or accuracy >= RM_CHANCE:
+        return []
+    return [
+        f"The reward model {artifact.name} barely beats chance: it prefers the people's choice on "
+        f"{accuracy * 100:.0f} % of {run.summary.get('eval_pairs', '?')} held-out pairs (a coin gets 50 %). "
+        "PPO against it optimises mostly noise; more or cleaner judgments come first."
+    ]
+
+
+KIND = RunKind(
+    name=TrainingRun.Kind.REWARD,
+    label="reward",
+    title="Train a reward model",
+    about=(
+        "The project's judgments are frozen into a snapshot (majority vote per comparison; ties, both-bad "
+        "and split votes left out) and the run is queued for a worker on the training queue."
+    ),
+    config=RewardConfig,
+    run_options=RewardRun,
+    starts_from=(ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY, ModelArtifact.Kind.REWARD),
+    produces=ModelArtifact.Kind.REWARD,
+    road=ROAD_HUMAN_FEEDBACK,
+    snapshot=reward_snapshot,
+    trainer=reward_trainer,
+    command="train_reward_model",
+    start_flag="--base",
+    charts=(
+        Chart("Loss", ("loss", "eval_loss")),
+        Chart("Pairwise accuracy", ("accuracy", "eval_accuracy")),
+        Chart("Margin (chosen - rejected)", ("margin", "eval_margin")),
+    ),
+    curve=("accuracy", "reward-model pair accuracy"),
+    describe=_describe,
+    summary_lines=_summary,
+    notes=_notes,
+)

@@ -1,352 +1,70 @@
-"""SFT runs, the Django side of rewardmodel/training/sft.py: build demonstrations from a project,
-freeze them into a snapshot, start a run, and the trainer `rewardmodel.runs.services` calls for kind "sft".
+"""SFT runs: TRL's SFTTrainer on demonstrations (the first step of both roads, and DeepSeek-R1's
+cold start before GRPO).
 
-    run = sft_run_start(project=p, policy=m, options={"source": "reference", "epochs": 2})
-    run_enqueue(run)   # or run_execute(run_id=run.pk) in this process: rewardmodel.runs.services does the rest
+    runs = runs_start(kind="sft", project=p, start=m, options={"source": "reference", "epochs": 2})
 
-Where the demonstrations come from (`source`):
-
-- reference: the prompts' reference answers, in the DeepSeek-R1 template (R1's "cold start"
-  before GRPO): the system turn of the run's template (R1_SYSTEM by default), and the answer
-  `<think>{reasoning}</think><answer>{reference}</answer>`. The reasoning is the worked solution
-  when there is one: a GSM8K import keeps it as a response named "gsm8k:reference" (its final
-  "#### N" line and its <<48/2=24>> calculator notes are dropped); a generated arithmetic prompt
-  gets one line ("12 times 14 is 168."); any other prompt "The answer is {reference}.".
-- responses: the responses of one model (`teacher`: a registered model's name, or a Response's
-  model_name label such as "hh:chosen"), to the prompts they answer: distillation.
-- judgments: the chosen side of every comparison with a clear majority, aggregated by
-  annotate.exporting.build.preferences_rows, so the rules of the preference export hold here too (gold
-  comparisons, excluded labelers, ties, both-bad and split votes left out).
-
-The prompt's split says where a demonstration goes: train prompts are trained on, held-out
-prompts give the held-out loss before and after. A demonstrations snapshot is train.jsonl +
-eval.jsonl + snapshot.json under DATA_DIR/snapshots/<hash>/, rows in TRL's conversational
-prompt/completion form. Its checkpoint is a policy whose parents are the starting model and
-whose dataset_snapshot is that snapshot.
+Where the demonstrations come from (`source`: reference answers in the R1 template, a teacher's
+responses, or the chosen side of the judgments) and how they are frozen: registry.demonstrations.
+The result is a policy whose parents are the starting model and whose dataset_snapshot is the
+demonstrations.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q
-
-from annotate.models import Project, Prompt, Response
-from pairwise.errors import PairwiseError
-from pairwise.files.atomic import scratch_dir
-from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
-from rewardmodel.registry.prompts import prompt_tags, verifiable_prompts
-from rewardmodel.registry.snapshots import (
-    EVAL_FILE,
-    TRAIN_FILE,
-    read_jsonl,
-    snapshot_folder_store,
-    snapshots_dir,
-    write_jsonl,
+from pairwise.progress import Reporter
+from rewardmodel.models import GENERATIVE_KINDS, DatasetSnapshot, ModelArtifact, TrainingRun
+from rewardmodel.registry.demonstrations import (
+    SOURCES,
+    demonstrations_snapshot_create,
+    demonstrations_snapshot_records,
 )
-from rewardmodel.runs.services import RunOutput, run_create
-from rewardmodel.training.arithmetic import PHRASINGS
-from rewardmodel.training.progress import Reporter
+from rewardmodel.runs.kind import ROAD_SUPERVISED, Chart, RunKind, RunOutput
+from rewardmodel.training.options import option
+from rewardmodel.training.sft import SftConfig
 from rewardmodel.training.verifiable import PromptTemplate
 
-SOURCES = ("reference", "responses", "judgments")
-GSM8K_REFERENCE = "gsm8k:reference"  # model_name of the worked solutions a GSM8K import keeps
-# Run-level keys of an SFT run's config that are not trainer options.
-RUN_KEYS = {"output_name", "source", "teacher", "template", "tags", "limit"}
-# Trainer fields the run sets itself.
-RUN_SET = {"model_dir", "output_dir", "demonstrations", "heldout", "device"}
 
-OP_WORDS = {"+": "plus", "-": "minus", "*": "times", "/": "divided by"}
-# Every phrasing of a generated arithmetic question as a regex: "What's 12 times 14?" -> (12, *, 14).
-_ARITHMETIC = [
-    (re.compile(re.escape(p).replace(r"\{a\}", r"(?P<a>-?\d+)").replace(r"\{b\}", r"(?P<b>-?\d+)")), op)
-    for op, phrasings in PHRASINGS.items()
-    for p in phrasings
-]
+@dataclass
+class SftRun:
+    """Which demonstrations it learns from."""
 
-
-# --------------------------------------------------------------------------------------------
-# options
-# --------------------------------------------------------------------------------------------
-
-
-# Stands in for the demonstrations when only the options are checked.
-_PLACEHOLDER = {
-    "prompt": [{"role": "user", "content": "?"}],
-    "completion": [{"role": "assistant", "content": "!"}],
-}
-
-
-def _sft_config(options: dict[str, Any], **run_set: Any):
-    from rewardmodel.training.sft import SftConfig
-
-    known = {f.name for f in fields(SftConfig)} - RUN_SET
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise PairwiseError(
-            f"Unknown SFT option(s): {', '.join(unknown)}. Known: {', '.join(sorted(known | RUN_KEYS))}."
-        )
-    base = {"model_dir": "", "output_dir": "", "demonstrations": [_PLACEHOLDER]}
-    try:
-        cfg = SftConfig(**{**base, **options, **run_set})
-        cfg.validate()
-    except (TypeError, ValueError) as exc:
-        raise PairwiseError(f"Invalid SFT options: {exc}") from None
-    return cfg
-
-
-def sft_options_clean(options: dict[str, Any]) -> dict[str, Any]:
-    """Check the options now (a typo never reaches a worker) and return the full resolved config
-    (trainer defaults filled in, the source, and for source reference the prompt template) as
-    the run will store it."""
-    trainer_options = {k: v for k, v in options.items() if v is not None and k not in RUN_KEYS}
-    cfg = _sft_config(trainer_options)
-    resolved = {k: v for k, v in cfg.describe().items() if k not in RUN_SET}
-    run = {k: v for k, v in options.items() if k in RUN_KEYS and v is not None}
-    source = run.setdefault("source", "reference")
-    if source not in SOURCES:
-        raise PairwiseError(f"Unknown demonstration source {source!r}; choose from {', '.join(SOURCES)}.")
-    if source == "responses" and not str(run.get("teacher", "")).strip():
-        raise PairwiseError("Source responses needs a teacher: the model whose responses to learn from.")
-    if source != "responses" and "teacher" in run:
-        raise PairwiseError("A teacher is for source responses only.")
-    if source == "reference":
-        try:
-            run["template"] = PromptTemplate.from_dict(run.get("template")).as_dict()
-        except ValueError as exc:
-            raise PairwiseError(str(exc)) from None
-    elif "template" in run:
-        raise PairwiseError("A prompt template is for source reference only (the others keep their prompts).")
-    if isinstance(run.get("tags"), str):
-        run["tags"] = [t.strip() for t in run["tags"].split(",") if t.strip()]
-    if "limit" in run and (isinstance(run["limit"], bool) or not isinstance(run["limit"], int)):
-        raise PairwiseError(f"limit must be a whole number; got {run['limit']!r}.")
-    if run.get("limit", 1) < 1:
-        raise PairwiseError("limit must be at least 1.")
-    return {**resolved, **run}
-
-
-# --------------------------------------------------------------------------------------------
-# demonstrations
-# --------------------------------------------------------------------------------------------
-
-
-def _demo(prompt: Prompt, messages: list[dict[str, Any]], answer: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "prompt": [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages],
-        "completion": [{"role": "assistant", "content": answer}],
-        "prompt_id": prompt.pk,
-        "split": prompt.split,
-        **extra,
-    }
-
-
-def worked_solution(question: str, reference: str, gsm8k_solution: str | None = None) -> str:
-    """The reasoning of a reference demonstration (see the module docstring).
-
-    >>> worked_solution("What's 12 times 14?", "168")
-    '12 times 14 is 168.'
-    >>> worked_solution("Subtract 9 from 12.", "3")
-    '12 minus 9 is 3.'
-    >>> worked_solution("Sold 48/2 = <<48/2=24>>24 clips.\\n#### 24", "24", "Sold 48/2 = <<48/2=24>>24 clips.\\n#### 24")
-    'Sold 48/2 = 24 clips.'
-    """
-    if gsm8k_solution and gsm8k_solution.split("####")[0].strip():
-        return re.sub(r"<<[^>]*>>", "", gsm8k_solution.split("####")[0]).strip()
-    for pattern, op in _ARITHMETIC:
-        match = pattern.fullmatch(question.strip())
-        if match:
-            return f"{match['a']} {OP_WORDS[op]} {match['b']} is {reference}."
-    return f"The answer is {reference}."
-
-
-def _reference_demos(project: Project, template: PromptTemplate, tags: Sequence[str]) -> list[dict]:
-    prompts = verifiable_prompts(project=project, tags=tags)
-    solutions: dict[int, str] = {}
-    for prompt_id, text in (
-        Response.objects.filter(prompt__project=project, model_name=GSM8K_REFERENCE)
-        .order_by("-id")
-        .values_list("prompt_id", "text")
-    ):
-        solutions[prompt_id] = text  # the oldest wins
-    demos = []
-    for prompt in prompts:
-        reference = prompt.reference_answer.strip()
-        think = worked_solution(prompt.text, reference, solutions.get(prompt.pk))
-        answer = f"<think>{think}</think><answer>{reference}</answer>"
-        demos.append(_demo(prompt, template.messages(prompt.text), answer))
-    return demos
-
-
-def _tagged(prompt: Prompt, tags: Sequence[str]) -> bool:
-    return set(tags) <= set(prompt_tags(prompt.tags))
-
-
-def _response_demos(project: Project, teacher: str, tags: Sequence[str]) -> list[dict]:
-    responses = (
-        Response.objects.filter(prompt__project=project)
-        .filter(Q(model__name=teacher) | Q(model_name=teacher))
-        .exclude(text="")
-        .select_related("prompt")
-        .order_by("prompt_id", "id")
+    source: str = option(
+        "reference",
+        "where the demonstrations come from: reference (the prompts' reference answers in the R1 template), "
+        "responses (a teacher's), judgments (the chosen side of each majority-vote comparison)",
+        choices=SOURCES,
+        form=True,
     )
-    demos = [
-        _demo(r.prompt, r.prompt.messages, r.text, response_id=r.pk)
-        for r in responses
-        if _tagged(r.prompt, tags)
-    ]
-    if not demos and not responses.exists():
-        labels = (
-            Response.objects.filter(prompt__project=project)
-            .exclude(model_name="")
-            .order_by("model_name")
-            .values_list("model_name", flat=True)
-            .distinct()[:20]
-        )
-        raise PairwiseError(
-            f"No responses by {teacher!r} in project {project.name!r}. Models with responses there: "
-            f"{', '.join(labels) or 'none'}."
-        )
-    return demos
-
-
-def _judgment_demos(project: Project, tags: Sequence[str]) -> tuple[list[dict], dict[str, Any]]:
-    from annotate.exporting.build import preferences_rows
-
-    rows, stats = preferences_rows(project=project, conversational=True)
-    prompts = Prompt.objects.in_bulk({r["prompt_id"] for r in rows})
-    demos, seen = [], set()
-    for row in rows:
-        prompt, answer = prompts[row["prompt_id"]], row["chosen"][0]["content"]
-        if (prompt.pk, answer) in seen or not _tagged(prompt, tags):
-            continue  # one response that won several comparisons is one demonstration
-        seen.add((prompt.pk, answer))
-        demos.append(_demo(prompt, row["prompt"], answer, comparison_id=row["comparison_id"]))
-    return demos, stats
-
-
-def _snapshot_write(train: list[dict], heldout: list[dict], manifest: dict[str, Any]) -> tuple[str, Path]:
-    """Write train.jsonl, eval.jsonl and snapshot.json into DATA_DIR/snapshots/<hash of the two
-    files>/ (in a temporary folder first, renamed into place); returns (files hash, folder)."""
-    with scratch_dir(snapshots_dir(), prefix=".demonstrations-") as tmp:
-        write_jsonl(tmp / TRAIN_FILE, train)
-        write_jsonl(tmp / EVAL_FILE, heldout)
-        files_hash, target = snapshot_folder_store(tmp, manifest)
-    return files_hash, target
-
-
-def demonstrations_snapshot_create(
-    *,
-    project: Project,
-    source: str,
-    teacher: str | None = None,
-    template: dict[str, str] | None = None,
-    tags: Sequence[str] = (),
-    limit: int | None = None,
-) -> DatasetSnapshot:
-    """Build the project's demonstrations from `source`, freeze them and record them. `limit`
-    keeps the first N training demonstrations (prompt order); the held-out ones are all kept.
-    No training demonstration is an error a person can act on; the same rows give the same files."""
-    tags = list(tags)
-    having = f" tagged {', '.join(tags)}" if tags else ""
-    stats: dict[str, Any] = {}
-    if source == "reference":
-        try:
-            prompt_template = PromptTemplate.from_dict(template)
-        except ValueError as exc:
-            raise PairwiseError(str(exc)) from None
-        demos = _reference_demos(project, prompt_template, tags)
-        empty = (
-            f"Project {project.name!r} has no training prompts{having} with a reference answer. Add some: "
-            "manage.py make_arithmetic, or import_data --format gsm8k."
-        )
-        filters: dict[str, Any] = {"template": prompt_template.as_dict()}
-    elif source == "responses":
-        if not teacher:
-            raise PairwiseError("Source responses needs a teacher: the model whose responses to learn from.")
-        demos = _response_demos(project, teacher, tags)
-        empty = f"{teacher!r} answered no training prompts{having} in project {project.name!r}."
-        filters = {"teacher": teacher}
-    elif source == "judgments":
-        demos, stats = _judgment_demos(project, tags)
-        empty = (
-            f"Project {project.name!r} has no comparisons{having} with a clear winner on training prompts "
-            f"({stats['n_judgments']} usable judgments; ties, both-bad and split votes are left out). "
-            "Label some comparisons or import preference data (manage.py import_data)."
-        )
-        filters = {}
-    else:
-        raise PairwiseError(f"Unknown demonstration source {source!r}; choose from {', '.join(SOURCES)}.")
-    train = [d for d in demos if d["split"] == Prompt.Split.TRAIN][:limit]
-    heldout = [d for d in demos if d["split"] == Prompt.Split.HELDOUT]
-    if not train:
-        raise PairwiseError(empty)
-
-    filters = {"kind": "demonstrations", "source": source, **filters, "tags": tags, "limit": limit}
-    manifest = {"project": project.name, "train": len(train), "heldout": len(heldout), **filters}
-    files_hash, target = _snapshot_write(train, heldout, manifest)
-    existing = DatasetSnapshot.objects.filter(
-        project=project, kind=DatasetSnapshot.Kind.DEMONSTRATIONS, content_hash=files_hash, path=str(target)
+    teacher: str | None = option(
+        None, "source responses: a registered model's name or a response label (hh:chosen)", form=True
     )
-    for snapshot in existing:
-        if snapshot.filters == filters:
-            return snapshot
-    return DatasetSnapshot.objects.create(
-        project=project,
-        kind=DatasetSnapshot.Kind.DEMONSTRATIONS,
-        path=str(target),
-        content_hash=files_hash,
-        n_examples=len(train),
-        n_eval_examples=len(heldout),
-        n_judgments=stats.get("n_judgments", 0),
-        n_labelers=stats.get("n_labelers", 0),
-        filters=filters,
-    )
+    tags: list[str] = option([], "only prompts with all these tags, e.g. level:easy")
+    limit: int | None = option(None, "train on the first N demonstrations (prompt order)", low=1)
+    # Source reference: the R1 template the answers are written in (--system-prompt, --user-template).
+    template: dict[str, str] | None = option(None, "source reference: the prompt template", cli=False)
+
+    def rules(self) -> list[str]:
+        """The options that go together; fills in the template for source reference."""
+        if self.source == "responses" and not str(self.teacher or "").strip():
+            return ["source responses needs a teacher: the model whose responses to learn from"]
+        if self.source != "responses" and self.teacher is not None:
+            return ["a teacher is for source responses only"]
+        if self.source == "reference":
+            try:
+                self.template = PromptTemplate.from_dict(self.template).as_dict()
+            except ValueError as exc:
+                return [str(exc)]
+        elif self.template is not None:
+            return ["a prompt template is for source reference only (the others keep their prompts)"]
+        return []
 
 
-def demonstrations_snapshot_records(snapshot: DatasetSnapshot) -> tuple[list[dict], list[dict]]:
-    """(train rows, held-out rows) of a demonstrations snapshot; an error if its files are gone."""
-    if snapshot.kind != DatasetSnapshot.Kind.DEMONSTRATIONS:
-        raise PairwiseError(f"Snapshot #{snapshot.pk} holds {snapshot.kind}, not demonstrations.")
-    folder = Path(snapshot.path)
-    if not (folder / TRAIN_FILE).is_file():
-        raise PairwiseError(f"Snapshot #{snapshot.pk}'s files are missing at {folder}.")
-    heldout = read_jsonl(folder / EVAL_FILE) if (folder / EVAL_FILE).is_file() else []
-    return read_jsonl(folder / TRAIN_FILE), heldout
-
-
-# --------------------------------------------------------------------------------------------
-# runs
-# --------------------------------------------------------------------------------------------
-
-
-def sft_run_start(
-    *,
-    project: Project,
-    policy: ModelArtifact,
-    options: dict[str, Any] | None = None,
-    created_by=None,
-    starts_after: TrainingRun | None = None,
-) -> TrainingRun:
-    """Check the options and the starting model, freeze the demonstrations, create a queued SFT
-    run. With `starts_after`, `policy` only stands in until that run's result replaces it."""
-    config = sft_options_clean(dict(options or {}))
-    if policy.kind not in (ModelArtifact.Kind.BASE, ModelArtifact.Kind.POLICY):
-        raise PairwiseError(
-            f"Model {policy.name!r} is a {policy.get_kind_display().lower()}; SFT starts from a base model "
-            "or a policy."
-        )
-    if starts_after is None and not Path(policy.path, "config.json").is_file():
-        raise PairwiseError(f"Model {policy.name!r} has no files at {policy.path}.")
-    name = config.get("output_name")
-    if name and ModelArtifact.objects.filter(name=name).exists():
-        raise PairwiseError(f"A model named {name!r} already exists; pick another name.")
-    snapshot = demonstrations_snapshot_create(
+def sft_snapshot(*, project, config: dict[str, Any]) -> DatasetSnapshot:
+    return demonstrations_snapshot_create(
         project=project,
         source=config["source"],
         teacher=config.get("teacher"),
@@ -354,28 +72,14 @@ def sft_run_start(
         tags=config.get("tags") or (),
         limit=config.get("limit"),
     )
-    with transaction.atomic():
-        return run_create(
-            kind=TrainingRun.Kind.SFT,
-            project=project,
-            base_model=policy,
-            config=config,
-            created_by=created_by,
-            snapshot=snapshot,
-            starts_after=starts_after,
-        )
 
 
 def sft_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> RunOutput:
-    """What rewardmodel.runs.services calls for runs of kind sft."""
     from rewardmodel.training.sft import train_sft
 
-    if run.snapshot is None:
-        raise PairwiseError(f"SFT run #{run.pk} has no demonstrations snapshot to train on.")
     train, heldout = demonstrations_snapshot_records(run.snapshot)
-    options = {k: v for k, v in run.config.items() if k not in RUN_KEYS}
-    cfg = _sft_config(
-        options,
+    cfg = KIND.trainer_config(
+        run.config,
         model_dir=run.base_model.path,
         output_dir=str(output_dir),
         demonstrations=train,
@@ -383,13 +87,67 @@ def sft_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) -> Ru
     )
     result = train_sft(cfg, reporter)
     metadata = {"algo": "sft", "source": run.config.get("source", "reference")}
-    metadata.update({k: run.config[k] for k in ("teacher", "template") if k in run.config})
+    metadata.update({k: run.config[k] for k in ("teacher", "template") if run.config.get(k)})
     return RunOutput(
         model_dir=Path(result.output_dir),
-        artifact_kind=ModelArtifact.Kind.POLICY,
         summary=result.summary,
         device=result.device,
         examples_seen=result.examples_seen,
         tokens_seen=result.tokens_seen,
         metadata=metadata,
     )
+
+
+def _describe(run: TrainingRun, start: str) -> str:
+    snap, cfg = run.snapshot, run.config
+    source = cfg["source"] + (f" by {cfg['teacher']}" if cfg.get("teacher") else "")
+    return (
+        f"Run #{run.pk}: SFT on {start} with {snap.n_examples} training and {snap.n_eval_examples} "
+        f"held-out demonstrations from {source} (snapshot {snap.content_hash[:12]}); {cfg['epochs']} "
+        f"epochs of {cfg['batch_size']}, lr {cfg['lr']}, max length {cfg['max_length']}."
+    )
+
+
+def _num(s: dict[str, Any], key: str) -> str:
+    value = s.get(key)
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _summary(s: dict[str, Any]) -> list[str]:
+    lines = [
+        f"  loss: {_num(s, 'first/loss')} (first steps) -> {_num(s, 'last/loss')} (last steps); "
+        f"token accuracy {_num(s, 'first/mean_token_accuracy')} -> {_num(s, 'last/mean_token_accuracy')}"
+    ]
+    if "heldout/loss_before" in s:
+        lines.append(
+            f"  held-out loss ({s.get('heldout_examples')} demonstrations): "
+            f"{_num(s, 'heldout/loss_before')} -> {_num(s, 'heldout/loss_after')}; token accuracy "
+            f"{_num(s, 'heldout/mean_token_accuracy_before')} -> {_num(s, 'heldout/mean_token_accuracy_after')}"
+        )
+    return lines
+
+
+KIND = RunKind(
+    name=TrainingRun.Kind.SFT,
+    label="SFT",
+    title="Fine-tune a policy (SFT)",
+    about=(
+        "Supervised fine-tuning on demonstrations frozen into a snapshot: the prompts' reference answers in "
+        "the DeepSeek-R1 template, a teacher's responses, or the chosen side of each majority-vote comparison. "
+        "Held-out prompts' demonstrations give the held-out loss before and after."
+    ),
+    config=SftConfig,
+    run_options=SftRun,
+    starts_from=GENERATIVE_KINDS,
+    produces=ModelArtifact.Kind.POLICY,
+    road=ROAD_SUPERVISED,
+    snapshot=sft_snapshot,
+    trainer=sft_trainer,
+    charts=(
+        Chart("Loss", ("loss", "heldout/loss")),
+        Chart("Token accuracy", ("mean_token_accuracy", "heldout/mean_token_accuracy")),
+    ),
+    curve=("loss", "SFT loss"),
+    describe=_describe,
+    summary_lines=_summary,
+)

@@ -142,6 +142,7 @@ class TrainingRun(JobBase):
         SFT = "sft", "SFT policy"
         PPO = "ppo", "PPO policy"
         GRPO = "grpo", "GRPO policy"
+        DPO = "dpo", "DPO policy"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     project = models.ForeignKey("annotate.Project", on_delete=models.PROTECT, related_name="training_runs")

@@ -2,7 +2,7 @@
 
 scipy.stats.binomtest does the same arithmetic one labeler at a time at a few milliseconds each
 (it searches the distribution for the two-sided tail), which is most of a report's time with
-a few hundred labelers. Both functions are tested equal to binomtest (tests/quality/test_stats.py).
+a few hundred labelers. Both functions are tested equal to binomtest (tests/annotate/quality/test_stats.py).
 """
 
 from __future__ import annotations

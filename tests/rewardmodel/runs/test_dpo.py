@@ -18,7 +18,7 @@ from rewardmodel.registry.artifacts import artifact_register
 from rewardmodel.runs.reproduce import reproduce_commands
 from rewardmodel.runs.services import run_start
 from tests.factories import make_prompt
-from tests.reward.synthetic import judge_marker_pairs
+from tests.rewardmodel.support.synthetic import judge_marker_pairs
 
 # A random tiny model: a large learning rate moves it in a few steps.
 FAST = {"lr": 5e-3, "beta": 0.5, "epochs": 2.0, "batch_size": 8, "max_length": 64, "eval_fraction": 0.25}

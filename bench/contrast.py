@@ -6,7 +6,7 @@ On a fresh SQLite data directory (default: a temp dir) it runs what `bash script
 here in this process (`demo_loop --sync`): the demo project's helpfulness prompts → SmolLM2 answers →
 simulated labelers (marked simulated; `length` oracle) → reward model → SFT → PPO against it;
 arithmetic prompts → cold-start SFT → GRPO on rule-based rewards; an arena of base, PPO and GRPO on
-the held-out prompts; then `compare`. The budgets are `rewardmodel.demo.loop.BUDGETS` ("full" by
+the held-out prompts; then `compare`. The budgets are `rewardmodel.demo.budgets.BUDGETS` ("full" by
 default, "quick" with --quick): a handful of optimizer steps per trainer on a 2-core CPU, so this
 measures what the loop costs and where each road stands after it, not converged models.
 

@@ -28,6 +28,7 @@ from annotate.api.serializers import ErrorSerializer
 from annotate.permissions import IsManager
 from pairwise.errors import NotFound, PairwiseError
 from rewardmodel.models import ModelArtifact
+from rewardmodel.registry.artifacts import artifact_kind_check
 from rewardmodel.tasks import score_text
 
 
@@ -122,10 +123,7 @@ class ScoreView(APIView):
         model = ModelArtifact.objects.filter(pk=pk).first()
         if model is None:
             raise NotFound(f"No model #{pk}.")
-        if model.kind != ModelArtifact.Kind.REWARD:
-            raise PairwiseError(
-                f"Model {model.name!r} is a {model.kind} model; scoring needs a reward model."
-            )
+        artifact_kind_check(model, (ModelArtifact.Kind.REWARD,), doing="scoring needs")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = score_text.apply_async(

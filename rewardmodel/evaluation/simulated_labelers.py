@@ -190,7 +190,7 @@ def oracle_for(spec: str, *, project: Project, batch_size: int = 16) -> Oracle:
         return RuleOracle()
     if spec.startswith("reward:") and spec.removeprefix("reward:").strip():
         from rewardmodel.models import ModelArtifact
-        from rewardmodel.registry.artifacts import artifact_resolve
+        from rewardmodel.registry.artifacts import artifact_kind_check, artifact_resolve
         from rewardmodel.training.scoring import NotARewardModel, check_reward_model
 
         name = spec.removeprefix("reward:").strip()
@@ -198,11 +198,12 @@ def oracle_for(spec: str, *, project: Project, batch_size: int = 16) -> Oracle:
             artifact = artifact_resolve(name)
         except NotFound as exc:
             raise PairwiseError(exc.message) from None
-        if artifact.kind != ModelArtifact.Kind.REWARD:
-            raise PairwiseError(
-                f"Model {artifact.name!r} is a {artifact.kind} model, not a reward model; train one with "
-                "train_reward_model or register one with --kind reward."
-            )
+        artifact_kind_check(
+            artifact,
+            (ModelArtifact.Kind.REWARD,),
+            doing="a reward-model oracle needs",
+            hint="train one with train_reward_model, or register one with --kind reward",
+        )
         try:
             check_reward_model(Path(artifact.path))
         except NotARewardModel as exc:

@@ -41,7 +41,9 @@ from rewardmodel.registry.snapshots import (
     EVAL_FILE,
     TRAIN_FILE,
     read_jsonl,
+    snapshot_folder,
     snapshot_folder_store,
+    snapshot_record,
     snapshots_dir,
     write_jsonl,
 )
@@ -214,31 +216,21 @@ def demonstrations_snapshot_create(
     filters = {"kind": "demonstrations", "source": source, **filters, "tags": tags, "limit": limit}
     manifest = {"project": project.name, "train": len(train), "heldout": len(heldout), **filters}
     files_hash, target = _snapshot_write(train, heldout, manifest)
-    existing = DatasetSnapshot.objects.filter(
-        project=project, kind=DatasetSnapshot.Kind.DEMONSTRATIONS, content_hash=files_hash, path=str(target)
-    )
-    for snapshot in existing:
-        if snapshot.filters == filters:
-            return snapshot
-    return DatasetSnapshot.objects.create(
+    return snapshot_record(
         project=project,
         kind=DatasetSnapshot.Kind.DEMONSTRATIONS,
-        path=str(target),
-        content_hash=files_hash,
+        folder=target,
+        files_hash=files_hash,
+        filters=filters,
         n_examples=len(train),
         n_eval_examples=len(heldout),
         n_judgments=stats.get("n_judgments", 0),
         n_labelers=stats.get("n_labelers", 0),
-        filters=filters,
     )
 
 
 def demonstrations_snapshot_records(snapshot: DatasetSnapshot) -> tuple[list[dict], list[dict]]:
     """(train rows, held-out rows) of a demonstrations snapshot; an error if its files are gone."""
-    if snapshot.kind != DatasetSnapshot.Kind.DEMONSTRATIONS:
-        raise PairwiseError(f"Snapshot #{snapshot.pk} holds {snapshot.kind}, not demonstrations.")
-    folder = Path(snapshot.path)
-    if not (folder / TRAIN_FILE).is_file():
-        raise PairwiseError(f"Snapshot #{snapshot.pk}'s files are missing at {folder}.")
+    folder = snapshot_folder(snapshot, DatasetSnapshot.Kind.DEMONSTRATIONS)
     heldout = read_jsonl(folder / EVAL_FILE) if (folder / EVAL_FILE).is_file() else []
     return read_jsonl(folder / TRAIN_FILE), heldout

@@ -20,7 +20,14 @@ from annotate.models import Project
 from pairwise.errors import PairwiseError
 from pairwise.files.atomic import scratch_dir
 from rewardmodel.models import DatasetSnapshot
-from rewardmodel.registry.snapshots import EVAL_FILE, TRAIN_FILE, snapshot_folder_store, snapshots_dir
+from rewardmodel.registry.snapshots import (
+    EVAL_FILE,
+    TRAIN_FILE,
+    snapshot_folder,
+    snapshot_folder_store,
+    snapshot_record,
+    snapshots_dir,
+)
 from rewardmodel.training.options import option, options_of
 
 MIN_TRAIN_PAIRS = 8
@@ -54,12 +61,8 @@ class PreferencePairs:
 
 def snapshot_files(snapshot: DatasetSnapshot | None) -> tuple[Path, Path | None]:
     """(train file, eval file or None) of a preference snapshot; raises if the files are gone."""
-    if snapshot is None:
-        raise PairwiseError("The run has no dataset snapshot to train on.")
-    folder = Path(snapshot.path)
+    folder = snapshot_folder(snapshot, DatasetSnapshot.Kind.PREFERENCES)
     train, evals = folder / TRAIN_FILE, folder / EVAL_FILE
-    if not train.is_file():
-        raise PairwiseError(f"Snapshot #{snapshot.pk}'s files are missing at {folder}.")
     return train, (evals if evals.is_file() and evals.stat().st_size else None)
 
 
@@ -120,20 +123,14 @@ def preference_snapshot_create(
             manifest.pop(key, None)
         files_hash, target = snapshot_folder_store(tmp, manifest, sort_keys=True)
 
-    existing = DatasetSnapshot.objects.filter(
-        project=project, kind=DatasetSnapshot.Kind.PREFERENCES, content_hash=files_hash, path=str(target)
-    )
-    for snapshot in existing:
-        if snapshot.filters == filters:
-            return snapshot
-    return DatasetSnapshot.objects.create(
+    return snapshot_record(
         project=project,
         kind=DatasetSnapshot.Kind.PREFERENCES,
-        path=str(target),
-        content_hash=files_hash,
+        folder=target,
+        files_hash=files_hash,
+        filters=filters,
         n_examples=result.n_train,
         n_eval_examples=result.n_eval,
         n_judgments=result.n_judgments,
         n_labelers=result.n_labelers,
-        filters=filters,
     )

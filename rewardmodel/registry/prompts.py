@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -26,7 +25,9 @@ from rewardmodel.registry.snapshots import (
     EVAL_FILE,
     TRAIN_FILE,
     read_jsonl,
+    snapshot_folder,
     snapshot_folder_store,
+    snapshot_record,
     snapshots_dir,
     write_jsonl,
 )
@@ -153,19 +154,14 @@ def prompts_snapshot_create(
         write_jsonl(tmp / TRAIN_FILE, map(prompt_record, train))
         write_jsonl(tmp / EVAL_FILE, map(prompt_record, heldout))
         files_hash, target = snapshot_folder_store(tmp, manifest)
-    existing = DatasetSnapshot.objects.filter(
-        project=project, kind=DatasetSnapshot.Kind.PROMPTS, content_hash=files_hash, path=str(target)
-    ).first()
-    if existing is not None:
-        return existing
-    return DatasetSnapshot.objects.create(
+    return snapshot_record(
         project=project,
         kind=DatasetSnapshot.Kind.PROMPTS,
-        path=str(target),
-        content_hash=files_hash,
+        folder=target,
+        files_hash=files_hash,
+        filters=filters,
         n_examples=len(train),
         n_eval_examples=len(heldout),
-        filters=filters,
     )
 
 
@@ -174,11 +170,7 @@ def prompts_snapshot_records(
 ) -> tuple[list[dict], list[dict]]:
     """(train records, the first `heldout_limit` held-out records) of a prompts snapshot; an error
     if its files are gone."""
-    if snapshot.kind != DatasetSnapshot.Kind.PROMPTS:
-        raise PairwiseError(f"Snapshot #{snapshot.pk} holds {snapshot.kind}, not prompts.")
-    folder = Path(snapshot.path)
-    if not (folder / TRAIN_FILE).is_file():
-        raise PairwiseError(f"Snapshot #{snapshot.pk}'s files are missing at {folder}.")
+    folder = snapshot_folder(snapshot, DatasetSnapshot.Kind.PROMPTS)
     heldout = read_jsonl(folder / EVAL_FILE) if (folder / EVAL_FILE).is_file() else []
     if heldout_limit is not None:
         heldout = heldout[: int(heldout_limit)]

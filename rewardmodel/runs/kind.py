@@ -23,7 +23,7 @@ curves and notes. No torch here: the trainers import it inside their functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -155,3 +155,27 @@ def run_input(run: TrainingRun, spec: ModelInput) -> ModelArtifact:
             f"Run #{run.pk}'s {spec.name.replace('_', ' ')} (#{run.config.get(spec.name)}) is gone from the registry."
         )
     return model
+
+
+# --------------------------------------------------------------------------------------------
+# what the kinds' command-line summaries share
+# --------------------------------------------------------------------------------------------
+
+
+def number(summary: Mapping[str, Any], key: str) -> str:
+    value = summary.get(key)
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def first_last_lines(summary: Mapping[str, Any], keys: Sequence[str], unit: str = "steps") -> list[str]:
+    """One line per metric: its mean over the first and the last few logged steps."""
+    return [
+        f"  {key}: {number(summary, 'first/' + key)} (first {unit}) -> {number(summary, 'last/' + key)} (last {unit})"
+        for key in keys
+    ]
+
+
+def sample_lines(summary: Mapping[str, Any], n: int = 2) -> list[str]:
+    return [
+        "  sample: " + sample.replace("\n", "\n          ") for sample in (summary.get("samples") or [])[:n]
+    ]

@@ -46,8 +46,29 @@ from typing import Any
 
 from pairwise.files.atomic import move_into_place, scratch_dir
 from pairwise.progress import Cancelled, Reporter
-from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
-from rewardmodel.training.progress import training_summary
+from rewardmodel.training.options import (
+    add_arguments,
+    bf16_switch,
+    checkpointing_switch,
+    config_problems,
+    given,
+    grad_clip,
+    learning_rate,
+    log_every,
+    lr_schedule,
+    option,
+    options_of,
+    time_budget,
+    warmup,
+)
+from rewardmodel.training.progress import (
+    StepEvents,
+    before_after,
+    heldout_check,
+    run_in_shell,
+    trainer_callback_for,
+    training_summary,
+)
 
 CONFIG_FILE = "pairwise_dpo.json"
 # TRL 1.12's DPO losses that need nothing but preference pairs.
@@ -64,18 +85,21 @@ LOSS_TYPES = (
 )
 
 # TRL's log keys → the names the run page charts (the same names: TRL's are already clear).
-METRIC_NAMES = (
-    "loss",
-    "rewards/chosen",
-    "rewards/rejected",
-    "rewards/margins",
-    "rewards/accuracies",
-    "logps/chosen",
-    "logps/rejected",
-    "learning_rate",
-    "grad_norm",
-    "num_tokens",
-)
+METRIC_NAMES = {
+    key: key
+    for key in (
+        "loss",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/margins",
+        "rewards/accuracies",
+        "logps/chosen",
+        "logps/rejected",
+        "learning_rate",
+        "grad_norm",
+        "num_tokens",
+    )
+}
 # Held-out numbers measured before and after training, by TRL's evaluation key.
 HELDOUT = {"eval_loss": "loss", "eval_rewards/accuracies": "accuracy", "eval_rewards/margins": "margin"}
 
@@ -97,9 +121,9 @@ class DpoConfig:
     loss_type: str = option("sigmoid", "TRL's DPO loss (sigmoid: the paper's)", choices=LOSS_TYPES)
     label_smoothing: float = option(0.0, "share of labels taken as flipped (cDPO); 0: off", low=0, below=0.5)
     epochs: float = option(1.0, "passes over the training pairs", above=0, form=True)
-    lr: float = option(1e-6, "learning rate", above=0, form=True)
-    lr_scheduler: str = option("linear", "learning-rate schedule (a transformers scheduler name)")
-    warmup_steps: int = option(0, "steps of linear warmup", low=0)
+    lr: float = learning_rate(1e-6)
+    lr_scheduler: str = lr_schedule()
+    warmup_steps: int = warmup()
     batch_size: int = option(8, "pairs per optimizer step", low=1, form=True)
     max_length: int = option(
         512,
@@ -107,24 +131,17 @@ class DpoConfig:
         low=16,
         form=True,
     )
-    max_grad_norm: float = option(1.0, "gradient clipping norm", above=0)
+    max_grad_norm: float = grad_clip()
     precompute_ref: bool = option(
         True,
         "score the pairs with the reference once before training (one forward pass each, less memory after)",
     )
-    logging_steps: int = option(1, "log the training metrics every N steps", low=1)
+    logging_steps: int = log_every(1)
     eval_batch_size: int = option(16, "pairs per held-out evaluation step", low=1)
     seed: int = option(0, "seed of the data order and dropout")
-    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
-    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
-    max_seconds: float | None = option(
-        None,
-        "time budget; training ends after the step that passes it",
-        above=0,
-        flag="max-minutes",
-        scale=60,
-        unit="minutes",
-    )
+    gradient_checkpointing: bool = checkpointing_switch()
+    bf16: bool | None = bf16_switch()
+    max_seconds: float | None = time_budget()
     device: str | None = None  # None: cuda when available, else cpu
 
     def option_rules(self) -> list[str]:
@@ -236,7 +253,7 @@ def train_dpo(config: DpoConfig, reporter: Reporter) -> DpoResult:
     import torch
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
-    from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback, set_seed
+    from transformers import AutoModelForCausalLM, PrinterCallback, set_seed
     from trl import DPOTrainer
 
     from rewardmodel.training.base_model import load_tokenizer
@@ -256,51 +273,12 @@ def train_dpo(config: DpoConfig, reporter: Reporter) -> DpoResult:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
 
-    history: list[dict[str, Any]] = []
-    state: dict[str, Any] = {"cancelled": False, "out_of_time": False, "tokens": 0, "train_started": 0.0}
-
-    class DpoCallback(TrainerCallback):
-        def on_train_begin(self, args, state_, control, **kwargs):
-            state["train_started"] = time.monotonic()
-            reporter.progress(0, state_.max_steps, "training")
-
-        def on_step_end(self, args, state_, control, **kwargs):
-            reporter.progress(state_.global_step, state_.max_steps, "training")
-            if reporter.should_stop():
-                state["cancelled"] = True
-                control.should_training_stop = True
-                return control
-            if config.max_seconds and time.monotonic() - state["train_started"] > config.max_seconds:
-                state["out_of_time"] = True
-                control.should_training_stop = True
-            return control
-
-        def on_log(self, args, state_, control, logs=None, **kwargs):
-            # Skip the end-of-training summary and the held-out evaluations (reported below).
-            if not logs or "train_runtime" in logs or any(k.startswith("eval_") for k in logs):
-                return control
-            metrics = {
-                k: v
-                for k, v in logs.items()
-                if k in METRIC_NAMES and isinstance(v, int | float) and not isinstance(v, bool)
-            }
-            if "num_tokens" in metrics:
-                state["tokens"] = int(metrics["num_tokens"])
-            if metrics:
-                history.append({"step": state_.global_step, **metrics})
-                reporter.log(state_.global_step, metrics)
-            return control
-
+    events = StepEvents(reporter, names=METRIC_NAMES, max_seconds=config.max_seconds)
     heldout_log: list[dict[str, Any]] = []
 
     def run_heldout(trainer: Any, step: int, when: str) -> None:
-        if not heldout_rows:
-            return
-        reporter.progress(step, trainer.state.max_steps or 0, f"held-out pairs {when} training")
-        result = trainer.evaluate()
-        point = {f"heldout/{name}": result.get(key) for key, name in HELDOUT.items()}
-        heldout_log.append(point)
-        reporter.log(step, point)
+        if heldout_rows:
+            heldout_log.append(heldout_check(trainer, reporter, keys=HELDOUT, step=step, when=when))
 
     # The checkpoint is written beside the target, then renamed into place.
     with scratch_dir(output_dir.parent, prefix=f".{output_dir.name}-") as work:
@@ -313,7 +291,7 @@ def train_dpo(config: DpoConfig, reporter: Reporter) -> DpoResult:
             train_dataset=Dataset.from_list(train_rows),
             eval_dataset=Dataset.from_list(heldout_rows) if heldout_rows else None,
             processing_class=tokenizer,
-            callbacks=[DpoCallback()],
+            callbacks=[trainer_callback_for(events)],
         )
         trainer.remove_callback(PrinterCallback)  # disable_tqdm adds it; the reporter shows progress
 
@@ -322,7 +300,7 @@ def train_dpo(config: DpoConfig, reporter: Reporter) -> DpoResult:
         if reporter.should_stop():
             raise Cancelled("stopped before training")
         trainer.train()
-        if state["cancelled"]:
+        if events.cancelled:
             raise Cancelled(f"stopped at step {trainer.state.global_step} of {trainer.state.max_steps}")
         steps_done = trainer.state.global_step
         run_heldout(trainer, steps_done, "after")
@@ -332,20 +310,17 @@ def train_dpo(config: DpoConfig, reporter: Reporter) -> DpoResult:
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
         wall = time.monotonic() - started
-        summary = training_summary(history, steps=steps_done, wall_seconds=wall, device=device)
+        summary = training_summary(events.history, steps=steps_done, wall_seconds=wall, device=device)
         summary.update(
             {
                 "pairs": len(train_rows),
                 "heldout_pairs": len(heldout_rows),
                 "epochs": round(trainer.state.epoch or 0, 3),
                 "beta": config.beta,
-                "stopped_by_time_budget": state["out_of_time"],
+                "stopped_by_time_budget": events.out_of_time,
             }
         )
-        if heldout_log:
-            for name in HELDOUT.values():
-                summary[f"heldout/{name}_before"] = heldout_log[0][f"heldout/{name}"]
-                summary[f"heldout/{name}_after"] = heldout_log[-1][f"heldout/{name}"]
+        before_after(summary, heldout_log)
         (final / CONFIG_FILE).write_text(
             json.dumps({"config": config.describe(), "summary": summary}, indent=2, default=str)
         )
@@ -356,9 +331,9 @@ def train_dpo(config: DpoConfig, reporter: Reporter) -> DpoResult:
         steps=steps_done,
         wall_seconds=wall,
         device=device,
-        history=history,
+        history=events.history,
         examples_seen=round(len(train_rows) * (trainer.state.epoch or 0)),
-        tokens_seen=state["tokens"],
+        tokens_seen=events.tokens,
         summary=summary,
     )
 
@@ -370,7 +345,6 @@ def train_dpo(config: DpoConfig, reporter: Reporter) -> DpoResult:
 
 def main(argv: list[str] | None = None) -> int:
     from pairwise.files.pairs import read_pairs
-    from pairwise.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(
         prog="python -m rewardmodel.training.dpo",
@@ -396,13 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    reporter = TqdmReporter("DPO")
-    try:
-        result = train_dpo(config, reporter)
-    finally:
-        reporter.close()
-    print(json.dumps(result.summary, indent=2, default=str))
-    return 0
+    return run_in_shell(train_dpo, config, "DPO")
 
 
 if __name__ == "__main__":

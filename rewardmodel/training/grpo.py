@@ -44,8 +44,20 @@ from typing import Any
 from pairwise.files.atomic import move_into_place, scratch_dir
 from pairwise.progress import Cancelled, Reporter
 from rewardmodel.training.devices import bf16_supported, pick_device
-from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
-from rewardmodel.training.progress import trainer_callback_for, training_summary
+from rewardmodel.training.options import (
+    add_arguments,
+    bf16_switch,
+    checkpointing_switch,
+    config_problems,
+    given,
+    grad_clip,
+    learning_rate,
+    option,
+    options_of,
+    time_budget,
+    warmup,
+)
+from rewardmodel.training.progress import run_in_shell, trainer_callback_for, training_summary
 from rewardmodel.training.rule_rewards import REWARDS, completion_text, is_formatted
 from rewardmodel.training.verifiable import (
     PromptTemplate,
@@ -97,7 +109,7 @@ class GrpoConfig:
         32, "completions per optimizer step, a multiple of num_generations", low=2, form=True
     )
     steps: int = option(50, "optimizer steps", low=1, form=True)
-    lr: float = option(2e-5, "learning rate", above=0, form=True)
+    lr: float = learning_rate(2e-5)
     beta: float = option(0.0, "KL coefficient (0, as in DAPO and our baselines)", low=0, form=True)
     measure_kl: bool = option(True, "chart KL even when beta is 0 (one reference forward pass more)")
     max_completion_length: int = option(96, "tokens per completion", low=1, form=True)
@@ -108,8 +120,8 @@ class GrpoConfig:
     top_k: int = option(0, "sample from the k most likely tokens (0: off)", low=0)
     loss_type: str = option("dapo", "TRL's GRPO loss (dapo: token-level normalisation, no length bias)")
     scale_rewards: str = option("group", "how TRL scales advantages: group, batch or none")
-    max_grad_norm: float = option(1.0, "gradient clipping norm", above=0)
-    warmup_steps: int = option(0, "steps of linear warmup", low=0)
+    max_grad_norm: float = grad_clip()
+    warmup_steps: int = warmup()
     eval_every: int = option(
         10, "held-out accuracy every N steps (0: before and after only)", low=0, form=True
     )
@@ -119,20 +131,13 @@ class GrpoConfig:
     eval_batch_size: int = option(16, "held-out prompts per generation batch", low=1)
     samples_to_log: int = option(4, "sample completions kept per logged step", low=0)
     seed: int = option(0, "seed of sampling and the data order")
-    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
+    gradient_checkpointing: bool = checkpointing_switch()
     # bf16 autocast: None = on a GPU that supports it; True also works on CPUs with AVX512-BF16,
     # where it roughly halves the time of a forward pass.
-    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
+    bf16: bool | None = bf16_switch()
     # Wall-clock budget for the training loop: past it, training ends after the current step
     # (a normal finish: the final held-out check runs and the checkpoint is saved).
-    max_seconds: float | None = option(
-        None,
-        "time budget; training ends after the step that passes it",
-        above=0,
-        flag="max-minutes",
-        scale=60,
-        unit="minutes",
-    )
+    max_seconds: float | None = time_budget()
     device: str | None = None  # None: cuda when available, else cpu
 
     def option_rules(self) -> list[str]:
@@ -497,7 +502,6 @@ def grpo_summary(
 
 def main(argv: list[str] | None = None) -> int:
     from pairwise.files.jsonl import read_records
-    from pairwise.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(
         prog="python -m rewardmodel.training.grpo",
@@ -531,13 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    reporter = TqdmReporter("GRPO")
-    try:
-        result = train_grpo(config, reporter)
-    finally:
-        reporter.close()
-    print(json.dumps(result.summary, indent=2, default=str))
-    return 0
+    return run_in_shell(train_grpo, config, "GRPO")
 
 
 if __name__ == "__main__":

@@ -183,6 +183,50 @@ def option(
     return dataclasses.field(default=default, metadata=meta)
 
 
+# Options every trainer has, declared once.
+
+
+def time_budget(what: str = "step") -> Any:
+    """max_seconds: past it, training ends after the current `what` (a normal finish); in minutes
+    on a command line and a form."""
+    return option(
+        None,
+        f"time budget; training ends after the {what} that passes it",
+        above=0,
+        flag="max-minutes",
+        scale=60,
+        unit="minutes",
+    )
+
+
+def learning_rate(default: float) -> Any:
+    return option(default, "learning rate", above=0, form=True)
+
+
+def lr_schedule() -> Any:
+    return option("linear", "learning-rate schedule (a transformers scheduler name)")
+
+
+def warmup() -> Any:
+    return option(0, "steps of linear warmup (transformers 5 has no warmup ratio)", low=0)
+
+
+def grad_clip() -> Any:
+    return option(1.0, "gradient clipping norm", above=0)
+
+
+def log_every(default: int) -> Any:
+    return option(default, "log the training metrics every N steps", low=1)
+
+
+def bf16_switch() -> Any:
+    return option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
+
+
+def checkpointing_switch() -> Any:
+    return option(False, "recompute activations: less memory, ~20-30 % slower")
+
+
 def _hint(hint: Any) -> tuple[type, type | None, bool]:
     """(type, list item type, nullable) of a field's annotation."""
     nullable = False

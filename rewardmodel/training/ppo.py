@@ -55,8 +55,18 @@ from typing import Any
 
 from pairwise.files.atomic import move_into_place, scratch_dir
 from pairwise.progress import Cancelled, Reporter
-from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
-from rewardmodel.training.progress import trainer_callback_for, training_summary
+from rewardmodel.training.options import (
+    add_arguments,
+    bf16_switch,
+    checkpointing_switch,
+    config_problems,
+    given,
+    learning_rate,
+    option,
+    options_of,
+    time_budget,
+)
+from rewardmodel.training.progress import run_in_shell, trainer_callback_for, training_summary
 from rewardmodel.training.rm_eval import RmEvalResult, rm_evaluate
 
 # TRL's log keys → the names the run page charts.
@@ -94,7 +104,7 @@ class PpoConfig:
     kl_estimator: str = option("k1", "KL estimator (Schulman's k1 or k3)", choices=("k1", "k3"))
     response_length: int = option(64, "tokens per sampled response", low=1, high=4096, form=True)
     temperature: float = option(0.7, "sampling temperature", above=0, form=True)
-    lr: float = option(3e-6, "learning rate", above=0, form=True)
+    lr: float = learning_rate(3e-6)
     missing_eos_penalty: float | None = option(
         1.0, "subtracted from the score of a response that never ends (empty: no penalty)", low=0, form=True
     )
@@ -123,16 +133,9 @@ class PpoConfig:
         0.2, "reward-hacking monitor: the length gain it flags (0.2: +20 %)", low=0
     )
     seed: int = option(0, "seed of sampling and the data order")
-    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
-    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
-    max_seconds: float | None = option(
-        None,
-        "time budget; training ends after the update that passes it",
-        above=0,
-        flag="max-minutes",
-        scale=60,
-        unit="minutes",
-    )
+    gradient_checkpointing: bool = checkpointing_switch()
+    bf16: bool | None = bf16_switch()
+    max_seconds: float | None = time_budget("update")
     device: str | None = None
 
     def option_rules(self) -> list[str]:
@@ -643,7 +646,6 @@ def ppo_summary(
 
 def main(argv: list[str] | None = None) -> int:
     from pairwise.files.jsonl import read_records
-    from pairwise.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="starting policy folder")
@@ -662,13 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         heldout=read_records(args.heldout) if args.heldout else [],
         **options,
     )
-    bar = TqdmReporter("PPO")
-    try:
-        result = train_ppo(config, bar)
-    finally:
-        bar.close()
-    print(json.dumps(result.summary, indent=2, default=str))
-    return 0
+    return run_in_shell(train_ppo, config, "PPO")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,19 @@ from pairwise.files.atomic import move_into_place, partial_dir
 from pairwise.files.pairs import FORMATS
 from pairwise.progress import Cancelled, ListReporter, Reporter, TqdmReporter
 from rewardmodel.training.devices import bf16_supported, checkpointing_kwargs, describe_device, has_gpu
-from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
+from rewardmodel.training.options import (
+    add_arguments,
+    bf16_switch,
+    checkpointing_switch,
+    config_problems,
+    given,
+    learning_rate,
+    log_every,
+    lr_schedule,
+    option,
+    options_of,
+    warmup,
+)
 from rewardmodel.training.progress import trainer_callback
 
 CONFIG_FILE = "reward_config.json"
@@ -66,7 +78,7 @@ class RewardConfig:
     # optimisation
     epochs: float = option(1.0, "passes over the training pairs", above=0, form=True)
     max_steps: int = option(-1, "stop after this many steps, overriding epochs (-1: off)")
-    lr: float = option(1e-5, "learning rate", above=0, form=True)
+    lr: float = learning_rate(1e-5)
     batch_size: int | None = option(
         None, "pairs per device and step (empty: 4 on CPU, 16 on GPU)", low=1, form=True
     )
@@ -74,17 +86,17 @@ class RewardConfig:
     max_length: int | None = option(
         None, "tokens; longer pairs are left out (empty: 256 on CPU, 1024 on GPU)", low=16, form=True
     )
-    warmup_steps: int = option(0, "steps of linear warmup (transformers 5 has no warmup ratio)", low=0)
+    warmup_steps: int = warmup()
     weight_decay: float = option(0.0, "AdamW weight decay", low=0)
-    lr_scheduler: str = option("linear", "learning-rate schedule (a transformers scheduler name)")
+    lr_scheduler: str = lr_schedule()
     center_rewards_coefficient: float | None = option(
         None, "pulls the rewards towards zero, e.g. 0.01 (empty: off)", low=0
     )
-    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
-    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
+    gradient_checkpointing: bool = checkpointing_switch()
+    bf16: bool | None = bf16_switch()
     seed: int = option(0, "seed of the new score head and the data order")
     # reporting
-    logging_steps: int = option(5, "log the training metrics every N steps", low=1)
+    logging_steps: int = log_every(5)
     eval_steps: int | None = option(
         None, "also evaluate every N steps while training (empty: at the end only)", low=1
     )

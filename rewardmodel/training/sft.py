@@ -50,8 +50,29 @@ from typing import Any
 
 from pairwise.files.atomic import move_into_place, scratch_dir
 from pairwise.progress import Cancelled, Reporter
-from rewardmodel.training.options import add_arguments, config_problems, given, option, options_of
-from rewardmodel.training.progress import training_summary
+from rewardmodel.training.options import (
+    add_arguments,
+    bf16_switch,
+    checkpointing_switch,
+    config_problems,
+    given,
+    grad_clip,
+    learning_rate,
+    log_every,
+    lr_schedule,
+    option,
+    options_of,
+    time_budget,
+    warmup,
+)
+from rewardmodel.training.progress import (
+    StepEvents,
+    before_after,
+    heldout_check,
+    run_in_shell,
+    trainer_callback_for,
+    training_summary,
+)
 
 CONFIG_FILE = "pairwise_sft.json"
 LOSS_TYPES = ("nll", "chunked_nll", "dft")
@@ -65,6 +86,8 @@ METRIC_NAMES = {
     "entropy": "entropy",
     "num_tokens": "num_tokens",
 }
+# The held-out numbers measured before and after training, by TRL's evaluation key.
+HELDOUT = {"eval_loss": "loss", "eval_mean_token_accuracy": "mean_token_accuracy"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,33 +102,26 @@ class SftConfig:
     demonstrations: list[dict[str, Any]]  # {"prompt", "completion"} or {"messages"}, see above
     heldout: list[dict[str, Any]] = field(default_factory=list)  # loss before and after, not trained on
     epochs: float = option(2.0, "passes over the demonstrations", above=0, form=True)
-    lr: float = option(2e-5, "learning rate", above=0, form=True)
-    lr_scheduler: str = option("linear", "learning-rate schedule (a transformers scheduler name)")
-    warmup_steps: int = option(0, "steps of linear warmup (transformers 5 has no warmup ratio)", low=0)
+    lr: float = learning_rate(2e-5)
+    lr_scheduler: str = lr_schedule()
+    warmup_steps: int = warmup()
     batch_size: int = option(8, "demonstrations per optimizer step", low=1, form=True)
     max_length: int = option(
         512, "tokens, prompt and answer together; longer ones are cut at the end", low=16, form=True
     )
-    max_grad_norm: float = option(1.0, "gradient clipping norm", above=0)
+    max_grad_norm: float = grad_clip()
     # TRL's default is "chunked_nll" (the logits computed in chunks: less memory for big
     # vocabularies and long sequences); plain "nll" took half the time per step on CPU with our
     # small models, whose full logits fit easily.
     loss_type: str = option("nll", "TRL's SFT loss", choices=LOSS_TYPES)
-    logging_steps: int = option(1, "log the training metrics every N steps", low=1)
+    logging_steps: int = log_every(1)
     eval_batch_size: int = option(16, "demonstrations per held-out loss step", low=1)
     seed: int = option(0, "seed of the data order and dropout")
-    gradient_checkpointing: bool = option(False, "recompute activations: less memory, ~20-30 % slower")
-    bf16: bool | None = option(None, "bfloat16 autocast (empty: on a GPU that supports it)")
+    gradient_checkpointing: bool = checkpointing_switch()
+    bf16: bool | None = bf16_switch()
     # Wall-clock budget for the training loop: past it, training ends after the current step
     # (a normal finish: the held-out loss is measured and the checkpoint saved).
-    max_seconds: float | None = option(
-        None,
-        "time budget; training ends after the step that passes it",
-        above=0,
-        flag="max-minutes",
-        scale=60,
-        unit="minutes",
-    )
+    max_seconds: float | None = time_budget()
     device: str | None = None  # None: cuda when available, else cpu
 
     def option_rules(self) -> list[str]:
@@ -213,7 +229,7 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
     # ---- imports and setup ------------------------------------------------------------------------
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback, set_seed
+    from transformers import AutoModelForCausalLM, PrinterCallback, set_seed
     from trl import SFTTrainer
 
     from rewardmodel.training.base_model import load_tokenizer
@@ -234,54 +250,12 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
 
-    history: list[dict[str, Any]] = []
-    state: dict[str, Any] = {"cancelled": False, "out_of_time": False, "tokens": 0, "train_started": 0.0}
-
-    class SftCallback(TrainerCallback):
-        def on_train_begin(self, args, state_, control, **kwargs):
-            state["train_started"] = time.monotonic()
-            reporter.progress(0, state_.max_steps, "training")
-
-        def on_step_end(self, args, state_, control, **kwargs):
-            reporter.progress(state_.global_step, state_.max_steps, "training")
-            if reporter.should_stop():
-                state["cancelled"] = True
-                control.should_training_stop = True
-                return control
-            if config.max_seconds and time.monotonic() - state["train_started"] > config.max_seconds:
-                state["out_of_time"] = True
-                control.should_training_stop = True
-            return control
-
-        def on_log(self, args, state_, control, logs=None, **kwargs):
-            # Skip the end-of-training summary and the held-out evaluations (reported below).
-            if not logs or "train_runtime" in logs or any(k.startswith("eval_") for k in logs):
-                return control
-            metrics = {
-                METRIC_NAMES[k]: v
-                for k, v in logs.items()
-                if k in METRIC_NAMES and isinstance(v, int | float) and not isinstance(v, bool)
-            }
-            if "num_tokens" in metrics:
-                state["tokens"] = int(metrics["num_tokens"])
-            if metrics:
-                history.append({"step": state_.global_step, **metrics})
-                reporter.log(state_.global_step, metrics)
-            return control
-
+    events = StepEvents(reporter, names=METRIC_NAMES, max_seconds=config.max_seconds)
     heldout_log: list[dict[str, Any]] = []
 
     def run_heldout(trainer: Any, step: int, when: str) -> None:
-        if not heldout_rows:
-            return
-        reporter.progress(step, trainer.state.max_steps or 0, f"held-out loss {when} training")
-        result = trainer.evaluate()
-        point = {
-            "heldout/loss": result.get("eval_loss"),
-            "heldout/mean_token_accuracy": result.get("eval_mean_token_accuracy"),
-        }
-        heldout_log.append(point)
-        reporter.log(step, point)
+        if heldout_rows:
+            heldout_log.append(heldout_check(trainer, reporter, keys=HELDOUT, step=step, when=when))
 
     # The checkpoint is written beside the target, then renamed into place.
     with scratch_dir(output_dir.parent, prefix=f".{output_dir.name}-") as work:
@@ -291,7 +265,7 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
             train_dataset=Dataset.from_list(train_rows),
             eval_dataset=Dataset.from_list(heldout_rows) if heldout_rows else None,
             processing_class=tokenizer,
-            callbacks=[SftCallback()],
+            callbacks=[trainer_callback_for(events)],
         )
         trainer.remove_callback(PrinterCallback)  # disable_tqdm adds it; the reporter shows progress
 
@@ -300,7 +274,7 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
         if reporter.should_stop():
             raise Cancelled("stopped before training")
         trainer.train()
-        if state["cancelled"]:
+        if events.cancelled:
             raise Cancelled(f"stopped at step {trainer.state.global_step} of {trainer.state.max_steps}")
         steps_done = trainer.state.global_step
         run_heldout(trainer, steps_done, "after")
@@ -310,20 +284,17 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
         wall = time.monotonic() - started
-        summary = training_summary(history, steps=steps_done, wall_seconds=wall, device=device)
+        summary = training_summary(events.history, steps=steps_done, wall_seconds=wall, device=device)
         examples_seen = round(len(train_rows) * (trainer.state.epoch or 0))
         summary.update(
             {
                 "examples": len(train_rows),
                 "heldout_examples": len(heldout_rows),
                 "epochs": round(trainer.state.epoch or 0, 3),
-                "stopped_by_time_budget": state["out_of_time"],
+                "stopped_by_time_budget": events.out_of_time,
             }
         )
-        if heldout_log:
-            for key in ("loss", "mean_token_accuracy"):
-                summary[f"heldout/{key}_before"] = heldout_log[0][f"heldout/{key}"]
-                summary[f"heldout/{key}_after"] = heldout_log[-1][f"heldout/{key}"]
+        before_after(summary, heldout_log)
         (final / CONFIG_FILE).write_text(
             json.dumps({"config": config.describe(), "summary": summary}, indent=2, default=str)
         )
@@ -334,9 +305,9 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
         steps=steps_done,
         wall_seconds=wall,
         device=device,
-        history=history,
+        history=events.history,
         examples_seen=examples_seen,
-        tokens_seen=state["tokens"],
+        tokens_seen=events.tokens,
         summary=summary,
     )
 
@@ -348,7 +319,6 @@ def train_sft(config: SftConfig, reporter: Reporter) -> SftResult:
 
 def main(argv: list[str] | None = None) -> int:
     from pairwise.files.jsonl import read_records
-    from pairwise.progress import TqdmReporter
 
     parser = argparse.ArgumentParser(
         prog="python -m rewardmodel.training.sft",
@@ -378,13 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    reporter = TqdmReporter("SFT")
-    try:
-        result = train_sft(cfg, reporter)
-    finally:
-        reporter.close()
-    print(json.dumps(result.summary, indent=2))
-    return 0
+    return run_in_shell(train_sft, cfg, "SFT")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,14 @@ from pairwise.progress import Reporter
 from rewardmodel.models import GENERATIVE_KINDS, DatasetSnapshot, ModelArtifact, TrainingRun
 from rewardmodel.registry.preferences import PreferencePairs, preference_snapshot_create, snapshot_files
 from rewardmodel.registry.snapshots import read_jsonl
-from rewardmodel.runs.kind import ROAD_HUMAN_FEEDBACK, Chart, RunKind, RunOutput
+from rewardmodel.runs.kind import (
+    ROAD_HUMAN_FEEDBACK,
+    Chart,
+    RunKind,
+    RunOutput,
+    first_last_lines,
+    number,
+)
 from rewardmodel.training.dpo import DpoConfig
 
 
@@ -67,22 +74,14 @@ def _describe(run: TrainingRun, start: str) -> str:
     )
 
 
-def _num(s: dict[str, Any], key: str) -> str:
-    value = s.get(key)
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def _summary(s: dict[str, Any]) -> list[str]:
-    lines = [
-        f"  {key}: {_num(s, 'first/' + key)} (first steps) -> {_num(s, 'last/' + key)} (last steps)"
-        for key in ("loss", "rewards/margins", "rewards/accuracies")
-    ]
+    lines = first_last_lines(s, ("loss", "rewards/margins", "rewards/accuracies"))
     if "heldout/loss_before" in s:
         lines.append(
-            f"  held-out ({s.get('heldout_pairs')} pairs): loss {_num(s, 'heldout/loss_before')} -> "
-            f"{_num(s, 'heldout/loss_after')}; reward accuracy {_num(s, 'heldout/accuracy_before')} -> "
-            f"{_num(s, 'heldout/accuracy_after')}; margin {_num(s, 'heldout/margin_before')} -> "
-            f"{_num(s, 'heldout/margin_after')}"
+            f"  held-out ({s.get('heldout_pairs')} pairs): loss {number(s, 'heldout/loss_before')} -> "
+            f"{number(s, 'heldout/loss_after')}; reward accuracy {number(s, 'heldout/accuracy_before')} -> "
+            f"{number(s, 'heldout/accuracy_after')}; margin {number(s, 'heldout/margin_before')} -> "
+            f"{number(s, 'heldout/margin_after')}"
         )
     return lines
 

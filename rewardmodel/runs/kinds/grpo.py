@@ -19,7 +19,15 @@ from typing import Any
 from pairwise.progress import Reporter
 from rewardmodel.models import GENERATIVE_KINDS, DatasetSnapshot, ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.registry.prompts import prompts_snapshot_create, prompts_snapshot_records
-from rewardmodel.runs.kind import ROAD_RULES, Chart, RunKind, RunOutput
+from rewardmodel.runs.kind import (
+    ROAD_RULES,
+    Chart,
+    RunKind,
+    RunOutput,
+    first_last_lines,
+    number,
+    sample_lines,
+)
 from rewardmodel.training.grpo import GrpoConfig
 from rewardmodel.training.options import option
 
@@ -76,24 +84,18 @@ def _describe(run: TrainingRun, start: str) -> str:
     )
 
 
-def _num(s: dict[str, Any], key: str) -> str:
-    value = s.get(key)
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def _summary(s: dict[str, Any]) -> list[str]:
-    lines = [
-        f"  {key}: {_num(s, 'first/' + key)} (first steps) -> {_num(s, 'last/' + key)} (last steps)"
-        for key in sorted(k[len("last/") :] for k in s if k.startswith("last/"))
-        if key.startswith("reward/") or key in ("format_rate", "kl", "completion_length")
-    ]
+    logged = sorted(k.removeprefix("last/") for k in s if k.startswith("last/"))
+    lines = first_last_lines(
+        s, [k for k in logged if k.startswith("reward/") or k in ("format_rate", "kl", "completion_length")]
+    )
     if "heldout/accuracy_before" in s:
         lines.append(
             f"  held-out accuracy (greedy, {s.get('heldout_prompts')} prompts): "
-            f"{_num(s, 'heldout/accuracy_before')} -> {_num(s, 'heldout/accuracy_after')}; format rate "
-            f"{_num(s, 'heldout/format_rate_before')} -> {_num(s, 'heldout/format_rate_after')}"
+            f"{number(s, 'heldout/accuracy_before')} -> {number(s, 'heldout/accuracy_after')}; format rate "
+            f"{number(s, 'heldout/format_rate_before')} -> {number(s, 'heldout/format_rate_after')}"
         )
-    lines += ["  sample: " + sample.replace("\n", "\n          ") for sample in (s.get("samples") or [])[:2]]
+    lines += sample_lines(s)
     return lines
 
 

@@ -24,7 +24,17 @@ from pairwise.progress import Reporter
 from rewardmodel.models import GENERATIVE_KINDS, DatasetSnapshot, ModelArtifact, RunMetric, TrainingRun
 from rewardmodel.registry.artifacts import same_tokenizer_check
 from rewardmodel.registry.prompts import project_prompts, prompts_snapshot_create, prompts_snapshot_records
-from rewardmodel.runs.kind import ROAD_HUMAN_FEEDBACK, Chart, ModelInput, RunKind, RunOutput, run_input
+from rewardmodel.runs.kind import (
+    ROAD_HUMAN_FEEDBACK,
+    Chart,
+    ModelInput,
+    RunKind,
+    RunOutput,
+    first_last_lines,
+    number,
+    run_input,
+    sample_lines,
+)
 from rewardmodel.training.options import option
 from rewardmodel.training.ppo import PpoConfig
 
@@ -127,26 +137,18 @@ def _describe(run: TrainingRun, start: str) -> str:
     )
 
 
-def _num(s: dict[str, Any], key: str) -> str:
-    value = s.get(key)
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def _summary(s: dict[str, Any]) -> list[str]:
-    lines = [
-        f"  {key}: {_num(s, 'first/' + key)} (first updates) -> {_num(s, 'last/' + key)} (last updates)"
-        for key in ("score", "kl", "rlhf_reward", "response_length", "entropy")
-    ]
+    lines = first_last_lines(s, ("score", "kl", "rlhf_reward", "response_length", "entropy"), "updates")
     if "heldout/score_before" in s:
         lines.append(
-            f"  held-out (greedy, {s.get('heldout_prompts')} prompts): RM score {_num(s, 'heldout/score_before')}"
-            f" -> {_num(s, 'heldout/score_after')}; length {_num(s, 'heldout/length_before')} -> "
-            f"{_num(s, 'heldout/length_after')} tokens; KL to the start {_num(s, 'heldout/kl_after')}"
+            f"  held-out (greedy, {s.get('heldout_prompts')} prompts): RM score {number(s, 'heldout/score_before')}"
+            f" -> {number(s, 'heldout/score_after')}; length {number(s, 'heldout/length_before')} -> "
+            f"{number(s, 'heldout/length_after')} tokens; KL to the start {number(s, 'heldout/kl_after')}"
         )
     hacking = s.get("reward_hacking") or {}
     if hacking.get("flagged"):
         lines.append("  possible reward hacking: " + hacking["evidence"])
-    lines += ["  sample: " + sample.replace("\n", "\n          ") for sample in (s.get("samples") or [])[:2]]
+    lines += sample_lines(s)
     return lines
 
 

@@ -17,7 +17,13 @@ from typing import Any
 from pairwise.progress import Reporter
 from rewardmodel.models import DatasetSnapshot, ModelArtifact, TrainingRun
 from rewardmodel.registry.preferences import PreferencePairs, preference_snapshot_create, snapshot_files
-from rewardmodel.runs.kind import ROAD_HUMAN_FEEDBACK, Chart, RunKind, RunOutput
+from rewardmodel.runs.kind import (
+    ROAD_HUMAN_FEEDBACK,
+    Chart,
+    RunKind,
+    RunOutput,
+    number,
+)
 from rewardmodel.training.options import option
 from rewardmodel.training.reward import CONFIG_FILE, RewardConfig
 
@@ -90,13 +96,9 @@ def _describe(run: TrainingRun, start: str) -> str:
     )
 
 
-def _num(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def _summary(s: dict[str, Any]) -> list[str]:
     return [
-        f"  eval accuracy {_num(s.get('eval_accuracy'))}, mean margin {_num(s.get('eval_margin'))} on "
+        f"  eval accuracy {number(s, 'eval_accuracy')}, mean margin {number(s, 'eval_margin')} on "
         f"{s.get('eval_pairs', 0)} pairs ({s.get('train_pairs', 0)} trained on, {s.get('dropped_pairs', 0)} "
         "over max_length left out)"
     ]

@@ -22,7 +22,14 @@ from rewardmodel.registry.demonstrations import (
     demonstrations_snapshot_create,
     demonstrations_snapshot_records,
 )
-from rewardmodel.runs.kind import ROAD_SUPERVISED, Chart, RunKind, RunOutput
+from rewardmodel.runs.kind import (
+    ROAD_SUPERVISED,
+    Chart,
+    RunKind,
+    RunOutput,
+    first_last_lines,
+    number,
+)
 from rewardmodel.training.options import option
 from rewardmodel.training.sft import SftConfig
 from rewardmodel.training.verifiable import PromptTemplate
@@ -108,21 +115,13 @@ def _describe(run: TrainingRun, start: str) -> str:
     )
 
 
-def _num(s: dict[str, Any], key: str) -> str:
-    value = s.get(key)
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def _summary(s: dict[str, Any]) -> list[str]:
-    lines = [
-        f"  loss: {_num(s, 'first/loss')} (first steps) -> {_num(s, 'last/loss')} (last steps); "
-        f"token accuracy {_num(s, 'first/mean_token_accuracy')} -> {_num(s, 'last/mean_token_accuracy')}"
-    ]
+    lines = first_last_lines(s, ("loss", "mean_token_accuracy"))
     if "heldout/loss_before" in s:
         lines.append(
             f"  held-out loss ({s.get('heldout_examples')} demonstrations): "
-            f"{_num(s, 'heldout/loss_before')} -> {_num(s, 'heldout/loss_after')}; token accuracy "
-            f"{_num(s, 'heldout/mean_token_accuracy_before')} -> {_num(s, 'heldout/mean_token_accuracy_after')}"
+            f"{number(s, 'heldout/loss_before')} -> {number(s, 'heldout/loss_after')}; token accuracy "
+            f"{number(s, 'heldout/mean_token_accuracy_before')} -> {number(s, 'heldout/mean_token_accuracy_after')}"
         )
     return lines
 

@@ -177,7 +177,10 @@ def test_it_prefers_the_right_answer_then_the_format_with_the_rule_oracle(db):
         (["--oracle", "magic"], "Unknown oracle 'magic'; use one of: length, rule, reward:R"),
         (["--oracle", "reward:"], "Unknown oracle 'reward:'"),
         (["--oracle", "reward:no-such-model"], "No registered model 'no-such-model'"),
-        (["--oracle", "reward:a-base"], "Model 'a-base' is a base model, not a reward model"),
+        (
+            ["--oracle", "reward:a-base"],
+            "Model 'a-base' is a base model; a reward-model oracle needs a reward model",
+        ),
         (["--oracle", "rule"], "no comparisons whose prompt has a reference answer"),
         (["--agreement", "0.4"], "agreement must be between 0.5 and 1; got 0.4. Below 0.5 is out of reach"),
         (["--agreement", "1.2"], "agreement must be between 0.5 and 1; got 1.2"),

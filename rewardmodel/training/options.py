@@ -311,7 +311,7 @@ def cli_help(opt: Option) -> str:
 def add_argument(parser: argparse.ArgumentParser | Any, opt: Option, *, help: str | None = None) -> None:
     """One option as a flag. Every flag defaults to None: only what is typed counts, and the
     trainer's default applies to the rest."""
-    text = cli_help(opt) if help is None else help
+    text = (cli_help(opt) if help is None else help).replace("%", "%%")  # argparse formats help with %
     if opt.type is bool:
         parser.add_argument(
             opt.cli_flag, dest=opt.dest, action=argparse.BooleanOptionalAction, default=None, help=text

@@ -173,3 +173,26 @@ def test_every_kind_names_an_unknown_option_and_one_out_of_range(db, name):
         options_clean(kind, {bounded.name: -5})
     with pytest.raises(PairwiseError, match=f"{bounded.name} must be a whole number; got 'many'"):
         options_clean(kind, {bounded.name: "many"})
+
+
+@pytest.mark.parametrize("command", ["train_policy", "train_reward_model"])
+def test_every_training_command_explains_every_flag(command):
+    from django.core.management import load_command_class
+
+    text = load_command_class("rewardmodel", command).create_parser("manage.py", command).format_help()
+    kinds = [k for k in KINDS.values() if k.command == command]
+    for kind in kinds:
+        for opt in kind.options:
+            if opt.cli:
+                assert opt.cli_flag in text, (kind.name, opt.cli_flag)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_trainer_explains_its_own_flags_from_a_shell(name):
+    """`python -m rewardmodel.training.<kind> --help` (no Django): every option with its help."""
+    import importlib
+
+    module = importlib.import_module(f"rewardmodel.training.{name}")
+    with pytest.raises(SystemExit) as stop:
+        module.main(["--help"])
+    assert stop.value.code == 0

@@ -256,6 +256,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     # The schema and the docs are for logged-in users; the docs' scripts come from our static files.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Token first, as on every API view: an anonymous call answers 401 with `WWW-Authenticate:
+    # Token` (session first would make it a bare 403, its scheme names no header).
+    "SERVE_AUTHENTICATION": [
+        "annotate.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # The schema document is not an API operation of its own (its view ignores unknown `lang`/`format`).
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

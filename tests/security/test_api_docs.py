@@ -8,6 +8,8 @@ import re
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from tests.annotate.api_client import client_for
+
 
 def test_it_serves_swagger_ui_from_our_static_files(client, alice):
     client.force_login(alice)
@@ -26,4 +28,16 @@ def test_it_refuses_the_docs_and_the_schema_to_anonymous_visitors(client):
     docs = client.get(reverse("api-docs"))
     assert docs.status_code == 302 and docs["Location"].startswith("/accounts/login/")
     schema = APIClient().get(reverse("schema"))
-    assert schema.status_code in (401, 403)
+    # As the README says of every API call: 401 naming the scheme, not a bare 403.
+    assert schema.status_code == 401, schema.status_code
+    assert schema["WWW-Authenticate"] == "Token"
+    as_json = APIClient().get(reverse("schema"), {"format": "json"})
+    assert as_json.status_code == 401 and as_json.json()["code"] == "not_authenticated"
+
+
+def test_it_serves_the_schema_to_a_session_or_a_token(client, alice):
+    client.force_login(alice)
+    assert client.get(reverse("schema")).status_code == 200
+    assert client_for(alice).get(reverse("schema")).status_code == 200
+    bad_token = APIClient(HTTP_AUTHORIZATION="Token nope").get(reverse("schema"))
+    assert bad_token.status_code == 401 and bad_token["WWW-Authenticate"] == "Token"

@@ -96,7 +96,8 @@ def screen_stats_payload(labeler: AbstractBaseUser, project: Project) -> dict[st
 
 
 def guidelines_html(project: Project) -> str:
-    return format_html("{}", mark_safe(render_markdown(project.guidelines)))
+    """The project's guidelines as paragraphs: a single newline in the text does not break a line."""
+    return format_html("{}", mark_safe(render_markdown(project.guidelines, paragraphs=True)))
 
 
 # --- plumbing -------------------------------------------------------------------------------------

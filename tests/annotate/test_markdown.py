@@ -5,6 +5,8 @@ from html.parser import HTMLParser
 import pytest
 
 from annotate.markdown import render_markdown
+from annotate.models import Project
+from annotate.screen_views import guidelines_html
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s", "code", "pre",
@@ -132,3 +134,167 @@ def test_it_keeps_single_newlines_as_line_breaks():
 
 def test_it_handles_empty_text():
     assert render_markdown("") == ""
+
+
+# --- `*` next to an operand is multiplication ------------------------------------------------------
+
+MATHS = [
+    "2*3",
+    "3*4 + 5*6 = 42",
+    "a * b",
+    "x**2",
+    "2 * (3 + 4)",
+    "5*x*y",
+    "10 * 3 * 2",
+    "2*(3+4)",
+    "(2+3)*4",
+    "(a+b)*(c+d) = (c+d)*(a+b)",
+    "x**2 + y**2 = z**2",
+    "2**10 = 1024",
+    "n*(n+1)/2",
+    "f(x)*g(x) + g(x)*f(x)",
+    "[1, 2]*3 and [3]*2",
+    "a*b*c",
+    "2*3*4*5 = 120",
+    "1.5*2 = 3 and 2.5*4 = 10",
+    "3*4=12 and 5*6=30",
+    "50%*2 = 1 and 25%*4 = 1",
+    "3!*2 = 12 and 4!*2 = 48",
+    "x^2*y + x*y^2",
+    "What is 7*8? 7*8 = 56.",
+    "a * b * c = c * b * a",
+    "{x}*{y} = {y}*{x}",
+    "e = m*c**2",
+    "-3*-4 = 12 and -2*-5 = 10",
+    "10*x + 3*y = 4*z",
+    "1 < 2*3 and 4*5 > 6",
+    "2 * 3 = 6, 4 * 5 = 20",
+]
+
+
+def visible_text(html: str) -> str:
+    return "".join(parse(html).text).strip()
+
+
+@pytest.mark.parametrize("maths", MATHS)
+def test_it_keeps_every_star_of_arithmetic(maths):
+    html = render_markdown(maths)
+    tags = [tag for tag, _ in assert_safe(html).elements]
+    assert tags == ["p"], html
+    assert visible_text(html) == maths
+
+
+def test_it_keeps_arithmetic_in_list_items_and_still_makes_the_list():
+    html = render_markdown("* 3*4 = 12\n* 5*6 = 30\n* x**2")
+    assert [tag for tag, _ in assert_safe(html).elements] == ["ul", "li", "li", "li"]
+    assert [line.strip() for line in visible_text(html).splitlines()] == ["3*4 = 12", "5*6 = 30", "x**2"]
+
+
+@pytest.mark.parametrize(
+    ("source", "tag", "inside", "text"),
+    [
+        ("*emphasis* in prose", "em", "emphasis", "emphasis in prose"),
+        ("**395**", "strong", "395", "395"),
+        ("**395** is 5*79", "strong", "395", "395 is 5*79"),
+        ("*Note:* 6*7 = 42", "em", "Note:", "Note: 6*7 = 42"),
+        ("The answer is **12** because 3*4 = 12.", "strong", "12", "The answer is 12 because 3*4 = 12."),
+        ("Very **bold**.", "strong", "bold", "Very bold."),
+        ("(**bold**) and (*em*)", "strong", "bold", "(bold) and (em)"),
+        ("**Answer:** 5*x*y", "strong", "Answer:", "Answer: 5*x*y"),
+        ("_x_ stays emphasis", "em", "x", "x stays emphasis"),
+        ("a *b* c", "em", "b", "a b c"),
+    ],
+)
+def test_it_still_emphasises_prose(source, tag, inside, text):
+    html = render_markdown(source)
+    assert f"<{tag}>{inside}</{tag}>" in html
+    assert visible_text(html) == text
+
+
+def test_it_leaves_ascii_intraword_stars_literal():
+    # The documented cost of the rule: CommonMark would emphasise "believ" here.
+    assert visible_text(render_markdown("un*believ*able")) == "un*believ*able"
+
+
+# --- bidirectional controls --------------------------------------------------------------------------
+
+BIDI = {
+    "\u061c": "ARABIC LETTER MARK",
+    "\u200e": "LEFT-TO-RIGHT MARK",
+    "\u200f": "RIGHT-TO-LEFT MARK",
+    "\u202a": "LEFT-TO-RIGHT EMBEDDING",
+    "\u202b": "RIGHT-TO-LEFT EMBEDDING",
+    "\u202c": "POP DIRECTIONAL FORMATTING",
+    "\u202d": "LEFT-TO-RIGHT OVERRIDE",
+    "\u202e": "RIGHT-TO-LEFT OVERRIDE",
+    "\u2066": "LEFT-TO-RIGHT ISOLATE",
+    "\u2067": "RIGHT-TO-LEFT ISOLATE",
+    "\u2068": "FIRST STRONG ISOLATE",
+    "\u2069": "POP DIRECTIONAL ISOLATE",
+}
+
+
+def badge(char: str) -> str:
+    return f'<span class="bidi-escape" title="{BIDI[char]}">⟨U+{ord(char):04X}⟩</span>'
+
+
+@pytest.mark.parametrize("char", BIDI)
+def test_it_shows_each_bidi_control_as_a_named_badge(char):
+    html = render_markdown(f"pay {char}100 dollars{char}")
+    assert char not in html
+    assert html == f"<p>pay {badge(char)}100 dollars{badge(char)}</p>\n"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '`if access_level != "user\u202e \u2066// Check if admin\u2069 \u2066"`',
+        "```python\nif access_level != 'user\u202e \u2066# admin\u2069 \u2066':\n```",
+        "    indented \u202ecode",
+        "| a | b |\n|---|---|\n| \u202e1 | 2 |",
+        "> quoted \u202etext",
+        "- item \u202etext",
+        "**bold \u202etext**",
+        "[link \u202etext](https://example.com/)",
+        "&#x202E; as an entity, &#8238; as a number",
+        "<https://example.com/\u202e>",
+    ],
+)
+def test_it_never_lets_a_bidi_control_through(source):
+    html = render_markdown(source)
+    assert not set(html) & set(BIDI), html
+    assert "⟨U+202E⟩" in visible_text(html)
+    for tag, attrs in parse(html).elements:
+        if tag == "span":
+            assert attrs["class"] == "bidi-escape" and attrs["title"] in BIDI.values(), html
+        else:
+            assert tag in ALLOWED_TAGS
+
+
+def test_it_puts_no_markup_into_attributes():
+    html = render_markdown('[x](https://example.com/\u202e "a \u202etitle")')
+    ((tag, attrs),) = parse(html).elements[1:]
+    assert tag == "a"
+    assert attrs["title"] == "a ⟨U+202E⟩title"
+    assert attrs["href"] == "https://example.com/%E2%80%AE"
+
+
+def test_it_shows_right_to_left_text_itself_as_it_is():
+    assert render_markdown("שלום עולם and مرحبا") == "<p>שלום עולם and مرحبا</p>\n"
+
+
+# --- guidelines ----------------------------------------------------------------------------------------
+
+
+def test_it_joins_the_lines_of_a_guidelines_paragraph():
+    html = render_markdown("Read the prompt,\nthen both answers.\n\nPick one.", paragraphs=True)
+    assert "<br" not in html
+    assert [tag for tag, _ in parse(html).elements] == ["p", "p"]
+    assert html.startswith("<p>Read the prompt,\nthen both answers.</p>")
+
+
+def test_the_screen_renders_guidelines_as_paragraphs():
+    html = guidelines_html(Project(guidelines="one line\nthe same paragraph\n\nnext \u202eparagraph"))
+    assert "<br" not in html
+    assert html.count("<p>") == 2
+    assert badge("\u202e") in html

@@ -43,6 +43,12 @@ class SideOrder(models.TextChoices):
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     guidelines = models.TextField(blank=True, help_text="Markdown shown to labelers beside every pair.")
+    guidelines_open_first = models.BooleanField(
+        default=False,
+        help_text="Open the guidelines beside the pair on a labeler's first visit to the ranking screen "
+        "(on a wide enough window). Off: they open with g or the Guidelines button. Either way the screen "
+        "then remembers whether the labeler left them open.",
+    )
     overlap_k = models.PositiveSmallIntegerField(default=3, help_text="Judgments wanted per comparison.")
     lease_seconds = models.PositiveIntegerField(
         default=600, help_text="How long a labeler holds a comparison."

@@ -215,6 +215,8 @@ AXES_FAILURE_LIMIT = envint("PAIRWISE_LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("PAIRWISE_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The 429 page says how long is left, from the attempt rows (annotate/lockout.py).
+AXES_LOCKOUT_CALLABLE = "annotate.lockout.lockout_response"
 if BEHIND_PROXY:  # REMOTE_ADDR is the proxy; the client is the address it appended
     AXES_CLIENT_IP_CALLABLE = "annotate.permissions.client_address_behind_proxy"
 

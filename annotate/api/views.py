@@ -35,6 +35,7 @@ from annotate.api.serializers import (
     client_id_field,
 )
 from annotate.exporting.store import export_store_open, export_store_preferences
+from annotate.lockout import lockout_remaining, retry_after_seconds, wait_text
 from annotate.permissions import IsManager
 from pairwise.errors import PairwiseError
 
@@ -109,9 +110,11 @@ class TokenApi(APIView):
         # The request goes along so that django-axes counts the try and can refuse it.
         user = authenticate(request, **data.validated_data)
         if user is None and getattr(request, "axes_locked_out", False):
+            wait = lockout_remaining(request, data.validated_data)
             return Response(
-                {"error": "Too many failed logins; try again later.", "code": "locked_out"},
+                {"error": f"Too many failed logins; try again in {wait_text(wait)}.", "code": "locked_out"},
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": retry_after_seconds(wait)},
             )
         if user is None:
             raise PairwiseError("Unable to log in with that username and password.", code="bad_credentials")

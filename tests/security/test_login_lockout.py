@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -72,6 +73,62 @@ def test_it_locks_out_after_the_failure_limit_even_with_the_right_password(dana,
         assert locked.json()["code"] == "locked_out"
     _cool_off()
     assert _logged_in(_try(how, "pw-dana"), how=how)
+
+
+def _lock_out() -> None:
+    for _ in range(LIMIT):
+        _form("wrong")
+
+
+def _age_attempts(minutes: float) -> None:
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=minutes))
+
+
+@pytest.mark.parametrize("admin", [False, True])
+def test_the_lockout_page_says_how_long_to_wait(dana, no_throttle, admin):
+    _lock_out()
+    page = _form("pw-dana", admin=admin)
+    assert page.status_code == 429
+    assert "Try again in 15 minutes." in page.content.decode()
+    assert "Each try before then starts the wait again." in page.content.decode()  # axes' default
+    assert 14 * 60 < int(page["Retry-After"]) <= 15 * 60
+
+
+def test_the_lockout_page_counts_down_from_the_last_failure(dana, no_throttle, settings):
+    settings.AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # so a try leaves the clock alone
+    _lock_out()
+    _age_attempts(6)
+    page = _form("pw-dana")
+    assert page.status_code == 429 and "Try again in 9 minutes." in page.content.decode()
+    assert "starts the wait again" not in page.content.decode()
+    _age_attempts(8.5)  # 30 seconds left: rounded up, never "0 minutes"
+    page = _form("pw-dana")
+    assert "Try again in 1 minute." in page.content.decode() and int(page["Retry-After"]) <= 30
+
+
+def test_the_wait_ends_with_the_newest_failures_that_make_the_limit(dana, no_throttle, settings):
+    """Another user agent is another attempt row: the lock lasts while the recent rows add up."""
+    settings.AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+    old_browser = Client(HTTP_USER_AGENT="old")
+    for _ in range(LIMIT - 3):
+        _form("wrong", client=old_browser)
+    _age_attempts(10)
+    for _ in range(3):
+        _form("wrong")  # locks: 7 failures 10 minutes ago and 3 now
+    page = _form("pw-dana")
+    assert page.status_code == 429 and "Try again in 5 minutes." in page.content.decode()
+
+
+def test_the_token_endpoint_says_how_long_to_wait(dana, no_throttle):
+    for _ in range(LIMIT):
+        _token("wrong")
+    locked = _token("pw-dana")
+    assert locked.status_code == 429
+    assert locked.json() == {
+        "error": "Too many failed logins; try again in 15 minutes.",
+        "code": "locked_out",
+    }
+    assert 14 * 60 < int(locked["Retry-After"]) <= 15 * 60
 
 
 def test_it_locks_the_username_from_that_address_only(dana, no_throttle):

@@ -245,10 +245,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotate.api.errors.exception_handler",
-    # Only POST /api/token/ is throttled (scope "login", per client address). Labelers' own calls
-    # are not: one judges every few seconds, simulated labelers faster, and every call needs a
-    # login anyway.
-    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("PAIRWISE_LOGIN_THROTTLE", "10/min")},
+    # Throttled: POST /api/token/ (scope "login", per client address) and POST .../export/ (scope
+    # "export", per manager: each call writes an export folder). Labelers' own calls are not: one
+    # judges every few seconds, simulated labelers faster, and every call needs a login anyway.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": os.environ.get("PAIRWISE_LOGIN_THROTTLE", "10/min"),
+        "export": os.environ.get("PAIRWISE_EXPORT_THROTTLE", "20/hour"),
+    },
     # The client address for throttling: X-Forwarded-For only behind our proxy (else spoofable).
     "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
 }

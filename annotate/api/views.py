@@ -49,8 +49,12 @@ _ERROR_TEXT = {
 }
 
 
+def _error(code: int, description: str | None = None) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description or _ERROR_TEXT[code])
+
+
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description=_ERROR_TEXT[code]) for code in codes}
+    return {code: _error(code) for code in codes}
 
 
 class LabelerApi(APIView):
@@ -376,7 +380,13 @@ class ProjectExportApi(ManagerApi):
 
     The answer says what went in and where to download the files. For a `datasets` directory use
     `manage.py export_preferences --format dataset`.
+
+    Every call writes a new folder into the export store, so calls are throttled per manager
+    (scope "export", settings; 429 with Retry-After past the rate).
     """
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "export"
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -414,7 +424,11 @@ class ProjectExportApi(ManagerApi):
         tags=["managers"],
         summary="Export preference pairs",
         request=InputSerializer,
-        responses={201: OutputSerializer, **_errors(400, 401, 403, 404)},
+        responses={
+            201: OutputSerializer,
+            **_errors(400, 401, 403, 404),
+            429: _error(429, "Throttled (throttled): too many exports; Retry-After says when to try again."),
+        },
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = selectors.project_get(project_id=project_id)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from annotate.exporting.store import export_store_judgments, export_store_list
 from annotate.models import SideOrder
 from annotate.services import JudgmentInput, comparison_assign_next, judgment_record
 from tests.annotate.api_client import client_for
-from tests.factories import make_comparison, make_project
+from tests.factories import make_comparison, make_project, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +126,26 @@ def test_it_lists_a_projects_exports_newest_first(manager, project, data_dir):
     ]
     assert listed[1].created_at == datetime(2025, 1, 1, 12, tzinfo=UTC)
     assert export_store_list(project=make_project("Other")) == []
+
+
+def test_it_throttles_exports_per_manager(manager, project, data_dir, monkeypatch):
+    """Each export writes a folder: past the "export" rate a manager gets 429 and nothing is written."""
+    rate = int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["export"].split("/")[0])
+    # A second apart, as calls a person makes are: the same files in the same second share a folder.
+    seconds = itertools.count()
+    clock = SimpleNamespace(now=lambda: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(seconds)))
+    monkeypatch.setattr("annotate.exporting.store.timezone", clock)
+    make_comparison(project)
+    client, url = client_for(manager), f"/api/projects/{project.pk}/export/"
+    assert [client.post(url, {}, format="json").status_code for _ in range(rate)] == [201] * rate
+    assert len(export_store_list(project=project)) == rate
+
+    refused = client.post(url, {}, format="json")
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert len(export_store_list(project=project)) == rate
+    assert len(list((data_dir / "exports" / str(project.pk)).iterdir())) == rate  # no scratch folder either
+
+    other = make_user("other-manager", manager=True, labeler=False)
+    assert client_for(other).post(url, {}, format="json").status_code == 201  # counted per manager

@@ -26,6 +26,19 @@ class ErrorSerializer(serializers.Serializer):
     fields = serializers.DictField(required=False, help_text="Per-field messages for invalid input.")
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false, as the schema's `boolean` says. DRF's BooleanField also takes 1, 0,
+    "1", "yes", "on" and the like, so a client that sent 0 meaning false, or a typo, would be read
+    without a word; here anything but true or false (or null, where allowed) is a 400."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data is not True and data is not False:
+            self.fail("invalid")  # raises
+        return data
+
+
 def client_id_field(**kwargs: Any) -> serializers.RegexField:
     """A judgment's client_id as the schema states it (the pattern is services.CLIENT_ID_PATTERN)."""
     # No trimming: " x" is refused, as the pattern says, not silently turned into "x".

@@ -14,7 +14,13 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
@@ -32,12 +38,13 @@ from annotate.api.serializers import (
     ErrorSerializer,
     JudgmentRequestSerializer,
     JudgmentSerializer,
+    StrictBooleanField,
     client_id_field,
 )
 from annotate.exporting.store import export_store_open, export_store_preferences
 from annotate.lockout import lockout_remaining, retry_after_seconds, wait_text
 from annotate.permissions import IsManager
-from pairwise.errors import PairwiseError
+from pairwise.errors import InvalidInput, PairwiseError
 
 _ERROR_TEXT = {
     400: "Invalid input; `error` names the field.",
@@ -57,6 +64,21 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: _error(code) for code in codes}
 
 
+# A flag in a query string: the schema's boolean (true/false, in any case, as clients write it) or
+# the README's 1/0. Anything else is refused rather than read as false.
+_QUERY_FLAG = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _query_flag(request: Request, name: str) -> bool:
+    """A boolean query parameter; absent is false. Raises InvalidInput (400) naming it."""
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    if value.lower() not in _QUERY_FLAG:
+        raise InvalidInput(name, "must be true or false (or 1 or 0).")
+    return _QUERY_FLAG[value.lower()]
+
+
 class LabelerApi(APIView):
     # Token first: an anonymous call answers 401 with `WWW-Authenticate: Token`, not a bare 403.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
@@ -71,6 +93,9 @@ class ManagerApi(LabelerApi):
 
 
 # --- auth ----------------------------------------------------------------------------------------
+
+
+_BAD_CREDENTIALS = "Unable to log in with that username and password."
 
 
 class TokenApi(APIView):
@@ -106,7 +131,28 @@ class TokenApi(APIView):
         tags=["auth"],
         summary="Get an API token",
         request=InputSerializer,
-        responses={200: OutputSerializer, **_errors(400, 429)},
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Invalid input (`invalid`, with `fields`), or a wrong username or password "
+                "(`bad_credentials`).",
+                examples=[
+                    OpenApiExample(
+                        "invalid",
+                        value={
+                            "error": "password: This field is required.",
+                            "code": "invalid",
+                            "fields": {"password": ["This field is required."]},
+                        },
+                    ),
+                    OpenApiExample(
+                        "bad_credentials", value={"error": _BAD_CREDENTIALS, "code": "bad_credentials"}
+                    ),
+                ],
+            ),
+            **_errors(429),
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -121,7 +167,7 @@ class TokenApi(APIView):
                 headers={"Retry-After": retry_after_seconds(wait)},
             )
         if user is None:
-            raise PairwiseError("Unable to log in with that username and password.", code="bad_credentials")
+            raise PairwiseError(_BAD_CREDENTIALS, code="bad_credentials")
         token, _ = Token.objects.get_or_create(user=user)
         return Response(self.OutputSerializer({"token": token.key, "username": user.get_username()}).data)
 
@@ -209,7 +255,8 @@ class JudgmentCreateApi(LabelerApi):
                 OpenApiParameter.QUERY,
                 description="Also lease the next comparison and answer it in `next` (as GET .../next/ "
                 "would), saving a round trip. Asked after the judgment is stored: an error there "
-                "leaves `next.assignment` null with the reason in `next.message`.",
+                "leaves `next.assignment` null with the reason in `next.message`. `true` or `1`; "
+                "`false`, `0` or absent: no `next`; any other value is a 400.",
             )
         ],
         responses={
@@ -221,11 +268,12 @@ class JudgmentCreateApi(LabelerApi):
     def post(self, request: Request, assignment_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        with_next = _query_flag(request, "next")  # checked before the judgment is stored
         judgment, created = services.judgment_record(
             labeler=request.user, assignment_id=assignment_id, data=data.validated_data
         )
         body = JudgmentSerializer(judgment).data
-        if request.query_params.get("next", "").lower() in ("1", "true", "yes"):
+        if with_next:
             body["next"] = self._next(request, assignment_id)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -398,9 +446,9 @@ class ProjectExportApi(ManagerApi):
         min_agreement = serializers.FloatField(
             min_value=0, max_value=1, default=0.0, help_text="Minimum share of votes for the winner."
         )
-        keep_ties = serializers.BooleanField(default=False, help_text="Ties as two mirrored rows (tie=true).")
+        keep_ties = StrictBooleanField(default=False, help_text="Ties as two mirrored rows (tie=true).")
         seed = serializers.IntegerField(default=0, help_text="Seed of the eval split.")
-        conversational = serializers.BooleanField(
+        conversational = StrictBooleanField(
             allow_null=True, default=None, help_text="Force the chat form (null: only if a prompt is a chat)."
         )
 

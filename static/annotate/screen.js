@@ -14,9 +14,12 @@
   var boot = JSON.parse(document.getElementById("screen-data").textContent);
   var DEPTH = 3; // pairs kept ready: the one on screen and two ahead
   var OUTBOX_KEY = "pairwise:outbox:" + boot.user.id + ":" + boot.project.id;
-  var GUIDE_KEY = "pairwise:guidelines:" + boot.project.id;
+  // What the labeler last did with the guidelines panel. A new name: the old one also held the state
+  // the screen had opened the panel in by itself, which was no choice of theirs.
+  var GUIDE_KEY = "pairwise:guidelines-left:" + boot.project.id;
   var STRENGTH_NAMES = { 1: "slightly", 2: "clearly", 3: "much" };
   var CHOICE_NAMES = { A: "A better", B: "B better", tie: "Tie", both_bad: "Both bad" };
+  var DEFAULT_STRENGTH = Number(document.querySelector('.strength [aria-checked="true"]').dataset.strength);
   var RETRY_STEPS = [1000, 2000, 4000, 8000, 15000, 30000];
   var REQUEST_TIMEOUT = 15000;
 
@@ -35,7 +38,7 @@
 
   var state = {
     queue: [],            // leased pairs not yet judged; queue[0] is on screen
-    strength: 2,
+    strength: DEFAULT_STRENGTH,
     undoStack: [],        // {payload, clientId, seconds, rationale, strength}
     pendingChoice: null,  // a tie/both-bad waiting for its required rationale
     busy: false,          // an undo is on its way: keys wait
@@ -340,7 +343,7 @@
     els.prompt.scrollTop = 0; els.bodyA.scrollTop = 0; els.bodyB.scrollTop = 0;
     els.pair.dataset.assignmentId = String(a.id);
     els.rationale.value = a.restored ? a.restored.rationale : "";
-    setStrength(a.restored ? a.restored.strength : 2);
+    setStrength(a.restored ? a.restored.strength : DEFAULT_STRENGTH);
     setPending(null);
     timer.start(a.restored ? a.restored.seconds : 0);
     a.restored = null;
@@ -628,13 +631,15 @@
 
   // --- guidelines, help, skip dialog ----------------------------------------------------------
 
-  function setGuidelines(open) {
+  // `remember`: the labeler opened or closed the panel, so the next visit shows it the same way.
+  function setGuidelines(open, remember) {
     els.guidelines.hidden = !open;
     els.workspace.classList.toggle("with-guidelines", open);
     els.guideBtn.setAttribute("aria-expanded", String(open));
+    if (!remember) return;
     try { window.localStorage.setItem(GUIDE_KEY, open ? "open" : "closed"); } catch (e) { /* fine */ }
   }
-  function toggleGuidelines() { setGuidelines(els.guidelines.hidden); }
+  function toggleGuidelines() { setGuidelines(els.guidelines.hidden, true); }
 
   function openHelp() { if (!els.help.open) els.help.showModal(); }
 
@@ -676,13 +681,30 @@
     skip(reason);
   }
   els.help.addEventListener("keydown", function (e) {
-    if (e.key === "?") { e.preventDefault(); els.help.close(); }
+    if (ACTION_KEYS[e.key] === "help") { e.preventDefault(); els.help.close(); }
   });
 
   // --- keyboard -------------------------------------------------------------------------------
 
-  var CHOICE_KEYS = { "1": "A", a: "A", "2": "B", b: "B", "3": "tie", t: "tie", "4": "both_bad", x: "both_bad" };
-  var STRENGTH_KEYS = { q: 1, w: 2, e: 3 };
+  // The keys are those the page's buttons announce (aria-keyshortcuts): the template has them from
+  // annotate/keys.py's table, so this script keeps no list of its own.
+  function keyMap(selector, read) {
+    var map = {};
+    document.querySelectorAll(selector).forEach(function (el) {
+      el.getAttribute("aria-keyshortcuts").split(" ").forEach(function (key) { map[key] = read(el); });
+    });
+    return map;
+  }
+  var CHOICE_KEYS = keyMap(".choice[data-choice]", function (el) { return el.dataset.choice; });
+  var STRENGTH_KEYS = keyMap(".strength [data-strength]", function (el) { return Number(el.dataset.strength); });
+  var ACTION_KEYS = keyMap("[data-key-action]", function (el) { return el.dataset.keyAction; });
+  var KEY_ACTIONS = {
+    skip: function (repeat) { if (!repeat) openSkip(); },
+    undo: function (repeat) { if (!repeat) undo(); },
+    rationale: function () { els.rationale.focus(); },
+    guidelines: function () { toggleGuidelines(); },
+    help: function () { openHelp(); },
+  };
 
   function isTyping(el) {
     return el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type !== "radio" && el.type !== "checkbox") ||
@@ -718,18 +740,11 @@
     } else if (key in STRENGTH_KEYS) {
       e.preventDefault();
       setStrength(STRENGTH_KEYS[key]);
-    } else if (key === "s") {
-      e.preventDefault(); if (!e.repeat) openSkip();
-    } else if (key === "u") {
-      e.preventDefault(); if (!e.repeat) undo();
-    } else if (key === "r") {
-      e.preventDefault(); els.rationale.focus();
-    } else if (key === "g") {
-      e.preventDefault(); toggleGuidelines();
-    } else if (key === "?") {
-      e.preventDefault(); openHelp();
+    } else if (key in ACTION_KEYS && KEY_ACTIONS[ACTION_KEYS[key]]) {
+      e.preventDefault();
+      KEY_ACTIONS[ACTION_KEYS[key]](e.repeat);
     } else if (key === "Escape" && !els.guidelines.hidden && window.matchMedia("(max-width: 62rem), (max-height: 36rem)").matches) {
-      setGuidelines(false);
+      setGuidelines(false, true);
     } else if (!e.target.closest || !e.target.closest(".response-body, .prompt-body, .guidelines-body")) {
       // Nothing scrollable focused: arrows and page keys scroll both responses together.
       var step = { ArrowDown: 0.2, ArrowUp: -0.2, PageDown: 0.85, PageUp: -0.85, " ": 0.85 }[e.key];
@@ -752,7 +767,7 @@
   $("btn-undo").addEventListener("click", undo);
   $("btn-help").addEventListener("click", openHelp);
   els.guideBtn.addEventListener("click", toggleGuidelines);
-  $("btn-guidelines-close").addEventListener("click", function () { setGuidelines(false); });
+  $("btn-guidelines-close").addEventListener("click", function () { setGuidelines(false, true); });
   $("btn-check").addEventListener("click", function () { state.exhausted = false; els.emptyTitle.textContent = "Looking…"; topUp(); });
   els.bannerRetry.addEventListener("click", function () { state.retryIndex = 0; state.authProblem = null; flush(); topUp(); });
   window.addEventListener("online", function () { state.retryIndex = 0; flush(); topUp(); });
@@ -762,11 +777,11 @@
 
   var stored = null;
   try { stored = window.localStorage.getItem(GUIDE_KEY); } catch (e) { storageOk = false; }
-  // Open on a wide window (the first time, or as left), so a new labeler sees the guidelines
-  // before judging; on a narrow one the panel covers the pair, so it waits for `g`.
+  // The panel opens as the labeler left it; on a first visit only where the project asks for it
+  // (Project.guidelines_open_first). On a narrow window it would cover the pair: it waits for `g`.
   var narrow = window.matchMedia("(max-width: 62rem), (max-height: 36rem)").matches;
-  if (narrow) { els.guidelines.hidden = true; els.guideBtn.setAttribute("aria-expanded", "false"); }
-  else setGuidelines(stored ? stored === "open" : window.matchMedia("(min-width: 80rem)").matches);
+  var openFirst = els.guidelines.dataset.openFirst === "true";
+  setGuidelines(!narrow && (stored ? stored === "open" : openFirst), false);
 
   var now = performance.now();
   // Pairs already judged here but not yet acknowledged are not shown again.

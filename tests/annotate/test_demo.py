@@ -3,8 +3,11 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from annotate.keys import guidelines_sentence
+from annotate.management.commands.demo_setup import GUIDELINES, PROJECT_NAME
 from annotate.models import Comparison, Project, Prompt, Response
 from annotate.services import comparison_assign_next
+from tests.factories import make_project
 
 
 def demo_counts(project):
@@ -49,3 +52,21 @@ def test_the_demo_users_can_log_in_and_the_labeler_gets_work(db):
     project = Project.objects.get(name="Demo: helpfulness")
     assert project.labelers.filter(pk=labeler.pk).exists()
     assert comparison_assign_next(labeler=labeler, project=project) is not None
+
+
+def test_the_demo_guidelines_say_the_screens_keys(db):
+    call_command("demo_setup")
+    project = Project.objects.get(name=PROJECT_NAME)
+    assert guidelines_sentence() in project.guidelines
+    assert "`A` / `B` to choose" not in project.guidelines  # the old text named keys the screen lacks
+    assert project.guidelines_open_first  # a demo visitor sees them first
+
+
+def test_it_fixes_the_guidelines_of_a_demo_made_before(db, capsys):
+    old = "Keyboard: `A` / `B` to choose, `1` `2` `3` for how much better."
+    make_project(PROJECT_NAME, guidelines=old, overlap_k=2)
+    call_command("demo_setup")
+    project = Project.objects.get(name=PROJECT_NAME)
+    assert project.guidelines == GUIDELINES
+    assert project.guidelines_open_first
+    assert f"Updated project {PROJECT_NAME!r}" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from annotate.importing.write import data_import
+from annotate.keys import guidelines_sentence
 from annotate.models import Project
 from annotate.pair_strategies import comparisons_pair_all
 
@@ -20,7 +21,7 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 PROJECT_NAME = "Demo: helpfulness"
 MANAGER = ("manager", "manager-demo")
 LABELER = ("labeler", "labeler-demo")
-GUIDELINES = """\
+GUIDELINES = f"""\
 ## Which answer is more helpful?
 
 Read the prompt, then both answers. Pick the one **you would rather receive**.
@@ -31,8 +32,10 @@ Read the prompt, then both answers. Pick the one **you would rather receive**.
 - **Safe.** Advice that could hurt someone loses, however well written.
 
 Use **tie** when you honestly cannot choose, **both bad** when neither answer should be
-given to a user. Keyboard: `A` / `B` to choose, `1` `2` `3` for how much better.
-"""
+given to a user.
+
+{guidelines_sentence()}
+"""  # the keys from the screen's own table (annotate/keys.py): the text cannot name other keys
 
 
 class Command(BaseCommand):
@@ -44,9 +47,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         with transaction.atomic():
-            project, created = Project.objects.get_or_create(
-                name=PROJECT_NAME, defaults={"guidelines": GUIDELINES, "overlap_k": 2}
-            )
+            project, created = Project.objects.get_or_create(name=PROJECT_NAME, defaults={"overlap_k": 2})
+            # Set on every run: a demo made by an older version gets today's text (and keys).
+            project.guidelines, project.guidelines_open_first = GUIDELINES, True
+            project.save(update_fields=["guidelines", "guidelines_open_first"])
             results = [
                 data_import(project=project, source=DEMO_DIR / name, fmt="responses", filename=name)
                 for name in ("responses.jsonl", "arithmetic.jsonl")

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 
 from annotate import selectors, services
 from annotate.admin_io import ProjectIOAdminMixin
+from annotate.importing.write import ImportResult
 from annotate.models import (
     Assignment,
     Comparison,
@@ -246,8 +247,30 @@ class LabelerExclusionAdmin(ReadOnlyAdmin):
     list_select_related = ("labeler", "project", "excluded_by")
 
 
+def import_batch_summary(batch: ImportBatch) -> str:
+    """The batch's stored counts as import_data reported them (ImportResult.summary): "120 lines:
+    created 12 prompts, ...; skipped 3 invalid lines." Keys an older batch lacks count as 0."""
+    counts = batch.created_counts or {}
+    return ImportResult(
+        batch=batch,
+        lines=batch.lines,
+        created={kind: counts.get(kind, 0) for kind in ("prompts", "responses", "comparisons", "judgments")},
+        existing=counts.get("existing") or {},
+        skipped_identical=counts.get("skipped_identical", 0),
+        duplicate_lines=counts.get("duplicate_lines", 0),
+        skipped_invalid=counts.get("skipped_invalid", 0),
+    ).summary()
+
+
 @admin.register(ImportBatch)
 class ImportBatchAdmin(ReadOnlyAdmin):
-    list_display = ("filename", "project", "format", "lines", "created_by", "created_at")
+    list_display = ("filename", "project", "format", "counts", "created_by", "created_at")
     list_filter = ("project", "format")
     list_select_related = ("project", "created_by")
+    # The counts as a sentence in place of the stored JSON (created_counts).
+    fields = ("project", "format", "filename", "file_hash", "counts", "created_by", "created_at")
+    readonly_fields = ("counts",)
+
+    @admin.display(description="lines and counts", ordering="lines")
+    def counts(self, batch: ImportBatch) -> str:
+        return import_batch_summary(batch)

@@ -119,6 +119,43 @@ def test_it_opens_every_list_with_filters_and_search(admin_client, alice, manage
         assert response.context["cl"].result_count >= 1, url
 
 
+def test_it_shows_an_import_batchs_counts_as_a_sentence(admin_client, project):
+    batch = ImportBatch.objects.create(
+        project=project,
+        format="trl",
+        filename="prefs.jsonl",
+        file_hash="0" * 64,
+        lines=40,
+        created_counts={
+            "prompts": 12,
+            "responses": 24,
+            "comparisons": 12,
+            "judgments": 12,
+            "existing": {"prompts": 3, "responses": 0, "comparisons": 0, "judgments": 0},
+            "skipped_identical": 2,
+            "duplicate_lines": 1,
+            "skipped_invalid": 3,
+        },
+    )
+    old = ImportBatch.objects.create(  # made before skipped_invalid was counted
+        project=project, format="prompts", filename="old.jsonl", file_hash="1" * 64, lines=5,
+        created_counts={"prompts": 5, "responses": 0, "comparisons": 0, "judgments": 0, "existing": {}},
+    )  # fmt: skip
+    sentence = (
+        "40 lines: created 12 prompts, 24 responses, 12 comparisons, 12 judgments; already there: "
+        "3 prompts; skipped 2 pairs with identical responses; 1 repeated lines; skipped 3 invalid lines."
+    )
+    listing = admin_client.get(reverse("admin:annotate_importbatch_changelist")).content.decode()
+    assert f'<td class="field-counts">{sentence}</td>' in listing
+    assert "5 lines: created 5 prompts, 0 responses, 0 comparisons, 0 judgments." in listing
+    page = admin_client.get(reverse("admin:annotate_importbatch_change", args=[batch.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert sentence in html
+    assert "skipped_identical" not in html and "&quot;prompts&quot;" not in html  # no raw JSON
+    assert admin_client.get(reverse("admin:annotate_importbatch_change", args=[old.pk])).status_code == 200
+
+
 def test_it_offers_labelers_group_members_for_a_project(admin_client, project):
     labeler = make_user("dana")
     outsider = make_user("eve", labeler=False)

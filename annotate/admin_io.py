@@ -31,13 +31,15 @@ from django.urls import path, reverse
 
 from annotate.data_jobs import data_job_create, upload_store
 from annotate.exporting.store import export_store_list
+from annotate.forms import PairsFields
 from annotate.importing.parse import FORMATS
 from annotate.models import Project, Prompt
+from annotate.pair_strategies import STRATEGIES
 from pairwise.errors import PairwiseError
 from rewardmodel.models import DataJob
 
 
-class ImportForm(forms.Form):
+class ImportForm(PairsFields):
     file = forms.FileField(help_text="JSONL, one record per line; gzipped is fine.")
     format = forms.ChoiceField(choices=[(f, f) for f in FORMATS])
     split = forms.ChoiceField(
@@ -45,6 +47,16 @@ class ImportForm(forms.Form):
         initial=Prompt.Split.TRAIN,
         help_text="For new prompts whose line names no split.",
     )
+    field_order = ["file", "format", "split", "pairs", "per_prompt", "models", "seed"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["pairs"].required = False
+        self.fields["pairs"].choices = [("", "No: the file's pairs only (trl, hh)"), *STRATEGIES.items()]
+        self.fields["pairs"].help_text = (
+            "For files of responses: make comparisons from them in the same job. Without pairs, a "
+            "responses file gives labelers nothing to judge."
+        )
 
 
 class ExportForm(forms.Form):
@@ -152,7 +164,9 @@ class ProjectIOAdminMixin:
                 job = data_job_create(
                     project=project,
                     kind=DataJob.Kind.IMPORT,
-                    config={k: form.cleaned_data[k] for k in ("format", "split")} | {"filename": upload.name},
+                    config={k: form.cleaned_data[k] for k in ("format", "split")}
+                    | form.pairs_config()
+                    | {"filename": upload.name},
                     user=request.user,
                     upload_path=stored,
                 )

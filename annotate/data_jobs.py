@@ -17,6 +17,7 @@ import stays one transaction: a bad file writes nothing and fails the job with i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ from django.urls import reverse
 
 from annotate.exporting.store import export_file_url
 from annotate.models import Project
+from annotate.pair_strategies import PairsOutcome, comparisons_make, pairs_options_check, pairs_summary
 from pairwise.errors import PairwiseError
 from pairwise.humanize import human_bytes
 from pairwise.progress import Cancelled, FanoutReporter, Reporter
@@ -108,6 +110,10 @@ def data_job_create(
 
 
 def _import(job: DataJob, reporter: JobReporter) -> Outcome:
+    """Import the file; then, when the form asked for it (config["pairs"]: a strategy of
+    annotate.pair_strategies), make comparisons from the project's responses. The strategy's
+    options are checked before anything is written; the pairs are made in a transaction of their
+    own, after the import's (whose progress the page shows while it runs)."""
     from annotate.importing.write import data_import
 
     def progress(done: int, total: int, message: str) -> None:
@@ -117,6 +123,9 @@ def _import(job: DataJob, reporter: JobReporter) -> Outcome:
             raise Cancelled("cancelled before anything was written")
 
     config = job.config
+    strategy = config.get("pairs") or ""
+    if strategy:
+        pairs_options_check(strategy=strategy, models=config.get("models") or ())
     result = data_import(
         project=job.project,
         source=Path(job.upload_path),
@@ -126,8 +135,30 @@ def _import(job: DataJob, reporter: JobReporter) -> Outcome:
         default_split=config["split"],
         on_progress=progress,
     )
+    pairs = _pairs_of(job, strategy) if strategy else None
+    outcome = {"batch": result.batch.pk, "lines": result.lines, "created": result.created}
     summary = f"Imported {config['filename']}: {result.summary()}"
-    return {"batch": result.batch.pk, "lines": result.lines, "created": result.created}, summary
+    if pairs is not None:
+        outcome |= {"made_pairs": True, "pairs": dataclasses.asdict(pairs)}
+        summary = f"{summary.rstrip('.')}; then made pairs: {pairs_summary(pairs)}."
+    return outcome, summary
+
+
+def _pairs_of(job: DataJob, strategy: str) -> PairsOutcome:
+    config = job.config
+    return comparisons_make(
+        project=job.project,
+        strategy=strategy,
+        per_prompt=config.get("per_prompt"),
+        models=config.get("models") or (),
+        seed=config.get("seed") or 0,
+    )
+
+
+def _pairs(job: DataJob, reporter: JobReporter) -> Outcome:
+    reporter.progress(0, 1, "Making pairs…")
+    pairs = _pairs_of(job, job.config["pairs"])
+    return {"pairs": dataclasses.asdict(pairs)}, pairs_summary(pairs).capitalize() + "."
 
 
 def _export(job: DataJob, reporter: JobReporter) -> Outcome:
@@ -186,6 +217,7 @@ EXECUTORS: dict[str, Callable[[DataJob, JobReporter], Outcome]] = {
     DataJob.Kind.EXPORT: _export,
     DataJob.Kind.QUALITY: _quality,
     DataJob.Kind.LEADERBOARD: _leaderboard,
+    DataJob.Kind.PAIRS: _pairs,
 }
 
 
@@ -222,7 +254,8 @@ def data_job_links(job: DataJob) -> list[dict[str, str]]:
             for name in job.result.get("files", [])
         ]
     back = {
-        DataJob.Kind.IMPORT: ("admin:annotate_project_change", "The project"),
+        DataJob.Kind.IMPORT: ("console-project", "The project"),
+        DataJob.Kind.PAIRS: ("console-project", "The project"),
         DataJob.Kind.EXPORT: ("admin:annotate_project_export", "Export again"),
         DataJob.Kind.QUALITY: ("quality:project", "The quality report"),
         DataJob.Kind.LEADERBOARD: ("quality:leaderboard", "The leaderboard"),

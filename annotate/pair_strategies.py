@@ -218,3 +218,54 @@ def comparisons_pair_responses(
         for prompt_id, responses in _responses(project, models=(), split="", ids=response_ids).items()
     }
     return _run(project, groups, limit=None, seed=0, priority=priority, dry_run=dry_run, outcome=outcome)
+
+
+STRATEGIES = {
+    "all": "Every pair of answers per prompt",
+    "sample": "Up to N random pairs per prompt (seeded)",
+    "models": "Model X's answers against model Y's on the same prompt",
+}
+
+
+def comparisons_make(
+    *,
+    project: Project,
+    strategy: str,
+    per_prompt: int | None = None,
+    models: Sequence[str] = (),
+    seed: int = 0,
+    priority: int = 0,
+    split: str = "",
+    dry_run: bool = False,
+) -> PairsOutcome:
+    """One strategy by name, with make_pairs' defaults: all (optionally only `models`' answers),
+    sample (`per_prompt` pairs, default 3), models (`models` = [X, Y]; `per_prompt` pairs per prompt,
+    default 1, 0 for every cross pair). What make_pairs, an import's "make pairs" and the console's
+    make-pairs job all call."""
+    pairs_options_check(strategy=strategy, models=models)
+    common = {"project": project, "priority": priority, "split": split, "dry_run": dry_run}
+    if strategy == "models":
+        return comparisons_pair_models(
+            model_a=models[0],
+            model_b=models[1],
+            per_prompt=1 if per_prompt is None else (per_prompt or None),
+            seed=seed,
+            **common,
+        )
+    limit = None if strategy == "all" else (per_prompt or 3)
+    return comparisons_pair_sampled(per_prompt=limit, seed=seed, models=models, **common)
+
+
+def pairs_options_check(*, strategy: str, models: Sequence[str]) -> None:
+    if strategy not in STRATEGIES:
+        raise PairwiseError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}.")
+    if strategy == "models" and len(models) != 2:
+        raise PairwiseError("The models strategy needs exactly two names: --models X Y.")
+
+
+def pairs_summary(outcome: PairsOutcome, *, dry_run: bool = False) -> str:
+    verb = "would create" if dry_run else "created"
+    return (
+        f"{verb} {outcome.created} comparisons over {outcome.prompts} prompts "
+        f"({outcome.existing} pairs existed, {outcome.identical_skipped} identical-text pairs skipped)"
+    )

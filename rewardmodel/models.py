@@ -208,6 +208,7 @@ class DataJob(JobBase):
         EXPORT = "export", "Export"
         QUALITY = "quality", "Quality report"
         LEADERBOARD = "leaderboard", "Leaderboard"
+        PAIRS = "pairs", "Make pairs"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     project = models.ForeignKey("annotate.Project", on_delete=models.CASCADE, related_name="data_jobs")
@@ -219,6 +220,43 @@ class DataJob(JobBase):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} job #{self.pk} ({self.status})"
+
+
+class RegisterJob(JobBase):
+    """Registering a model from the web (the models page): the default base model, a folder or a
+    .gguf file on the workers' disk, or a hub id. A job, because the default is converted from its
+    GGUF once (minutes), and the request must not wait for it. `artifact` is what it registered."""
+
+    source = models.CharField(max_length=1000, help_text="'default', a folder, a .gguf file or a hub id.")
+    name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=10, choices=ModelArtifact.Kind.choices, blank=True)
+    artifact = models.ForeignKey(
+        ModelArtifact, null=True, blank=True, on_delete=models.SET_NULL, related_name="registrations"
+    )
+
+    class Meta(JobBase.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Registration #{self.pk} of {self.source} ({self.status})"
+
+
+class WorkerBeat(models.Model):
+    """A Celery worker that is alive: the worker writes its row when it starts and every
+    PAIRWISE_WORKER_BEAT_SECONDS after (rewardmodel.jobs.workers), and deletes it when it stops
+    cleanly. A row older than a few beats is a worker that died without saying so."""
+
+    hostname = models.CharField(max_length=200, unique=True)
+    queues = models.JSONField(default=list, help_text="The queues it consumes from.")
+    pid = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({', '.join(self.queues)})"
 
 
 class DemoLoop(JobBase):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import close_old_connections, connection
 
+import rewardmodel.jobs.workers  # noqa: F401  (a worker's beats: its signal handlers connect here)
 from rewardmodel.models import ModelArtifact
 
 

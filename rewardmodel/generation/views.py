@@ -59,7 +59,12 @@ def generation_new(request: HttpRequest) -> HttpResponse:
         form = GenerationForm(
             initial={"model": request.GET.get("model"), "project": request.GET.get("project")}
         )
-    return render(request, "rewardmodel/generation_new.html", {"form": form})
+    context = {
+        "form": form,
+        "has_models": form.fields["model"].queryset.exists(),
+        "next": request.get_full_path(),
+    }
+    return render(request, "rewardmodel/generation_new.html", context)
 
 
 @manager_required

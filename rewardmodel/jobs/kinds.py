@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
-from rewardmodel.models import DataJob, DemoLoop, GenerationJob, JobBase, TrainingRun
+from rewardmodel.models import DataJob, DemoLoop, GenerationJob, JobBase, RegisterJob, TrainingRun
 
 JOB_TASK = "rewardmodel.tasks.run_job"  # the one Celery task every kind of job is sent as
 
@@ -75,6 +75,15 @@ KINDS: dict[type[JobBase], JobKind] = {
         select=("project", "created_by"),
         status="annotate.data_jobs.data_job_status_fields",
         ended="annotate.data_jobs.data_job_ended",
+    ),
+    RegisterJob: JobKind(
+        slug="register",
+        label="Registration",
+        queue="default",
+        work="rewardmodel.registry.registration.registration_work",
+        page="model-register-job",
+        select=("artifact",),
+        status="rewardmodel.registry.registration.registration_status_fields",
     ),
 }
 BY_SLUG: dict[str, type[JobBase]] = {kind.slug: model for model, kind in KINDS.items()}

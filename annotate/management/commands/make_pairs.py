@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotate.management.projects import project_named
 from annotate.models import Prompt
-from annotate.pair_strategies import comparisons_pair_models, comparisons_pair_sampled
+from annotate.pair_strategies import STRATEGIES, comparisons_make, pairs_summary
 from pairwise.errors import PairwiseError
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True)
-        parser.add_argument("--strategy", choices=("all", "sample", "models"), default="all")
+        parser.add_argument("--strategy", choices=tuple(STRATEGIES), default="all")
         parser.add_argument(
             "--per-prompt", type=int, default=None, help="sample: default 3; models: default 1."
         )
@@ -40,30 +40,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         project = project_named(o["project"])
-        common = {"project": project, "priority": o["priority"], "split": o["split"], "dry_run": o["dry_run"]}
         try:
-            if o["strategy"] == "models":
-                if len(o["models"]) != 2:
-                    raise CommandError("--strategy models needs exactly two names: --models X Y")
-                per_prompt = 1 if o["per_prompt"] is None else (o["per_prompt"] or None)
-                outcome = comparisons_pair_models(
-                    model_a=o["models"][0],
-                    model_b=o["models"][1],
-                    per_prompt=per_prompt,
-                    seed=o["seed"],
-                    **common,
-                )
-            else:
-                per_prompt = None if o["strategy"] == "all" else (o["per_prompt"] or 3)
-                outcome = comparisons_pair_sampled(
-                    per_prompt=per_prompt, seed=o["seed"], models=o["models"], **common
-                )
+            outcome = comparisons_make(
+                project=project,
+                strategy=o["strategy"],
+                per_prompt=o["per_prompt"],
+                models=o["models"],
+                seed=o["seed"],
+                priority=o["priority"],
+                split=o["split"],
+                dry_run=o["dry_run"],
+            )
         except PairwiseError as exc:
             raise CommandError(exc.message) from None
-        verb = "would create" if o["dry_run"] else "created"
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{verb} {outcome.created} comparisons over {outcome.prompts} prompts "
-                f"({outcome.existing} pairs existed, {outcome.identical_skipped} identical-text pairs skipped)."
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(pairs_summary(outcome, dry_run=o["dry_run"]) + "."))

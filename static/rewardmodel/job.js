@@ -1,8 +1,9 @@
-// Polls the data job's status.json every 2 s; when the job has finished, reloads the page, which
-// then shows how it ended and its links (export files, the report).
+// A job's page (templates/rewardmodel/_job_panel.html): polls the job's status.json every 2 s and
+// shows its progress, and why it waits when no worker serves its queue; when the job has
+// finished, reloads the page, which then shows how it ended and its links.
 (function () {
   "use strict";
-  const root = document.getElementById("data-job");
+  const root = document.getElementById("job");
   if (!root || root.dataset.finished === "1") return;
   const $ = (id) => document.getElementById(id);
 
@@ -13,6 +14,8 @@
     $("job-status").className = "job-status-" + s.status;
     $("job-message").textContent = s.message || "-";
     $("job-lost").hidden = !s.is_lost;
+    $("job-waiting").hidden = !s.waiting;
+    $("job-waiting").textContent = s.waiting || "";
     const cancel = $("job-cancel");
     if (cancel) cancel.hidden = s.cancel_requested;
     const note = $("job-cancel-note");

@@ -1,0 +1,16 @@
+"""{% project_next_step project %}: the next step of a project, for the managers' home page
+(annotate's), which shows it without annotate importing the console."""
+
+from __future__ import annotations
+
+from django import template
+
+from annotate.models import Project
+from rewardmodel.console.steps import project_next_step as next_step
+
+register = template.Library()
+
+
+@register.simple_tag
+def project_next_step(project: Project) -> str:
+    return next_step(project)

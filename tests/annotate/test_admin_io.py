@@ -52,7 +52,7 @@ def test_it_imports_an_uploaded_gzipped_file(staff_client, manager, project, run
     assert response["Location"] == reverse("data-job", args=[job.pk])  # a worker imports it
     page = staff_client.get(response["Location"]).content.decode()
     assert "Imported pairs.jsonl.gz: 3 lines: created 3 prompts" in page
-    assert url("change", project.pk) in page
+    assert reverse("console-project", args=[project.pk]) in page  # back to the project's steps
     assert not any((tmp_path / "uploads").iterdir())  # the upload is gone with the job
     assert Judgment.objects.filter(comparison__project=project, source="external").count() == 3
     batch = ImportBatch.objects.get()
@@ -157,3 +157,78 @@ def test_it_reads_uploads_line_by_line_on_newlines_only(staff_client, project, r
     assert response.status_code == 302
     assert DataJob.objects.get().status == JobStatus.SUCCEEDED
     assert Comparison.objects.filter(project=project).count() == 1
+
+
+def responses_rows(n: int = 3, answers: int = 3) -> list[dict]:
+    return [
+        {
+            "prompt": f"question {i}",
+            "responses": [{"text": f"answer {i}.{j}", "model": f"m{j}"} for j in range(answers)],
+        }
+        for i in range(n)
+    ]
+
+
+def test_an_import_of_responses_makes_pairs_in_the_same_job(staff_client, project, run_jobs):
+    form = {"file": upload(responses_rows(), "answers.jsonl", gzipped=False), "format": "responses"}
+    with run_jobs():
+        response = staff_client.post(url("import", project.pk), form | {"split": "train", "pairs": "all"})
+    job = DataJob.objects.get()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert Comparison.objects.filter(project=project).count() == 9  # 3 prompts x (3 choose 2)
+    assert job.result["pairs"]["created"] == 9 and job.result["created"]["responses"] == 9
+    page = staff_client.get(response["Location"]).content.decode()
+    assert "then made pairs: created 9 comparisons over 3 prompts" in page
+    assert 'id="job-no-pairs"' not in page
+
+
+def test_an_import_can_sample_pairs_or_pit_two_models(staff_client, project, run_jobs):
+    rows = responses_rows(n=4)
+    with run_jobs():
+        staff_client.post(
+            url("import", project.pk),
+            {
+                "file": upload(rows, "a.jsonl", gzipped=False),
+                "format": "responses",
+                "split": "train",
+                "pairs": "models",
+                "models": "m0, m2",
+            },
+        )
+    pairs = Comparison.objects.filter(project=project)
+    assert pairs.count() == 4  # one m0-vs-m2 pair per prompt
+    assert {frozenset((c.response_a.model_name, c.response_b.model_name)) for c in pairs} == {
+        frozenset({"m0", "m2"})
+    }
+
+
+def test_the_pairs_options_are_checked_before_anything_is_queued(staff_client, project):
+    response = staff_client.post(
+        url("import", project.pk),
+        {
+            "file": upload(responses_rows(), "a.jsonl", gzipped=False),
+            "format": "responses",
+            "split": "train",
+            "pairs": "models",
+            "models": "m0",
+        },
+    )
+    assert response.status_code == 200 and "exactly two names" in response.content.decode()
+    assert not DataJob.objects.exists() and not Prompt.objects.filter(project=project).exists()
+
+
+def test_an_import_of_responses_without_pairs_says_labelers_have_nothing(staff_client, project, run_jobs):
+    with run_jobs():
+        response = staff_client.post(
+            url("import", project.pk),
+            {
+                "file": upload(responses_rows(), "a.jsonl", gzipped=False),
+                "format": "responses",
+                "split": "train",
+                "pairs": "",
+            },
+        )
+    assert not Comparison.objects.filter(project=project).exists()
+    page = staff_client.get(response["Location"]).content.decode()
+    assert 'id="job-no-pairs"' in page and "Nothing left" in page
+    assert reverse("console-project", args=[project.pk]) + "#make-pairs" in page

@@ -1,11 +1,11 @@
 """The ranking screen's keys, written once.
 
-The demo's guidelines say them in the sentence made by `guidelines_sentence`. The label template
-shows them on the buttons (aria-keyshortcuts and <kbd>), in the legend under the pair and in the
-`?` dialog; screen.js builds its key map from those buttons, so it keeps no copy of its own.
-The template writes the keys out rather than rendering this table (its view passes no such
-context), and tests/annotate/test_keys.py reads the rendered page back against the table: a key
-changed on one side only fails there.
+The demo's guidelines say them in the sentence made by `guidelines_sentence`, and the legend under
+the pair is rendered from `legend()` (annotate.views.label passes it). The label template also
+shows them on the buttons (aria-keyshortcuts and <kbd>) and in the `?` dialog, written out with
+their longer words; tests/annotate/test_keys.py reads the rendered page back against this table,
+so a key changed on one side only fails there. screen.js builds its key map from the buttons, so
+it keeps no copy of its own.
 
 Choosing is one key (1 2 3 4, or a b t x); how much better is q / w / e pressed before the choice.
 """

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from annotate import keys
 from annotate.models import Project
 from annotate.permissions import is_manager
 from annotate.screen_views import assignment_payload, guidelines_html, screen_stats_payload
@@ -88,7 +89,12 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
     response = render(
         request,
         "annotate/label.html",
-        {"project": project, "bootstrap": bootstrap, "guidelines": guidelines_html(project)},
+        {
+            "project": project,
+            "bootstrap": bootstrap,
+            "guidelines": guidelines_html(project),
+            "key_legend": keys.legend(),  # the guidelines' key sentence comes from the same table
+        },
     )
     response["Content-Security-Policy"] = SCREEN_CSP
     # The page carries leases: never show a stale copy from the back/forward cache.

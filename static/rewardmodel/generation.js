@@ -14,6 +14,8 @@
     $("gen-created").textContent = s.responses_created;
     $("gen-device").textContent = s.device || "-";
     $("gen-lost").hidden = !s.is_lost;
+    $("job-waiting").hidden = !s.waiting;
+    $("job-waiting").textContent = s.waiting || "";
     $("gen-error").hidden = !s.error;
     $("gen-error").textContent = s.error;
     const cancel = $("gen-cancel");

@@ -114,6 +114,8 @@
     $("run-progress").value = s.progress;
     setText("run-percent", `${Math.round(s.progress * 100)} %`);
     setText("run-message", s.is_lost ? "no heartbeat from the worker: it was probably killed" : s.message);
+    $("job-waiting").hidden = !s.waiting;
+    setText("job-waiting", s.waiting || "");
     setText("run-device", s.device || "–");
     setText("run-wall", s.wall_seconds === null ? "–" : `${s.wall_seconds.toFixed(1)} s`);
     setText("run-examples", s.examples_seen.toLocaleString());

@@ -323,7 +323,11 @@ def test_it_keeps_labelers_out_of_what_is_not_theirs(context, server, alice, bob
 def test_it_takes_the_readme_screenshot(context, server, alice, tmp_path):
     with server.db():
         project = make_project(
-            "Helpfulness, round 3", labelers=(alice,), guidelines=GUIDELINES, require_rationale_for_tie=True
+            "Helpfulness, round 3",
+            labelers=(alice,),
+            guidelines=GUIDELINES,
+            guidelines_open_first=True,  # the picture shows them beside the pair
+            require_rationale_for_tie=True,
         )
         make_sample_comparisons(project, 12)
     page = open_screen(context, server, alice, project)

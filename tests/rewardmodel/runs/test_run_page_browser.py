@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from rewardmodel.jobs.workers import worker_beat
 from rewardmodel.models import JobStatus, ModelArtifact, TrainingRun
 from tests.browser_support import log_in
 from tests.rewardmodel.support.pages import add_metrics, fake_model, make_run
@@ -111,3 +112,14 @@ def test_a_grpo_run_page_groups_its_charts_and_shows_samples_as_text(page, live_
     rows = page.locator("#samples pre").all_text_contents()
     assert rows == ["<think>7 times 3</think><answer>21</answer>", "<script>alert(1)</script>"]
     assert page.locator("#samples script").count() == 0 and dialogs == []
+
+
+def test_a_queued_run_with_no_training_worker_says_how_to_start_one(page, live_server, project, settings):
+    settings.PAIRWISE_QUEUED_WARN_SECONDS = 0
+    run = make_run(project, fake_model("base-waits"), status=JobStatus.QUEUED)
+    page.goto(f"{live_server.url}/runs/{run.pk}/")
+    waiting = page.wait_for_selector("#job-waiting:not([hidden])")
+    assert "no worker serves the 'training' queue" in waiting.text_content()
+    assert "celery -A pairwise worker -Q training" in waiting.text_content()
+    worker_beat(hostname="gpu-1", queues=["training"])  # a worker comes up: the next poll hides it
+    page.wait_for_selector("#job-waiting", state="hidden")

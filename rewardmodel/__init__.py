@@ -2,9 +2,9 @@
 "rewardmodel", so no table moved):
 
 - jobs/        one lifecycle for every long job (lifecycle), one way to run one (execute), the kinds
-               of job (kinds) and their one status and cancel view (views)
+               of job (kinds) and their one status and cancel view (views), live workers (workers)
 - registry/    model artifacts and their lineage; the dataset snapshots runs train on: preference
-               pairs, demonstrations, prompts
+               pairs, demonstrations, prompts; registering a model from the web (registration)
 - runs/        training runs: one description per kind in kinds/ (reward, sft, ppo, grpo, dpo), the
                checks and services every kind shares, and the forms, commands and reproduce lines
                made from the kinds
@@ -13,9 +13,10 @@
                the cost ledger, the scoring API
 - report/      the comparison report: built, typed (data), drawn (html), shown (views)
 - demo/        the demo loop that scripts/demo.sh queues
+- console/     the manager's console: a project's steps, each with its button or its reason
 - training/    plain Python on torch, transformers, TRL and accelerate, no Django: the trainers,
                sampling, scoring, rule rewards; run from a worker, a command or a shell
 
 The arrows go one way (tests/test_layout.py): jobs and registry below runs and generation, those
-below evaluation, report and demo; training below all of them.
+below evaluation, report, demo and console; training below all of them.
 """

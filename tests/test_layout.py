@@ -11,7 +11,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("pairwise", "annotate", "rewardmodel")
 # What annotate may import from rewardmodel (annotate/__init__.py says why).
-SEAM = ("rewardmodel.models", "rewardmodel.jobs.lifecycle", "rewardmodel.jobs.execute")
+SEAM = (
+    "rewardmodel.models",
+    "rewardmodel.jobs.lifecycle",
+    "rewardmodel.jobs.execute",
+    "rewardmodel.jobs.workers",
+)
 # Django-free: the trainers (run from a shell, a worker or `accelerate launch`) and what they share.
 DJANGO_FREE = (
     "rewardmodel.training",

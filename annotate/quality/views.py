@@ -32,7 +32,8 @@ from annotate.quality.gold import comparisons_mark_gold, comparisons_unmark_gold
 from annotate.quality.report import WINDOWS
 from annotate.quality.stored import snapshot_latest
 from pairwise.errors import PairwiseError
-from rewardmodel.models import DataJob
+from rewardmodel.jobs.workers import job_waiting
+from rewardmodel.models import DataJob, JobStatus
 
 GOLD_LISTED = 200
 
@@ -51,6 +52,16 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "quality/index.html", {"projects": projects})
 
 
+def _jobs_context(project: Project, kind: str) -> dict:
+    """The recompute under way, if any, and why it has not started when no worker serves its queue."""
+    pending = DataJob.objects.filter(
+        project=project, kind=kind, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).first()
+    why = job_waiting(pending) if pending is not None else ""
+    waiting = [(pending, reverse("data-job", args=[pending.pk]), why)] if why else []
+    return {"pending": pending, "waiting": waiting}
+
+
 @require_GET
 @manager_required
 def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
@@ -64,6 +75,7 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
         "stale": bool(snapshot and changed and changed > snapshot.computed_at),
         "exclusions": exclusions,
         "windows": WINDOWS,
+        **_jobs_context(project, DataJob.Kind.QUALITY),
     }
     if snapshot is not None:
         context.update(charts.quality_context(snapshot.data, exclusions))
@@ -188,7 +200,7 @@ def gold(request: HttpRequest, project_id: int) -> HttpResponse:
 def leaderboard(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=project_id)
     snapshot = snapshot_latest(project=project, kind=QualitySnapshot.Kind.LEADERBOARD)
-    context = {"project": project, "snapshot": snapshot}
+    context = {"project": project, "snapshot": snapshot, **_jobs_context(project, DataJob.Kind.LEADERBOARD)}
     if snapshot is not None:
         context.update(charts.leaderboard_context(snapshot.data))
     return render(request, "quality/leaderboard.html", context)

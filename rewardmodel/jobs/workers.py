@@ -56,10 +56,11 @@ def worker_command(queue: str) -> str:
     return f"celery -A pairwise worker -Q {queue} --pool solo --loglevel INFO"
 
 
-def job_waiting(job: JobBase, queue: str) -> str:
+def job_waiting(job: JobBase, queue: str | None = None) -> str:
     """Why a queued job has not started: queued longer than PAIRWISE_QUEUED_WARN_SECONDS and no
     live worker serves its queue. "" when it is not queued, not waiting long, or a worker serves
-    the queue (it is busy: the job starts when the jobs before it end)."""
+    the queue (it is busy: the job starts when the jobs before it end). `queue`: its kind's."""
+    queue = queue or KINDS[type(job)].queue
     if job.status != JobStatus.QUEUED or settings.CELERY_TASK_ALWAYS_EAGER:
         return ""
     waited = (timezone.now() - (job.sent_at or job.created_at)).total_seconds()

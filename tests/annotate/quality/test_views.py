@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from annotate.models import Comparison, LabelerExclusion, QualitySnapshot
 from annotate.quality.report import quality_report_refresh
@@ -171,3 +173,17 @@ def test_it_recomputes_and_shows_the_leaderboard(staff_client, project, judged, 
             reverse("quality:leaderboard-recompute", args=[project.pk]), {"sources": ["model-a", "ghost"]}
         )
     assert "No compared responses from ghost" in staff_client.get(response["Location"]).content.decode()
+
+
+def test_a_recompute_that_waits_for_a_worker_says_so_on_the_page(staff_client, settings):
+    settings.PAIRWISE_QUEUED_WARN_SECONDS = 10
+    project = make_project("Waits")
+    for kind, page in (
+        (DataJob.Kind.QUALITY, "quality:project"),
+        (DataJob.Kind.LEADERBOARD, "quality:leaderboard"),
+    ):
+        past = timezone.now() - timedelta(minutes=2)
+        job = DataJob.objects.create(project=project, kind=kind, created_at=past, sent_at=past)
+        html = staff_client.get(reverse(page, args=[project.pk])).content.decode()
+        assert 'id="recompute-pending"' in html and reverse("data-job", args=[job.pk]) in html
+        assert "no worker serves the &#x27;default&#x27; queue" in html

@@ -77,9 +77,13 @@ class ExclusionInline(ReadOnlyInline):
 
 class ImportBatchInline(ReadOnlyInline):
     model = ImportBatch
-    fields = ("filename", "format", "lines", "created_counts", "created_by", "created_at")
+    fields = ("filename", "format", "counts", "created_by", "created_at")
     readonly_fields = fields
     ordering = ("-created_at",)
+
+    @admin.display(description="lines and counts")
+    def counts(self, batch: ImportBatch) -> str:
+        return import_batch_summary(batch)
 
 
 @admin.register(Project)

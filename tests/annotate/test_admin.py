@@ -154,6 +154,10 @@ def test_it_shows_an_import_batchs_counts_as_a_sentence(admin_client, project):
     assert sentence in html
     assert "skipped_identical" not in html and "&quot;prompts&quot;" not in html  # no raw JSON
     assert admin_client.get(reverse("admin:annotate_importbatch_change", args=[old.pk])).status_code == 200
+    project_page = admin_client.get(
+        reverse("admin:annotate_project_change", args=[project.pk])
+    ).content.decode()
+    assert sentence in project_page and "skipped_identical" not in project_page  # the project's inline too
 
 
 def test_it_offers_labelers_group_members_for_a_project(admin_client, project):

@@ -235,7 +235,14 @@ class RegisterJob(JobBase):
     )
 
     class Meta(JobBase.Meta):
-        pass
+        constraints = [
+            # Two clicks, or two managers, at once: one conversion of a source, not two into one folder.
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="registerjob_one_pending_per_source",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Registration #{self.pk} of {self.source} ({self.status})"

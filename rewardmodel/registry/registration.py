@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
 
 from pairwise.errors import PairwiseError
 from pairwise.humanize import human_bytes, human_count
@@ -22,14 +23,16 @@ from rewardmodel.models import JobStatus, ModelArtifact, RegisterJob
 from rewardmodel.registry.artifacts import artifact_name_free, artifact_register_source, default_base_model
 
 DEFAULT = "default"
+PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def registration_create(
     *, source: str, name: str = "", kind: str = "", user: AbstractBaseUser | None = None
 ) -> RegisterJob:
     """Record a queued registration and send it to a worker once the row is committed. Refuses at
-    once what can be known here: no source, a name already taken, a second registration of the
-    default while one is under way."""
+    once what can be known here: no source, a name already taken. One source has one pending
+    registration at most (a constraint, so two clicks at once make one): the default's second click
+    gets the pending job back; another source's is refused with its number."""
     source = source.strip()
     name = name.strip()
     if not source:
@@ -38,16 +41,20 @@ def registration_create(
         raise PairwiseError(f"kind must be one of {', '.join(ModelArtifact.Kind.values)}; got {kind!r}.")
     if source == DEFAULT:
         name = settings.PAIRWISE_DEFAULT_BASE_MODEL
-        pending = RegisterJob.objects.filter(
-            source=DEFAULT, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-        ).first()
-        if pending is not None:
-            return pending  # one click twice: the same job, not a second conversion
     else:
         artifact_name_free(name or None)
-    job = RegisterJob.objects.create(
-        source=source, name=name, kind=kind, created_by=user if user and user.pk else None
-    )
+    try:
+        with transaction.atomic():
+            job = RegisterJob.objects.create(
+                source=source, name=name, kind=kind, created_by=user if user and user.pk else None
+            )
+    except IntegrityError:
+        pending = RegisterJob.objects.filter(source=source, status__in=PENDING).first()
+        if pending is None:  # it ended meanwhile: this try may go ahead
+            return registration_create(source=source, name=name, kind=kind, user=user)
+        if source == DEFAULT:
+            return pending  # one click twice: the same job, not a second conversion
+        raise PairwiseError(f"{source} is being registered already: registration #{pending.pk}.") from None
     job_enqueue(job)
     return job
 

@@ -101,3 +101,42 @@ def test_labelers_cannot_register(client, alice):
     assert client.post(reverse("model-register"), {"source": "default"}).status_code == 403
     assert client.get(reverse("models")).status_code == 403
     assert not RegisterJob.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clicks_at_once_make_one_registration_of_a_source(monkeypatch, tiny_policy_dir):
+    """Eight managers click at once (threads, each with its own connection): the partial unique
+    constraint leaves one pending registration of the default, and every click gets it back;
+    another source's second registration is refused with the pending one's number."""
+    import threading
+
+    from django.db import connection
+
+    sent = []
+    monkeypatch.setattr("rewardmodel.registry.registration.job_enqueue", sent.append)
+    barrier = threading.Barrier(8)
+    got, errors = [], []
+
+    def click() -> None:
+        try:
+            barrier.wait(timeout=10)
+            got.append(registration_create(source="default").pk)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == [] and len(got) == 8
+    assert RegisterJob.objects.count() == 1 and set(got) == {RegisterJob.objects.get().pk}
+    assert len(sent) == 1  # one conversion queued
+
+    first = registration_create(source=str(tiny_policy_dir), name="one")
+    with pytest.raises(PairwiseError, match=f"being registered already: registration #{first.pk}"):
+        registration_create(source=str(tiny_policy_dir), name="two")
+    RegisterJob.objects.filter(pk=first.pk).update(status=JobStatus.SUCCEEDED)
+    assert registration_create(source=str(tiny_policy_dir), name="two").pk != first.pk  # ended: again

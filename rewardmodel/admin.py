@@ -9,7 +9,18 @@ from pairwise.errors import PairwiseError
 from pairwise.humanize import human_bytes, human_count
 from rewardmodel.generation.responses import generation_job_resume
 from rewardmodel.jobs.lifecycle import job_cancel
-from rewardmodel.models import DataJob, DatasetSnapshot, GenerationJob, ModelArtifact, RunMetric, TrainingRun
+from rewardmodel.jobs.workers import worker_is_live
+from rewardmodel.models import (
+    DataJob,
+    DatasetSnapshot,
+    GenerationJob,
+    ModelArtifact,
+    RegisterJob,
+    ReportJob,
+    RunMetric,
+    TrainingRun,
+    WorkerBeat,
+)
 
 # --- Model registry (owner: registry) ------------------------------------------------------
 
@@ -133,6 +144,55 @@ class DataJobAdmin(admin.ModelAdmin):
     @admin.display(description="live page")
     def page(self, obj: DataJob) -> str:
         return format_html('<a href="{}">open</a>', reverse("data-job", args=[obj.pk]))
+
+
+class _WebJobAdmin(admin.ModelAdmin):
+    """Jobs started from the console's pages: a list to find one again, each followed on its page."""
+
+    page_url = ""  # the URL name of its live page
+    list_filter = ("status",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] + ["page"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="live page")
+    def page(self, obj) -> str:
+        return format_html('<a href="{}">open</a>', reverse(self.page_url, args=[obj.pk]))
+
+
+@admin.register(RegisterJob)
+class RegisterJobAdmin(_WebJobAdmin):
+    page_url = "model-register-job"
+    list_display = ("id", "source", "status", "artifact", "created_by", "created_at", "page")
+    list_select_related = ("artifact", "created_by")
+
+
+@admin.register(ReportJob)
+class ReportJobAdmin(_WebJobAdmin):
+    page_url = "report-job"
+    list_display = ("id", "project", "status", "report", "created_by", "created_at", "page")
+    list_select_related = ("project", "report", "created_by")
+
+
+@admin.register(WorkerBeat)
+class WorkerBeatAdmin(admin.ModelAdmin):
+    """The Celery workers that said they are alive (rewardmodel.jobs.workers); read-only."""
+
+    list_display = ("hostname", "queues", "pid", "started_at", "seen_at", "live")
+    readonly_fields = ("hostname", "queues", "pid", "started_at", "seen_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="live")
+    def live(self, obj: WorkerBeat) -> bool:
+        return worker_is_live(obj)
 
 
 # --- training runs, their metrics and dataset snapshots (reward) ------------------------------

@@ -248,6 +248,23 @@ class RegisterJob(JobBase):
         return f"Registration #{self.pk} of {self.source} ({self.status})"
 
 
+class ReportJob(JobBase):
+    """A comparison report started from the web (/reports/new/): what `manage.py compare` does, on
+    a worker, with its page. `config` holds the form's values (policies by name, the baseline
+    first); `report` is the report it made."""
+
+    project = models.ForeignKey("annotate.Project", on_delete=models.CASCADE, related_name="report_jobs")
+    report = models.ForeignKey(
+        "ComparisonReport", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+
+    class Meta(JobBase.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Report job #{self.pk} ({self.status})"
+
+
 class WorkerBeat(models.Model):
     """A Celery worker that is alive: the worker writes its row when it starts and every
     PAIRWISE_WORKER_BEAT_SECONDS after (rewardmodel.jobs.workers), and deletes it when it stops

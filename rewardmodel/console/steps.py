@@ -9,7 +9,6 @@ Counts only: every figure is one aggregate query, so the page stays fast on big 
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -173,15 +172,14 @@ def project_steps(project: Project, *, user: AbstractBaseUser) -> list[Step]:
         policy.actions.append(Action("GRPO on rule rewards", run_url("grpo")))
         policy.actions.append(Action("SFT", run_url("sft")))
 
-    report = Step(
-        "report",
-        "Compare in a report",
-        _plural(f.reports, "report"),
-        DONE if f.reports else LATER,
-        [Action("Reports", reverse("reports"))] if f.reports else [],
-        "Reports are written on the command line for now: "
-        f"`python manage.py compare --project {shlex.quote(project.name)} --policies BASELINE,POLICY`.",
-    )
+    report = Step("report", "Compare in a report", _plural(f.reports, "report"))
+    if f.policy_runs.get(JobStatus.SUCCEEDED):
+        report.state = DONE if f.reports else NEXT
+        report.actions.append(Action("New report", reverse("report-new") + f"?project={pk}"))
+    else:
+        report.reason = "No trained policy yet: a report compares policies with the base model."
+    if f.reports:
+        report.actions.append(Action("Reports", reverse("reports")))
     return [data, pairs, judged, reward, policy, report]
 
 

@@ -14,7 +14,15 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
-from rewardmodel.models import DataJob, DemoLoop, GenerationJob, JobBase, RegisterJob, TrainingRun
+from rewardmodel.models import (
+    DataJob,
+    DemoLoop,
+    GenerationJob,
+    JobBase,
+    RegisterJob,
+    ReportJob,
+    TrainingRun,
+)
 
 JOB_TASK = "rewardmodel.tasks.run_job"  # the one Celery task every kind of job is sent as
 
@@ -84,6 +92,15 @@ KINDS: dict[type[JobBase], JobKind] = {
         page="model-register-job",
         select=("artifact",),
         status="rewardmodel.registry.registration.registration_status_fields",
+    ),
+    ReportJob: JobKind(
+        slug="report",
+        label="Report job",
+        queue="default",  # it samples answers, as generation jobs do
+        work="rewardmodel.report.jobs.report_job_work",
+        page="report-job",
+        select=("project", "report", "created_by"),
+        status="rewardmodel.report.jobs.report_job_status_fields",
     ),
 }
 BY_SLUG: dict[str, type[JobBase]] = {kind.slug: model for model, kind in KINDS.items()}

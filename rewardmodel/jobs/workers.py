@@ -42,9 +42,16 @@ def worker_gone(hostname: str) -> None:
     WorkerBeat.objects.filter(hostname=hostname).delete()
 
 
+def _live_since():
+    return timezone.now() - timedelta(seconds=settings.PAIRWISE_WORKER_LIVE_SECONDS)
+
+
 def live_workers() -> list[WorkerBeat]:
-    since = timezone.now() - timedelta(seconds=settings.PAIRWISE_WORKER_LIVE_SECONDS)
-    return list(WorkerBeat.objects.filter(seen_at__gte=since))
+    return list(WorkerBeat.objects.filter(seen_at__gte=_live_since()))
+
+
+def worker_is_live(worker: WorkerBeat) -> bool:
+    return worker.seen_at >= _live_since()
 
 
 def queues_served() -> set[str]:

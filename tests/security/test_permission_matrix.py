@@ -178,6 +178,9 @@ def _manager_pages(world: World) -> dict[str, str]:
         "quality-project": reverse("quality:project", args=[pk]),
         "quality-leaderboard": reverse("quality:leaderboard", args=[pk]),
         "reports": reverse("reports"),
+        "report-new": reverse("report-new"),
+        "models": reverse("models"),
+        "console-project": reverse("console-project", args=[pk]),
     }
 
 
@@ -192,6 +195,9 @@ MANAGER_PAGES = [
     "quality-project",
     "quality-leaderboard",
     "reports",
+    "report-new",
+    "models",
+    "console-project",
 ]
 
 

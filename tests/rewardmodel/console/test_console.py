@@ -3,12 +3,15 @@ button that moves it on or the reason it cannot be taken yet."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 
 from annotate.models import Comparison, Judgment
 from rewardmodel.console.steps import BLOCKED, DONE, LATER, NEXT, project_next_step, project_steps
-from rewardmodel.models import DataJob, JobStatus, ModelArtifact, TrainingRun
+from rewardmodel.jobs.workers import worker_beat
+from rewardmodel.models import DataJob, JobStatus, ModelArtifact, RegisterJob, TrainingRun, WorkerBeat
 from rewardmodel.registry.artifacts import artifact_register
 from tests.annotate.test_exports import vote
 from tests.factories import make_comparison, make_project, make_prompt, make_response
@@ -159,3 +162,18 @@ def test_the_console_is_for_managers(client, alice):
     assert client.get(reverse("console-project", args=[project.pk])).status_code == 403
     assert client.post(reverse("console-pairs", args=[project.pk]), {"pairs": "all"}).status_code == 403
     assert not DataJob.objects.exists()
+
+
+def test_the_admin_lists_workers_registrations_and_report_jobs(admin_client, settings):
+    settings.PAIRWISE_WORKER_LIVE_SECONDS = 45
+    worker_beat(hostname="gpu-1", queues=["training"], pid=11)
+    RegisterJob.objects.create(source="default")
+    page = admin_client.get(reverse("admin:rewardmodel_workerbeat_changelist")).content.decode()
+    assert "gpu-1" in page and "icon-yes.svg" in page  # live
+    WorkerBeat.objects.update(seen_at=WorkerBeat.objects.get().seen_at - timedelta(minutes=5))
+    assert (
+        "icon-no.svg" in admin_client.get(reverse("admin:rewardmodel_workerbeat_changelist")).content.decode()
+    )
+    page = admin_client.get(reverse("admin:rewardmodel_registerjob_changelist")).content.decode()
+    assert reverse("model-register-job", args=[RegisterJob.objects.get().pk]) in page
+    assert admin_client.get(reverse("admin:rewardmodel_reportjob_changelist")).status_code == 200

@@ -217,8 +217,8 @@ def main() -> None:
         return "n/a" if value is None else format(value, fmt)
 
     print(
-        f"reward model: {r['train_pairs']} training pairs ({r['dropped_pairs']} over {args.rm_max_length} tokens "
-        f"left out), {r['train_seconds']:.0f} s; held-out accuracy {scored['accuracy']:.3f}, mean margin "
+        f"reward model: {r['train_pairs']} training pairs ({r['truncated_pairs']} cut to fit {args.rm_max_length} "
+        f"tokens, none left out), {r['train_seconds']:.0f} s; held-out accuracy {scored['accuracy']:.3f}, mean margin "
         f"{scored['mean_margin']:.3f} on {scored['n_pairs']} pairs"
     )
     print(

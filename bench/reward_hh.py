@@ -128,7 +128,7 @@ def main() -> None:
     )
     s = run.summary
     print(
-        f"trained on {s['train_pairs']} pairs ({s['dropped_pairs']} over {args.max_length} tokens left out), "
+        f"trained on {s['train_pairs']} pairs ({s['truncated_pairs']} cut to fit {args.max_length} tokens, none left out), "
         f"{run.snapshot.n_judgments} judgments; {run.tokens_seen} tokens in {s['train_seconds']:.0f} s "
         f"({run.tokens_seen / max(s['train_seconds'], 1e-9):.0f} tokens/s)"
     )

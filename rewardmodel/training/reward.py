@@ -12,7 +12,8 @@ The same `train_reward(config, reporter)` runs from this command line, from a Ce
 (rewardmodel.runs.services, which records the run) and from tests. Steps, top to bottom:
 
   1. config: fill in CPU or GPU defaults, check everything before any heavy work
-  2. data: read the pairs (TRL or HH files) into TRL's conversational preference format
+  2. data: read the pairs (TRL or HH files), tokenize them as TRL does, and fit each pair into
+     max_length (training.truncation: the context's end and the answers kept, nothing dropped)
   3. model: the base checkpoint with a one-output sequence-classification head
   4. train: TRL RewardTrainer (Bradley-Terry loss), metrics and progress go to the reporter
   5. evaluate: pairwise accuracy and mean margin on the eval pairs (scoring.score_pairs_with)
@@ -84,7 +85,10 @@ class RewardConfig:
     )
     grad_accum: int = option(1, "steps whose gradients add up before each update", low=1)
     max_length: int | None = option(
-        None, "tokens; longer pairs are left out (empty: 256 on CPU, 1024 on GPU)", low=16, form=True
+        None,
+        "tokens; a longer pair is cut to fit, not left out (empty: 256 on CPU, 1024 on GPU)",
+        low=16,
+        form=True,
     )
     warmup_steps: int = warmup()
     weight_decay: float = option(0.0, "AdamW weight decay", low=0)
@@ -165,8 +169,8 @@ class RewardResult:
     wall_seconds: float
     train_seconds: float
     steps: int
-    train_pairs: int  # pairs trained on (after leaving out those over max_length)
-    dropped_pairs: int  # training pairs over max_length
+    train_pairs: int  # pairs trained on: every one
+    truncated_pairs: int  # training pairs cut to fit max_length (training.truncation), none left out
     eval_pairs: int
     eval_accuracy: float | None
     eval_margin: float | None
@@ -176,6 +180,25 @@ class RewardResult:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def fitted_rows(pairs: list, tokenizer: Any, max_length: int) -> tuple[list[dict[str, Any]], int]:
+    """TRL's tokenized rows (chosen_ids, rejected_ids) for these pairs, each fitted into max_length
+    (training.truncation.pair_fit), and how many had to be cut."""
+    from rewardmodel.training.scoring import sequence_ids, trl_row
+    from rewardmodel.training.truncation import pair_fit
+
+    rows, cut = [], 0
+    for pair in pairs:
+        row = trl_row(pair, tokenizer)
+        chosen, rejected, was_cut = pair_fit(
+            sequence_ids(tokenizer, row["prompt"], row["chosen"]),
+            sequence_ids(tokenizer, row["prompt"], row["rejected"]),
+            max_length=max_length,
+        )
+        rows.append({"chosen_ids": chosen, "rejected_ids": rejected})
+        cut += was_cut
+    return rows, cut
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,7 +222,7 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
 
     from pairwise.files.pairs import read_pairs
     from rewardmodel.training.base_model import load_tokenizer
-    from rewardmodel.training.scoring import score_pairs_with, trl_row
+    from rewardmodel.training.scoring import score_pairs_with
 
     started = time.perf_counter()
     disable_progress_bar()  # datasets' map/filter bars; the reporter shows progress
@@ -224,8 +247,12 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
         eval_pairs = read_pairs(cfg.eval_file, fmt=cfg.data_format) if cfg.eval_file else []
         if not train_pairs:
             raise ValueError(f"{cfg.train_file} holds no pairs.")
-        train_dataset = Dataset.from_list([trl_row(p, tokenizer) for p in train_pairs])
-        eval_dataset = Dataset.from_list([trl_row(p, tokenizer) for p in eval_pairs]) if eval_pairs else None
+        # Tokenized here, as TRL would, and fitted into max_length rather than left out by TRL.
+        train_rows, truncated = fitted_rows(train_pairs, tokenizer, cfg.max_length)
+        train_dataset = Dataset.from_list(train_rows)
+        eval_dataset = (
+            Dataset.from_list(fitted_rows(eval_pairs, tokenizer, cfg.max_length)[0]) if eval_pairs else None
+        )
 
         # ----------------------------------------------------------------------------------
         # 3. model: seeded first, so the new reward head starts the same way every time
@@ -276,12 +303,7 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
             callbacks=[trainer_callback(reporter)],
         )
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; the reporter has them
-        kept = len(trainer.train_dataset)
-        if kept == 0:
-            raise ValueError(
-                f"All {len(train_pairs)} training pairs are longer than max_length={cfg.max_length} "
-                "tokens; raise max_length."
-            )
+        kept = len(trainer.train_dataset)  # every pair: none is over max_length once fitted
         if reporter.should_stop():
             raise Cancelled("cancelled before training")
         reporter.progress(0, 0, "training")
@@ -318,7 +340,7 @@ def train_reward(config: RewardConfig, reporter: Reporter | None = None) -> Rewa
             train_seconds=round(train_seconds, 3),
             steps=steps,
             train_pairs=kept,
-            dropped_pairs=len(train_pairs) - kept,
+            truncated_pairs=truncated,
             eval_pairs=len(eval_pairs),
             eval_accuracy=accuracy,
             eval_margin=margin,

@@ -30,7 +30,7 @@ def test_the_hh_bench_imports_trains_and_scores_the_sample(tiny_policy_dir, tmp_
     out = proc.stdout
     assert "40 pairs; using 40: 32 to train, 8 held out" in out
     assert "import_data" not in out  # steps are named, not echoed
-    assert "trained on 32 pairs (0 over 256 tokens left out)" in out
+    assert "trained on 32 pairs (0 cut to fit 256 tokens, none left out)" in out
     assert "held-out accuracy " in out and "on 8 pairs" in out
 
 

@@ -65,7 +65,7 @@ def reward_trainer(*, run: TrainingRun, reporter: Reporter, output_dir: Path) ->
         "eval_margin": result.eval_margin,
         "eval_pairs": result.eval_pairs,
         "train_pairs": result.train_pairs,
-        "dropped_pairs": result.dropped_pairs,
+        "truncated_pairs": result.truncated_pairs,
         "steps": result.steps,
         "train_loss": result.metrics.get("train_loss"),
         "train_seconds": result.train_seconds,
@@ -99,9 +99,15 @@ def _describe(run: TrainingRun, start: str) -> str:
 def _summary(s: dict[str, Any]) -> list[str]:
     return [
         f"  eval accuracy {number(s, 'eval_accuracy')}, mean margin {number(s, 'eval_margin')} on "
-        f"{s.get('eval_pairs', 0)} pairs ({s.get('train_pairs', 0)} trained on, {s.get('dropped_pairs', 0)} "
-        "over max_length left out)"
+        f"{s.get('eval_pairs', 0)} pairs ({s.get('train_pairs', 0)} trained on, {_fitted(s)})"
     ]
+
+
+def _fitted(s: dict[str, Any]) -> str:
+    """What max_length did to the training pairs (runs before truncation left the long ones out)."""
+    if "truncated_pairs" in s:
+        return f"{s['truncated_pairs']} cut to fit max_length, none left out"
+    return f"{s.get('dropped_pairs', 0)} over max_length left out"
 
 
 def _notes(run: TrainingRun, artifact: ModelArtifact) -> list[str]:

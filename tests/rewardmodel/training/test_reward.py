@@ -101,10 +101,46 @@ def test_it_refuses_a_bad_config_before_loading_anything(tiny_policy_dir, marker
     assert not (tmp_path / "rm").exists()
 
 
-def test_it_says_so_when_every_pair_is_too_long(tiny_policy_dir, marker_files, tmp_path):
-    with pytest.raises(ValueError, match="All 48 training pairs are longer than max_length=16"):
-        train_reward(_config(tiny_policy_dir, marker_files, tmp_path / "rm", max_length=16))
-    assert not (tmp_path / "rm").exists()
+def test_it_trains_on_every_pair_cutting_the_long_ones_to_fit(tiny_policy_dir, marker_files, tmp_path):
+    """TRL would leave out every one of these 48 pairs at 48 tokens; they are cut to fit instead."""
+    from pairwise.files.pairs import read_pairs
+    from rewardmodel.training.base_model import load_tokenizer
+    from rewardmodel.training.reward import fitted_rows
+
+    tokenizer = load_tokenizer(tiny_policy_dir)
+    pairs = read_pairs(marker_files[0])
+    rows, cut = fitted_rows(pairs, tokenizer, 48)
+    assert cut == 48 and all(len(r["chosen_ids"]) <= 48 and len(r["rejected_ids"]) <= 48 for r in rows)
+    result = train_reward(_config(tiny_policy_dir, marker_files, tmp_path / "rm", max_length=48))
+    assert result.train_pairs == 48 and result.truncated_pairs == 48 and result.examples_seen == 48
+
+
+def test_its_rows_are_trls_own_tokenization_when_nothing_is_cut(tiny_policy_dir, marker_files, tmp_path):
+    """fitted_rows tokenizes as RewardTrainer would (chat template, EOS): only the cut differs."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardConfig as TRLRewardConfig
+    from trl import RewardTrainer
+
+    from pairwise.files.pairs import read_pairs
+    from rewardmodel.training.base_model import load_tokenizer
+    from rewardmodel.training.reward import fitted_rows
+    from rewardmodel.training.scoring import trl_row
+
+    tokenizer = load_tokenizer(tiny_policy_dir)
+    pairs = read_pairs(marker_files[0])[:8]
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_policy_dir, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    trainer = RewardTrainer(
+        model=model,
+        args=TRLRewardConfig(output_dir=str(tmp_path / "trl"), max_length=4096, report_to="none", bf16=False),
+        train_dataset=Dataset.from_list([trl_row(p, tokenizer) for p in pairs]),
+        processing_class=tokenizer,
+    )
+    ours, cut = fitted_rows(pairs, tokenizer, 4096)
+    assert cut == 0
+    assert [r["chosen_ids"] for r in ours] == trainer.train_dataset["chosen_ids"]
+    assert [r["rejected_ids"] for r in ours] == trainer.train_dataset["rejected_ids"]
 
 
 def test_it_runs_from_the_command_line_under_accelerate_launch(tiny_policy_dir, marker_files, tmp_path):

@@ -4,7 +4,9 @@ model, a policy, a report. Each step says how far it got, and either the action 
 
     steps = project_steps(project, user=request.user)   # list[Step], in the order they are done
 
-Counts only: every figure is one aggregate query, so the page stays fast on big projects.
+Every figure is one aggregate query (ten in all). They count whole tables, so on a project of
+millions of judgments they are this page's cost; the projects list calls project_next_step,
+which asks only whether rows exist.
 """
 
 from __future__ import annotations

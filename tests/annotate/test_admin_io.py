@@ -52,6 +52,7 @@ def test_it_imports_an_uploaded_gzipped_file(staff_client, manager, project, run
     assert response["Location"] == reverse("data-job", args=[job.pk])  # a worker imports it
     page = staff_client.get(response["Location"]).content.decode()
     assert "Imported pairs.jsonl.gz: 3 lines: created 3 prompts" in page
+    assert 'id="job-no-pairs"' not in page  # its own comparisons: nothing to warn of
     assert reverse("console-project", args=[project.pk]) in page  # back to the project's steps
     assert not any((tmp_path / "uploads").iterdir())  # the upload is gone with the job
     assert Judgment.objects.filter(comparison__project=project, source="external").count() == 3

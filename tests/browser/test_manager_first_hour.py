@@ -175,7 +175,9 @@ def test_a_manager_gets_from_a_fresh_install_to_a_reward_model_on_the_web(
             screen.click("button[type=submit]")
             screen.click(f".project h2 a:text-is('{project.name}')")
             for n in range(PAIRS):
-                before = screen.wait_for_selector("#pair[data-assignment-id]").get_attribute("data-assignment-id")
+                before = screen.wait_for_selector("#pair[data-assignment-id]").get_attribute(
+                    "data-assignment-id"
+                )
                 screen.keyboard.press("1" if n % 4 else "2")  # mostly A, the careful answer's side or not
                 screen.wait_for_function(
                     "id => { const pair = document.getElementById('pair');"

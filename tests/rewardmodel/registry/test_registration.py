@@ -41,7 +41,9 @@ def test_the_models_page_registers_a_folder_on_a_worker(manager_client, run_jobs
             reverse("model-register"), {"source": str(tiny_policy_dir), "name": "tiny", "kind": ""}
         )
     job = RegisterJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("model-register-job", args=[job.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "model-register-job", args=[job.pk]
+    )
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.artifact.name == "tiny" and job.artifact.kind == ModelArtifact.Kind.BASE  # guessed
@@ -59,7 +61,10 @@ def test_the_default_comes_from_the_configured_source(manager_client, run_jobs, 
     with run_jobs():
         response = manager_client.post(reverse("model-register"), {"source": "default", "next": back})
     job = RegisterJob.objects.get()
-    assert response["Location"] == reverse("model-register-job", args=[job.pk]) + "?next=%2Fruns%2Fnew%2Freward%2F"
+    assert (
+        response["Location"]
+        == reverse("model-register-job", args=[job.pk]) + "?next=%2Fruns%2Fnew%2Freward%2F"
+    )
     artifact = ModelArtifact.objects.get(name=settings.PAIRWISE_DEFAULT_BASE_MODEL)
     assert artifact.kind == ModelArtifact.Kind.BASE and RegisterJob.objects.get().artifact == artifact
     page = manager_client.get(response["Location"]).content.decode()

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def worker_beat(*, hostname: str, queues: list[str], pid: int | None = None) -> WorkerBeat:
     """Say that `hostname` is alive and consumes `queues` (the first beat also sets started_at)."""
-    beat, created = WorkerBeat.objects.update_or_create(
+    beat, _ = WorkerBeat.objects.update_or_create(
         hostname=hostname, defaults={"queues": sorted(queues), "pid": pid, "seen_at": timezone.now()}
     )
     return beat

@@ -61,6 +61,8 @@ from pairwise.errors import Conflict, Forbidden, InvalidInput, NotFound, Pairwis
 # How many locked candidates assign_next may reject (filled between snapshot and lock) before it
 # gives up for this call; each rejection is a comparison another labeler just took.
 _MAX_PICK_ATTEMPTS = 8
+# An undo re-releases the leases a prefetch committed meanwhile this many times at most.
+UNDO_TRIES = 3
 
 
 def _checkpoint(name: str) -> None:
@@ -597,13 +599,23 @@ def judgment_undo(*, labeler: AbstractBaseUser, client_id: str) -> Assignment:
                 "The lease on that comparison has ended; it can no longer be undone.", code="too_late"
             )
         statements.count_judgment(comparison_id=judgment.comparison_id, delta=-1)
-        # Another lease of this labeler in the project must give way: the undone one is current again.
-        Assignment.objects.filter(
-            labeler=labeler, project_id=assignment.project_id, state=Assignment.State.ACTIVE
-        ).exclude(pk=assignment.pk).update(state=Assignment.State.RELEASED, closed_at=now)
         judgment.delete()
         assignment.state, assignment.closed_at = Assignment.State.ACTIVE, None
-        assignment.save(update_fields=["state", "closed_at"])
+        # Another lease of this labeler in the project must give way: the undone one is current
+        # again. A lease the screen's prefetch committed after the release read its rows takes the
+        # slot first (one_active_lease_per_slot): it is released too, on the next try.
+        for attempt in range(UNDO_TRIES):
+            try:
+                with transaction.atomic():
+                    Assignment.objects.filter(
+                        labeler=labeler, project_id=assignment.project_id, state=Assignment.State.ACTIVE
+                    ).exclude(pk=assignment.pk).update(state=Assignment.State.RELEASED, closed_at=now)
+                    _checkpoint("undo.released")
+                    assignment.save(update_fields=["state", "closed_at"])
+                break
+            except IntegrityError:
+                if attempt == UNDO_TRIES - 1:
+                    raise
     return assignment
 
 

@@ -245,3 +245,33 @@ def test_it_lets_two_labelers_judge_different_pairs_at_once(race):
 
     assert a.result()[1] and b.result()[1]
     assert Judgment.objects.count() == 2
+
+
+# --- judgment_undo ------------------------------------------------------------------------------
+
+
+def test_it_lets_an_undo_take_its_slot_back_from_a_lease_made_meanwhile(race):
+    """Catches: judgment_undo releasing the labeler's other leases once, so a lease the screen's
+    prefetch committed after that release kept the slot and the undo answered 500
+    (one_active_lease_per_slot). The undone lease is current again; the new one gives way."""
+    from annotate.services import judgment_undo
+
+    alice = make_user("alice")
+    project = make_project("Undo", labelers=(alice,), overlap_k=1, lease_seconds=600)
+    make_comparisons(project, 3)
+    first = comparison_assign_next(labeler=alice, project=project)
+    _judge(alice, first, "c1")
+
+    a = race.start("A", lambda: judgment_undo(labeler=alice, client_id="c1"), hold_at="undo.released")
+    b = race.start("B", lambda: comparison_assign_next(labeler=alice, project=project))
+    assert race.settle(b) == "done"
+    meanwhile = b.result()
+    assert meanwhile is not None and meanwhile.slot == first.slot
+    race.release("A")
+
+    undone = a.result()
+    assert undone.pk == first.pk and undone.state == Assignment.State.ACTIVE
+    assert Assignment.objects.get(pk=meanwhile.pk).state == Assignment.State.RELEASED
+    active = Assignment.objects.filter(labeler=alice, project=project, state=Assignment.State.ACTIVE)
+    assert list(active.values_list("pk", flat=True)) == [first.pk]
+    assert not Judgment.objects.filter(client_id="c1").exists()

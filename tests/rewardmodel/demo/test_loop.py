@@ -21,13 +21,6 @@ from tests.factories import make_project
 DEMO_DIR = Path(__file__).resolve().parents[3] / "annotate" / "demo"
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path / "data"
-    settings.DATA_DIR.mkdir()
-    return settings.DATA_DIR
-
-
 def _demo_project(name: str):
     """What demo_setup makes, under another name (two loops in one database)."""
     project = make_project(name, overlap_k=2)

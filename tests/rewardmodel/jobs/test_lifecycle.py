@@ -28,13 +28,6 @@ from tests.factories import make_project, make_prompt
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path / "data"
-    settings.DATA_DIR.mkdir()
-    return settings.DATA_DIR
-
-
 @pytest.fixture
 def model(tmp_path) -> ModelArtifact:
     """A registry row whose folder passes generation's checks (no weights are ever loaded here)."""

@@ -18,8 +18,7 @@ FORM = {"heldout": "2", "seed": "0", "max_new_tokens": "6", "bootstrap": "20"}
 
 
 @pytest.fixture
-def manager_client(client, manager, settings, tmp_path):
-    settings.DATA_DIR = tmp_path
+def manager_client(client, manager):
     client.force_login(manager)
     return client
 
@@ -28,7 +27,7 @@ def ids(roads, *names):
     return [str(getattr(roads, name).pk) for name in names]
 
 
-def test_the_form_makes_the_report_compare_makes(manager_client, roads_models, run_jobs, tmp_path):
+def test_the_form_makes_the_report_compare_makes(manager_client, roads_models, run_jobs, data_dir, tmp_path):
     roads = roads_models
     form = {"project": roads.project.pk, "baseline": roads.base.pk, "policies": ids(roads, "ppo", "grpo")}
     with run_jobs():
@@ -39,7 +38,7 @@ def test_the_form_makes_the_report_compare_makes(manager_client, roads_models, r
     assert job.status == JobStatus.SUCCEEDED, job.error
     report = job.report
     assert report.policies == ["base", "ppo-1", "grpo-1"] and report.created_by is not None
-    assert (tmp_path / "reports" / str(report.pk) / "report.json").exists()
+    assert (data_dir / "reports" / str(report.pk) / "report.json").exists()
     page = manager_client.get(response["Location"]).content.decode()
     assert reverse("report-detail", args=[report.pk]) in page
     command = report.command

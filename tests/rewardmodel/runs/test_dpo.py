@@ -24,13 +24,6 @@ from tests.rewardmodel.support.synthetic import judge_marker_pairs
 FAST = {"lr": 5e-3, "beta": 0.5, "epochs": 2.0, "batch_size": 8, "max_length": 64, "eval_fraction": 0.25}
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path / "data"
-    settings.DATA_DIR.mkdir()
-    return settings.DATA_DIR
-
-
 @pytest.fixture
 def judged(project, alice, bob):
     """40 comparisons whose answer with the marker word won, judged by two people in 30 s each."""
